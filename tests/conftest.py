@@ -1,0 +1,26 @@
+"""Shared pytest fixtures. Tests mirror the packages (tests/asr/..., tests/lm, tests/decoding/...)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Keep tests to one BLAS/torch thread: CI has 2 cores and pytest may run alongside other work.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session")
+def lmplz() -> Path:
+    """Path of kenlm's lmplz built by tools/build_kenlm.sh; skips the test where it could not be built."""
+    p = ROOT / "tools" / "kenlm" / "bin" / "lmplz"
+    if not p.exists():
+        found = shutil.which("lmplz")
+        if found:
+            return Path(found)
+        pytest.skip("lmplz not built (tools/build_kenlm.sh failed or was skipped)")
+    return p
