@@ -11,11 +11,16 @@ done
 VPY="${VPY:-$here/.venv/bin/python}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-"$VPY" -m pip download -q --no-deps --no-binary :all: -d "$work" kenlm
+"$VPY" -m pip download -q --no-deps --no-binary kenlm -d "$work" kenlm
 tar -xzf "$work"/kenlm-*.tar.gz -C "$work"
 srcdir="$(find "$work" -maxdepth 1 -type d -name 'kenlm-*' | head -1)"
 mkdir -p "$srcdir/build"
-( cd "$srcdir/build" && cmake .. -DCMAKE_BUILD_TYPE=Release -DKENLM_MAX_ORDER=7 >/dev/null && make -j"$(nproc)" lmplz build_binary query >/dev/null )
+if ! ( cd "$srcdir/build" && cmake .. -DCMAKE_BUILD_TYPE=Release -DKENLM_MAX_ORDER=7 \
+       && make -j"$(nproc)" lmplz build_binary query ) >"$work/build.log" 2>&1; then
+  tail -30 "$work/build.log" >&2
+  echo "build_kenlm.sh: kenlm build failed (log above)" >&2
+  exit 1
+fi
 mkdir -p "$out/bin"
 cp "$srcdir/build/bin/lmplz" "$srcdir/build/bin/build_binary" "$srcdir/build/bin/query" "$out/bin/"
 echo "built $out/bin/lmplz"
