@@ -1,0 +1,361 @@
+"""Typed experiment configuration: YAML file -> nested dataclasses (model, frontend, training), one-to-one.
+
+Every YAML key maps to a dataclass field of the same name; an unknown key, a wrong type or a bad value raises
+:class:`asr.errors.InputError` naming the YAML file, the dotted key and the fix. Defaults follow FunASR's
+Paraformer recipes (``paraformer_conformer_12e_6d_2048_256.yaml`` and Paraformer-large) scaled down where noted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from asr.errors import InputError
+from asr.features.fbank import FbankConfig
+from asr.features.frontend import FrontendConfig
+
+__all__ = [
+    "EncoderConfig",
+    "PredictorConfig",
+    "DecoderConfig",
+    "TimestampConfig",
+    "ModelConfig",
+    "DataConfig",
+    "TrainConfig",
+    "ExperimentConfig",
+    "load_config",
+    "save_config",
+    "validate_config",
+    "config_from_dict",
+    "config_to_dict",
+]
+
+
+@dataclass
+class EncoderConfig:
+    """Acoustic encoder over LFR features [B, T', input_dim].
+
+    Attributes:
+        kind: ``san_m`` (self-attention + FSMN memory, Paraformer's encoder) or ``conformer``.
+        input_dim: Feature size after LFR stacking (80 mel x m=7 = 560).
+        d_model: Model width, shared with the predictor and decoder.
+        num_heads: Attention heads.
+        num_layers: Encoder blocks.
+        ffn_dim: Feed-forward inner size.
+        fsmn_kernel: SAN-M memory block kernel (frames, centred).
+        conv_kernel: Conformer depthwise convolution kernel.
+        dropout: Dropout in residual branches.
+        attn_dropout: Dropout on attention probabilities.
+    """
+
+    kind: Literal["san_m", "conformer"] = "san_m"
+    input_dim: int = 560
+    d_model: int = 256
+    num_heads: int = 4
+    num_layers: int = 12
+    ffn_dim: int = 1024
+    fsmn_kernel: int = 11
+    conv_kernel: int = 15
+    dropout: float = 0.1
+    attn_dropout: float = 0.1
+
+
+@dataclass
+class PredictorConfig:
+    """CIF predictor (weights from a depthwise conv layer + sigmoid).
+
+    Attributes:
+        l_order: Left context of the depthwise conv.
+        r_order: Right context of the depthwise conv.
+        threshold: Firing threshold (1.0 in every published Paraformer).
+        tail_threshold: Weight appended after the last frame at inference so a nearly complete last token fires.
+        smooth_factor: Weights are ``relu(alpha * smooth_factor - noise_threshold)``.
+        noise_threshold: See ``smooth_factor``.
+        dropout: Dropout before the weight projection.
+    """
+
+    l_order: int = 1
+    r_order: int = 1
+    threshold: float = 1.0
+    tail_threshold: float = 0.45
+    smooth_factor: float = 1.0
+    noise_threshold: float = 0.0
+    dropout: float = 0.1
+
+
+@dataclass
+class DecoderConfig:
+    """Paraformer non-autoregressive decoder (FSMN self-memory + cross-attention + FFN per block).
+
+    Attributes:
+        num_layers: Decoder blocks.
+        num_heads: Cross-attention heads.
+        ffn_dim: Feed-forward inner size.
+        fsmn_kernel: Memory-block kernel over token slots.
+        dropout: Residual dropout.
+        attn_dropout: Attention-probability dropout.
+        glm_sampling_ratio: Glancing sampler: fraction of the first pass's wrong slots replaced by target
+            embeddings in training (0 turns the sampler off).
+    """
+
+    num_layers: int = 6
+    num_heads: int = 4
+    ffn_dim: int = 1024
+    fsmn_kernel: int = 11
+    dropout: float = 0.1
+    attn_dropout: float = 0.1
+    glm_sampling_ratio: float = 0.75
+
+
+@dataclass
+class TimestampConfig:
+    """Upsampled-CIF timestamp predictor (as in FunASR's Paraformer-large timestamp model).
+
+    Attributes:
+        enabled: Train and run the timestamp head; otherwise times come from the main CIF fire positions.
+        upsample: Upsampling factor of encoder frames (3 -> 20 ms resolution on 60 ms LFR frames).
+        kernel: Conv kernel after the transposed-conv upsampling.
+        loss_weight: Weight of its quantity (MAE) loss.
+    """
+
+    enabled: bool = True
+    upsample: int = 3
+    kernel: int = 3
+    loss_weight: float = 1.0
+
+
+@dataclass
+class ModelConfig:
+    """The Paraformer model.
+
+    Attributes:
+        encoder: Encoder settings.
+        predictor: CIF predictor settings.
+        decoder: Decoder settings.
+        timestamp: Timestamp head settings.
+        ctc_weight: Weight of the optional CTC loss on the encoder (0 = no CTC head).
+        predictor_weight: Weight of the quantity (MAE) loss.
+        lsm_weight: Label smoothing of the decoder CE loss.
+    """
+
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    timestamp: TimestampConfig = field(default_factory=TimestampConfig)
+    ctc_weight: float = 0.0
+    predictor_weight: float = 1.0
+    lsm_weight: float = 0.1
+
+
+@dataclass
+class DataConfig:
+    """Training-data options passed to ``asr.data.dataset.AsrDataset``.
+
+    Attributes:
+        speed_perturb: Speed perturbation in training (factors from ``speed_perturb_factors``).
+        speed_perturb_factors: Factors drawn per utterance.
+        max_duration: Training utterances longer than this (seconds) are skipped with a warning.
+        cache_features: Keep each utterance's fbank in memory after the first epoch (only used when neither
+            dither nor speed perturbation makes the fbank random; saves recomputing it every epoch).
+    """
+
+    speed_perturb: bool = False
+    speed_perturb_factors: list[float] = field(default_factory=lambda: [0.9, 1.0, 1.1])
+    max_duration: float = 20.0
+    cache_features: bool = True
+
+
+@dataclass
+class TrainConfig:
+    """Training loop settings.
+
+    Attributes:
+        epochs: Number of epochs.
+        lr: Peak learning rate (Adam).
+        weight_decay: AdamW weight decay.
+        warmup_steps: Linear warmup steps, then inverse-square-root decay (Noam without the d_model factor).
+        max_frames: Fbank frames per batch (length-bucketed batches).
+        accum_grad: Gradient accumulation steps.
+        grad_clip: Gradient-norm clip.
+        seed: Seed of parameters, sampler order and augmentation.
+        num_workers: DataLoader workers (0 keeps resume bit-exact; see docs).
+        save_every_steps: Mid-epoch checkpoint interval (for resume after a kill); 0 = only at epoch ends.
+        keep_epochs: Keep this many newest ``epoch_N.pt`` (0 keeps all).
+        amp: Mixed precision on CUDA (ignored on CPU).
+        log_every_steps: Interval of train.log / losses.tsv / TensorBoard lines.
+    """
+
+    epochs: int = 30
+    lr: float = 1e-3
+    weight_decay: float = 1e-6
+    warmup_steps: int = 1000
+    max_frames: int = 20000
+    accum_grad: int = 1
+    grad_clip: float = 5.0
+    seed: int = 777
+    num_workers: int = 0
+    save_every_steps: int = 200
+    keep_epochs: int = 0
+    amp: bool = True
+    log_every_steps: int = 10
+
+
+@dataclass
+class ExperimentConfig:
+    """The whole ``config.yaml``: ``model``, ``fbank`` and ``frontend`` (the features package's own configs),
+    ``data`` and ``train``."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    fbank: FbankConfig = field(default_factory=FbankConfig)
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def _check_value(value: Any, tp: Any, where: str, path: str | None) -> Any:
+    """Check one scalar against its annotated type; ints are accepted for floats."""
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise InputError(path, None, f"{where}: {value!r} is not one of {list(typing.get_args(tp))}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None:
+            return None
+        if dataclasses.is_dataclass(args[0]):
+            return config_from_dict(args[0], value, path, prefix=where + ".")
+        return _check_value(value, args[0], where, path)
+    if origin is list:
+        if not isinstance(value, list):
+            raise InputError(path, None, f"{where}: expected a list, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_check_value(v, item, f"{where}[{i}]", path) for i, v in enumerate(value)]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise InputError(path, None, f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(path, None, f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InputError(path, None, f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise InputError(path, None, f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def config_from_dict(cls: type, data: dict | None, path: str | os.PathLike | None = None, prefix: str = ""):
+    """Build dataclass ``cls`` from a (YAML) dict; missing keys keep their defaults.
+
+    Raises:
+        InputError: unknown key, wrong type, or a value outside a ``Literal`` choice (names ``path`` and the key).
+    """
+    path = None if path is None else str(path)
+    data = data or {}
+    if not isinstance(data, dict):
+        raise InputError(
+            path, None, f"{prefix or 'top level'}: expected a mapping, got {type(data).__name__}"
+        )
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise InputError(path, None, f"unknown key '{prefix}{unknown[0]}'; known keys here: {sorted(names)}")
+    kwargs = {}
+    for name, value in data.items():
+        tp = hints[name]
+        where = f"{prefix}{name}"
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = config_from_dict(tp, value, path, prefix=where + ".")
+        else:
+            kwargs[name] = _check_value(value, tp, where, path)
+    return cls(**kwargs)
+
+
+def config_to_dict(cfg) -> dict:
+    """Dataclass -> plain dict (YAML-ready)."""
+    return dataclasses.asdict(cfg)
+
+
+def load_config(path: str | os.PathLike) -> ExperimentConfig:
+    """Read ``config.yaml`` into an :class:`ExperimentConfig`.
+
+    Raises:
+        InputError: unreadable YAML or a bad key/value (names the file).
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise InputError(path, line, f"not valid YAML: {getattr(e, 'problem', e)}") from None
+    cfg = config_from_dict(ExperimentConfig, data, path)
+    validate_config(cfg, path)
+    return cfg
+
+
+def validate_config(cfg: ExperimentConfig, path: str | os.PathLike | None = None) -> None:
+    """Check values that the types alone do not (positive sizes, divisibility).
+
+    Raises:
+        InputError: naming the key and the fix.
+    """
+    enc = cfg.model.encoder
+    if enc.d_model % enc.num_heads:
+        raise InputError(
+            path, None, f"model.encoder.d_model={enc.d_model} is not divisible by num_heads={enc.num_heads}"
+        )
+    if enc.d_model % cfg.model.decoder.num_heads:
+        raise InputError(
+            path,
+            None,
+            f"model.decoder.num_heads={cfg.model.decoder.num_heads} must divide d_model={enc.d_model}",
+        )
+    if cfg.frontend.input_dim != cfg.fbank.num_mel_bins:
+        raise InputError(
+            path,
+            None,
+            f"frontend.input_dim={cfg.frontend.input_dim} but fbank.num_mel_bins={cfg.fbank.num_mel_bins}; make them equal",
+        )
+    if enc.input_dim != cfg.frontend.output_dim:
+        raise InputError(
+            path,
+            None,
+            f"model.encoder.input_dim={enc.input_dim} but the front end gives input_dim*lfr.m="
+            f"{cfg.frontend.output_dim}; set model.encoder.input_dim to that",
+        )
+    for key, value in [
+        ("train.epochs", cfg.train.epochs),
+        ("train.max_frames", cfg.train.max_frames),
+        ("train.accum_grad", cfg.train.accum_grad),
+        ("model.encoder.num_layers", enc.num_layers),
+        ("model.decoder.num_layers", cfg.model.decoder.num_layers),
+    ]:
+        if value < 1:
+            raise InputError(path, None, f"{key}={value} must be at least 1")
+    if not 0.0 <= cfg.model.ctc_weight < 1.0:
+        raise InputError(path, None, f"model.ctc_weight={cfg.model.ctc_weight} must be in [0, 1)")
+
+
+def save_config(cfg: ExperimentConfig, path: str | os.PathLike) -> None:
+    """Write ``cfg`` as YAML atomically (keys in dataclass order)."""
+    import yaml
+
+    from asr.data.atomic import atomic_write
+
+    with atomic_write(path) as f:
+        yaml.safe_dump(config_to_dict(cfg), f, sort_keys=False)

@@ -1,0 +1,159 @@
+"""The Paraformer model: LFR features float [B, T, 560] + lengths (+ token targets in training) -> named losses
+(training) or token-slot log-posteriors float [B, U, V] with token times (inference).
+
+encoder (SAN-M or Conformer) -> CIF predictor (token count + acoustic embeddings) -> NAR decoder (one pass; in
+training a second pass after the glancing sampler) -> logits. Losses: decoder CE with label smoothing, quantity
+(MAE) loss of the predictor, optional CTC on the encoder, MAE of the timestamp head. Reference: Gao et al.,
+"Paraformer" (Interspeech 2022), FunASR ``funasr/models/paraformer/model.py`` and WeNet
+``wenet/models/paraformer/paraformer.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from asr.models.cif import token_spans
+from asr.models.config import ModelConfig
+from asr.models.conformer import ConformerEncoder
+from asr.models.ctc import CtcHead
+from asr.models.decoder import ParaformerDecoder, glancing_sample
+from asr.models.predictor import CifPredictor
+from asr.models.san_m import SanmEncoder
+from asr.models.timestamp import TimestampPredictor
+
+__all__ = ["Recognition", "Paraformer", "count_parameters"]
+
+
+@dataclass
+class Recognition:
+    """Inference output for a batch.
+
+    Attributes:
+        log_probs: float32 [B, U, V] natural-log posteriors per token slot (rows beyond token_lens are padding).
+        token_lens: int64 [B] token slots per utterance.
+        spans: float32 [B, U, 2] (start, end) in encoder frames (fractional when from the upsampled head).
+    """
+
+    log_probs: Tensor
+    token_lens: Tensor
+    spans: Tensor
+
+
+class Paraformer(nn.Module):
+    """Paraformer built from a :class:`ModelConfig`.
+
+    Args:
+        cfg: Model configuration.
+        vocab_size: V, the size of tokens.txt (id 0 = ``<blk>``, never a target).
+    """
+
+    def __init__(self, cfg: ModelConfig, vocab_size: int):
+        super().__init__()
+        self.cfg = cfg
+        self.vocab_size = vocab_size
+        enc = cfg.encoder
+        self.encoder = SanmEncoder(enc) if enc.kind == "san_m" else ConformerEncoder(enc)
+        d = enc.d_model
+        self.predictor = CifPredictor(d, cfg.predictor)
+        self.decoder = ParaformerDecoder(vocab_size, d, cfg.decoder)
+        self.ctc = CtcHead(d, vocab_size) if cfg.ctc_weight > 0 else None
+        self.timestamp = TimestampPredictor(d, cfg.timestamp) if cfg.timestamp.enabled else None
+
+    def encode(self, feats: Tensor, feats_lens: Tensor) -> tuple[Tensor, Tensor]:
+        """float [B, T, input_dim], int64 [B] -> encoder states float [B, T, D], lengths int64 [B]."""
+        return self.encoder(feats, feats_lens)
+
+    def forward(
+        self, feats: Tensor, feats_lens: Tensor, tokens: Tensor, tokens_lens: Tensor
+    ) -> dict[str, Tensor]:
+        """Training losses.
+
+        Args:
+            feats: float [B, T, input_dim] LFR+CMVN features.
+            feats_lens: int64 [B].
+            tokens: int64 [B, U] target ids, padded with -1.
+            tokens_lens: int64 [B].
+
+        Returns:
+            ``loss`` (the weighted total to back-propagate), ``ce``, ``mae``, ``ctc`` (when enabled), ``mae_ts``
+            (when the timestamp head is enabled), ``acc`` (decoder token accuracy, no gradient), all scalars.
+        """
+        cfg = self.cfg
+        hidden, lens = self.encode(feats, feats_lens)
+        pred = self.predictor(hidden, lens, tokens_lens)
+        u = pred.embeds.shape[1]
+        targets = tokens[:, :u]
+        if targets.shape[1] < u:
+            targets = F.pad(targets, (0, u - targets.shape[1]), value=-1)
+        embeds = glancing_sample(
+            self.decoder, pred.embeds, tokens_lens, hidden, lens, targets, cfg.decoder.glm_sampling_ratio
+        )
+        logits = self.decoder(embeds, tokens_lens, hidden, lens).float()
+        n_tokens = (targets >= 0).sum().clamp(min=1)
+        ce = (
+            F.cross_entropy(
+                logits.reshape(-1, self.vocab_size),
+                targets.reshape(-1),
+                ignore_index=-1,
+                label_smoothing=cfg.lsm_weight,
+                reduction="sum",
+            )
+            / n_tokens
+        )
+        mae = (pred.quantity - tokens_lens.float()).abs().mean()
+        losses = {"ce": ce, "mae": mae}
+        total = ce + cfg.predictor_weight * mae
+        if self.ctc is not None:
+            ctc = self.ctc.loss(hidden, lens, tokens, tokens_lens)
+            losses["ctc"] = ctc
+            total = (1 - cfg.ctc_weight) * total + cfg.ctc_weight * ctc
+        if self.timestamp is not None:
+            ts_alphas, _ = self.timestamp(hidden, lens)
+            mae_ts = (ts_alphas.sum(-1) - tokens_lens.float()).abs().mean()
+            losses["mae_ts"] = mae_ts
+            total = total + cfg.timestamp.loss_weight * mae_ts
+        with torch.no_grad():
+            valid = targets >= 0
+            losses["acc"] = ((logits.argmax(-1) == targets) & valid).sum().float() / n_tokens
+        losses["loss"] = total
+        return losses
+
+    @torch.no_grad()
+    def recognize(self, feats: Tensor, feats_lens: Tensor) -> Recognition:
+        """One decoder pass over the predicted token slots.
+
+        Args:
+            feats: float [B, T, input_dim]; feats_lens int64 [B].
+
+        Returns:
+            :class:`Recognition` (spans in encoder frames).
+        """
+        hidden, lens = self.encode(feats, feats_lens)
+        pred = self.predictor(hidden, lens, None)
+        u = pred.embeds.shape[1]
+        b = feats.shape[0]
+        if u == 0:
+            empty = feats.new_zeros(b, 0, self.vocab_size, dtype=torch.float32)
+            return Recognition(empty, pred.token_lens, feats.new_zeros(b, 0, 2, dtype=torch.float32))
+        logits = self.decoder(pred.embeds, pred.token_lens, hidden, lens)
+        log_probs = F.log_softmax(logits.float(), dim=-1)
+        if self.timestamp is not None:
+            ts_alphas, _ = self.timestamp(hidden, lens)
+            start, end = self.timestamp.spans(ts_alphas, pred.token_lens, self.cfg.predictor.threshold)
+            scale = 1.0 / self.timestamp.u
+        else:
+            start, end = token_spans(pred.weights, pred.fires)
+            scale = 1.0
+        spans = torch.stack([start, end], -1).float() * scale
+        # the tail frame added at inference lies past the audio: clamp to the real length
+        spans = torch.minimum(spans, lens[:, None, None].float())
+        return Recognition(log_probs, pred.token_lens, spans)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,91 @@
+"""SAN-M encoder: LFR features float [B, T, 560] + lengths -> encoder states float [B, T, D] + lengths.
+
+Each block is pre-norm self-attention whose value path also feeds an FSMN memory block (depthwise conv over time),
+the two summed ("memory equipped self-attention"), then a feed-forward layer. Reference: Gao et al., "SAN-M: Memory
+equipped self-attention for end-to-end speech recognition" (Interspeech 2020), the encoder of Paraformer
+(FunASR ``SANMEncoder``). Departure: features enter through a linear projection to D plus sinusoidal positions,
+instead of a first block whose input size differs from the rest.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor, nn
+
+from asr.models.attention import FeedForward, FsmnMemory, MultiHeadAttention
+from asr.models.config import EncoderConfig
+from asr.models.masks import lengths_to_mask, sinusoidal_positions
+
+__all__ = ["SanmAttention", "SanmEncoderLayer", "SanmEncoder", "InputProjection"]
+
+
+class SanmAttention(MultiHeadAttention):
+    """Self-attention plus an FSMN memory block on the values: ``out = attn(x) + fsmn(v)``."""
+
+    def __init__(self, d_model: int, num_heads: int, fsmn_kernel: int, dropout: float = 0.0):
+        super().__init__(d_model, num_heads, dropout)
+        self.fsmn = FsmnMemory(d_model, fsmn_kernel, dropout=0.0)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:  # type: ignore[override]
+        """Args: x float [B, T, D]; mask bool [B, T]. Returns float [B, T, D]."""
+        q = self.q(x)
+        k, v = self.kv(x).chunk(2, dim=-1)
+        memory = self.fsmn(v, mask)
+        return self.attend(self.split(q), self.split(k), self.split(v), mask) + memory
+
+
+class SanmEncoderLayer(nn.Module):
+    """Pre-norm block: ``x += drop(sanm(ln(x)))``; ``x += drop(ffn(ln(x)))``."""
+
+    def __init__(self, cfg: EncoderConfig):
+        super().__init__()
+        d = cfg.d_model
+        self.norm1 = nn.LayerNorm(d)
+        self.attn = SanmAttention(d, cfg.num_heads, cfg.fsmn_kernel, cfg.attn_dropout)
+        self.norm2 = nn.LayerNorm(d)
+        self.ffn = FeedForward(d, cfg.ffn_dim, cfg.dropout)
+        self.dropout = nn.Dropout(cfg.dropout)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        x = x + self.dropout(self.attn(self.norm1(x), mask))
+        return x + self.dropout(self.ffn(self.norm2(x)))
+
+
+class InputProjection(nn.Module):
+    """float [B, T, input_dim] -> float [B, T, D]: linear, scale by sqrt(D), add sinusoidal positions, dropout."""
+
+    def __init__(self, input_dim: int, d_model: int, dropout: float):
+        super().__init__()
+        self.linear = nn.Linear(input_dim, d_model)
+        self.norm = nn.LayerNorm(d_model)
+        self.scale = math.sqrt(d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.norm(self.linear(x)) * self.scale
+        x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device, x.dtype)[None]
+        return self.dropout(x)
+
+
+class SanmEncoder(nn.Module):
+    """The SAN-M encoder stack.
+
+    Args:
+        cfg: :class:`EncoderConfig` (``kind='san_m'``).
+    """
+
+    def __init__(self, cfg: EncoderConfig):
+        super().__init__()
+        self.input = InputProjection(cfg.input_dim, cfg.d_model, cfg.dropout)
+        self.layers = nn.ModuleList(SanmEncoderLayer(cfg) for _ in range(cfg.num_layers))
+        self.norm = nn.LayerNorm(cfg.d_model)
+        self.output_dim = cfg.d_model
+
+    def forward(self, feats: Tensor, lens: Tensor) -> tuple[Tensor, Tensor]:
+        """Args: feats float [B, T, input_dim]; lens int64 [B]. Returns (float [B, T, D] zero on padding, lens)."""
+        mask = lengths_to_mask(lens, feats.shape[1])
+        x = self.input(feats)
+        for layer in self.layers:
+            x = layer(x, mask)
+        return self.norm(x) * mask[:, :, None].to(x.dtype), lens
