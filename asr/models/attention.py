@@ -8,7 +8,6 @@ recognition" (ICASSP 2018) and Gao et al., "SAN-M: Memory equipped self-attentio
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
