@@ -1,0 +1,202 @@
+"""``cifst score REF HYP``: reference and hypothesis Kaldi ``text`` files -> the ``%WER`` line on stdout, and with
+``--out REPORT_DIR`` the detailed report, per-speaker table, JSON summary and HTML page; ``--compare`` scores two
+systems with bootstrap intervals and matched-pairs tests. A thin layer over :mod:`asr.scoring`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from asr.cli import add_command
+
+__all__ = ["register"]
+
+_DESCRIPTION = """\
+Score hypotheses against references (both Kaldi 'text' files: key<TAB or space>text).
+
+Prints the Kaldi line '%WER 12.34 [ 123 / 1000, 10 ins, 20 del, 93 sub ]' and '%SER' on stdout.
+--mode wer: words, with each CJK character a word of its own (mixed Chinese-English);
+--mode cer: every non-space character; --mode auto: like wer, reported as CER when most
+reference units are CJK characters. Utterances missing from HYP count as all deletions;
+keys only in HYP are reported and not scored.
+
+With --out REPORT_DIR, writes REPORT_DIR/wer (the two lines), details.txt (per-utterance
+KEY/REF/HYP/CNT/SUB/DEL/INS, ranked errors, summary), speakers.txt (with --utt2spk),
+summary.json and report.html (with plots).
+
+Examples:
+  cifst score data/test/text exp/decode/text --out exp/decode/report
+  cifst score egs/samples/score/ref egs/samples/score/hyp --utt2spk egs/samples/score/utt2spk
+  cifst score ref hyp --mode cer --normalize --mapping conf/glm.txt
+  cifst score data/test/text exp/A/text --compare exp/B/text
+"""
+
+
+def register(sub) -> None:
+    p = add_command(
+        sub, "score", "WER/CER scoring, detailed and HTML reports, system comparison", _DESCRIPTION, run
+    )
+    p.add_argument("ref", metavar="REF", help="reference text file (key text)")
+    p.add_argument("hyp", metavar="HYP", nargs="?", help="hypothesis text file (key text)")
+    p.add_argument("--mode", choices=["wer", "cer", "auto"], default="auto", help="scoring units (see above)")
+    p.add_argument(
+        "--out", metavar="REPORT_DIR", help="directory for the detailed, per-speaker and HTML reports"
+    )
+    p.add_argument("--utt2spk", metavar="FILE", help="utt2spk file for the per-speaker table")
+    p.add_argument(
+        "--compare",
+        metavar="HYP_B",
+        nargs="+",
+        help="compare two systems: 'REF HYP --compare HYP_B' or 'REF --compare HYP_A HYP_B'",
+    )
+    p.add_argument(
+        "--bootstrap", type=int, default=10000, metavar="N", help="bootstrap resamples for --compare"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap")
+    g = p.add_argument_group("normalization (applied to REF and HYP alike)")
+    g.add_argument("--lower-case", action="store_true", help="compare case-insensitively")
+    g.add_argument("--strip-special", action="store_true", help="drop <s> </s> <unk> <blk> <eps> <sos/eos>")
+    g.add_argument(
+        "--strip-bpe", action="store_true", help="join BPE pieces: '@@ ' markers and sentencepiece '▁'"
+    )
+    g.add_argument(
+        "--strip-punct", action="store_true", help="remove punctuation (keeps apostrophes inside words)"
+    )
+    g.add_argument("--normalize", action="store_true", help="all four options above")
+    g.add_argument(
+        "--mapping",
+        metavar="FILE",
+        help="word mapping file: 'word replacement...' per line (no replacement = drop)",
+    )
+    p.add_argument(
+        "--policy",
+        choices=["kaldi", "jiwer"],
+        default="kaldi",
+        help="tie-breaking between equally short alignments (changes the S/D/I split, never the total)",
+    )
+    p.add_argument("--strict-keys", action="store_true", help="fail when REF and HYP keys differ at all")
+    p.add_argument(
+        "--max-ranked", type=int, default=None, metavar="N", help="keep N entries per ranked error list"
+    )
+
+
+def _config(args):
+    from asr.scoring.normalize import NormalizeConfig, read_mapping
+    from asr.scoring.score import ScoreConfig
+
+    lower = args.lower_case or args.normalize
+    mapping = read_mapping(args.mapping, lower_case=lower) if args.mapping else {}
+    norm = NormalizeConfig(
+        mode=args.mode,
+        lower_case=lower,
+        strip_special=args.strip_special or args.normalize,
+        strip_bpe=args.strip_bpe or args.normalize,
+        strip_punct=args.strip_punct or args.normalize,
+        mapping=mapping,
+    )
+    return ScoreConfig(normalize=norm, policy=args.policy)
+
+
+def _warn_keys(result, hyp_path: str) -> None:
+    if result.missing_keys:
+        print(
+            f"cifst score: warning: {len(result.missing_keys)} utterance(s) missing from {hyp_path}, scored as "
+            f"deletions (e.g. '{result.missing_keys[0]}')",
+            file=sys.stderr,
+        )
+    if result.extra_keys:
+        print(
+            f"cifst score: warning: {len(result.extra_keys)} key(s) of {hyp_path} have no reference and were not "
+            f"scored (e.g. '{result.extra_keys[0]}')",
+            file=sys.stderr,
+        )
+
+
+def _write_reports(result, out_dir, utt2spk, title: str, max_ranked) -> None:
+    from pathlib import Path
+
+    from asr.data.atomic import atomic_write
+    from asr.scoring.html_report import render_html
+    from asr.scoring.report import (
+        format_kaldi_line,
+        format_ser_line,
+        write_details,
+        write_speaker_table,
+        write_summary_json,
+    )
+
+    out = Path(out_dir)
+    with atomic_write(out / "wer") as f:
+        f.write(format_kaldi_line(result) + "\n" + format_ser_line(result) + "\n")
+    with atomic_write(out / "details.txt") as f:
+        write_details(result, f, max_ranked=max_ranked)
+    if utt2spk is not None:
+        with atomic_write(out / "speakers.txt") as f:
+            write_speaker_table(result, utt2spk, f)
+    with atomic_write(out / "summary.json") as f:
+        write_summary_json(result, f, utt2spk)
+    with atomic_write(out / "report.html") as f:
+        f.write(render_html(result, utt2spk, title=title))
+
+
+def run(args: argparse.Namespace) -> int:
+    from asr.data.kaldi_dir import read_utt2spk
+    from asr.errors import CifstError
+    from asr.scoring.report import format_kaldi_line, format_ser_line, write_speaker_table
+    from asr.scoring.score import score_files
+
+    if args.bootstrap < 1:
+        raise CifstError(f"--bootstrap must be >= 1, got {args.bootstrap}")
+    config = _config(args)
+    utt2spk = read_utt2spk(args.utt2spk) if args.utt2spk else None
+
+    if args.compare:
+        hyps = ([args.hyp] if args.hyp else []) + list(args.compare)
+        if len(hyps) != 2:
+            raise CifstError(
+                f"--compare needs exactly two systems ('REF HYP --compare HYP_B' or 'REF --compare HYP_A HYP_B'), "
+                f"got {len(hyps)}: {' '.join(hyps)}"
+            )
+        return _run_compare(args, config, hyps, utt2spk)
+    if not args.hyp:
+        raise CifstError("give the hypothesis file: cifst score REF HYP")
+
+    result = score_files(args.ref, args.hyp, config, strict_keys=args.strict_keys)
+    _warn_keys(result, args.hyp)
+    print(format_kaldi_line(result))
+    print(format_ser_line(result))
+    if utt2spk is not None and not args.out:
+        write_speaker_table(result, utt2spk, sys.stdout)
+    if args.out:
+        _write_reports(result, args.out, utt2spk, f"{args.hyp} vs {args.ref}", args.max_ranked)
+        print(f"cifst score: reports written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _run_compare(args, config, hyps: list[str], utt2spk) -> int:
+    from pathlib import Path
+
+    from asr.data.atomic import atomic_write
+    from asr.scoring.compare import compare_systems, format_comparison
+    from asr.scoring.report import format_kaldi_line
+    from asr.scoring.score import score_files
+
+    results = []
+    for h in hyps:
+        r = score_files(args.ref, h, config, strict_keys=args.strict_keys)
+        _warn_keys(r, h)
+        results.append(r)
+    for name, r in zip("AB", results):
+        print(f"{name}: {format_kaldi_line(r)}")
+    cmp = compare_systems(results[0], results[1], replications=args.bootstrap, seed=args.seed)
+    text = format_comparison(cmp, hyps[0], hyps[1], results[0].metric)
+    print(text)
+    if args.out:
+        out = Path(args.out)
+        for name, r, h in zip("AB", results, hyps):
+            _write_reports(r, out / name, utt2spk, f"{h} vs {args.ref}", args.max_ranked)
+        with atomic_write(out / "compare.txt") as f:
+            f.write(text + "\n")
+        print(f"cifst score: reports written to {args.out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,195 @@
+"""Two systems scored on the same references (per-utterance error and reference-length counts) -> bootstrap 95%
+confidence intervals of each error rate and two matched-pairs significance tests of their difference.
+
+- Confidence intervals: the bootstrap of Bisani and Ney (ICASSP 2004, "Bootstrap estimates for confidence intervals
+  in ASR performance evaluation"): utterances are resampled with replacement, the rate of each replicate is
+  ``sum(errors) / sum(ref_len)``, the interval is the 2.5th..97.5th percentile of the replicates.
+- Paired bootstrap (the primary test): both systems are resampled with the same utterance draws; the p-value is
+  two-sided, ``2 * min(P(delta <= 0), P(delta >= 0))`` over replicates of ``delta = rate_A - rate_B``, and
+  ``P(B better) = P(delta > 0)`` is Bisani and Ney's "probability of improvement".
+- Matched pairs at utterance level: the NIST MAPSSWE statistic with each utterance as one segment,
+  ``z = mean(d) / (std(d) / sqrt(n))`` for ``d_i = errors_A_i - errors_B_i``, p from the normal distribution.
+  (sclite's MAPSSWE cuts finer segments at runs of words both systems got right; utterance segments are coarser and
+  so more conservative.)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from asr.scoring.score import ScoreResult, error_rate
+
+__all__ = ["BootstrapCI", "Comparison", "bootstrap_ci", "compare_systems", "matched_pairs_z"]
+
+_MAX_CHUNK_CELLS = 4_000_000
+
+
+@dataclass(frozen=True)
+class BootstrapCI:
+    """An error rate with its bootstrap interval (fractions, not %)."""
+
+    rate: float
+    low: float
+    high: float
+    replications: int
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """System A vs system B on the same utterances.
+
+    Attributes:
+        a: Rate and 95% CI of A.
+        b: Rate and 95% CI of B.
+        delta: ``rate_A - rate_B`` (positive: B is better) with its 95% paired-bootstrap CI.
+        p_b_better: Fraction of paired replicates where B has the lower rate.
+        p_bootstrap: Two-sided paired-bootstrap p-value of "no difference".
+        z_matched_pairs: Utterance-level matched-pairs statistic.
+        p_matched_pairs: Its two-sided p-value.
+        utterances: Number of utterances compared.
+    """
+
+    a: BootstrapCI
+    b: BootstrapCI
+    delta: BootstrapCI
+    p_b_better: float
+    p_bootstrap: float
+    z_matched_pairs: float
+    p_matched_pairs: float
+    utterances: int
+
+
+def _replicate_sums(values: list[np.ndarray], replications: int, seed: int) -> list[np.ndarray]:
+    """For each array in ``values`` (all length U), the sums over ``replications`` resamples of U indices
+    (the same draws for every array): float64 [replications] each."""
+    n = values[0].shape[0]
+    rng = np.random.default_rng(seed)
+    outs = [np.empty(replications, dtype=np.float64) for _ in values]
+    chunk = max(1, _MAX_CHUNK_CELLS // max(n, 1))
+    for start in range(0, replications, chunk):
+        stop = min(replications, start + chunk)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        for v, o in zip(values, outs):
+            o[start:stop] = v[idx].sum(axis=1)
+    return outs
+
+
+def _rates(errs: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(lens > 0, errs / np.maximum(lens, 1), np.where(errs > 0, 1.0, 0.0))
+    return r
+
+
+def bootstrap_ci(
+    errors: np.ndarray, ref_lens: np.ndarray, replications: int = 10000, seed: int = 0, level: float = 0.95
+) -> BootstrapCI:
+    """Bootstrap interval of one system's error rate.
+
+    Args:
+        errors: int [U] errors per utterance.
+        ref_lens: int [U] reference units per utterance.
+        replications: Number of resamples.
+        seed: Random seed (results are reproducible).
+        level: Interval coverage.
+
+    Returns:
+        :class:`BootstrapCI` (the point estimate is the rate on the full set).
+    """
+    errors = np.asarray(errors, dtype=np.float64)
+    ref_lens = np.asarray(ref_lens, dtype=np.float64)
+    rate = error_rate(int(errors.sum()), int(ref_lens.sum()))
+    if errors.shape[0] == 0:
+        return BootstrapCI(rate, rate, rate, replications)
+    e, n = _replicate_sums([errors, ref_lens], replications, seed)
+    reps = _rates(e, n)
+    lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
+    return BootstrapCI(rate, float(lo), float(hi), replications)
+
+
+def matched_pairs_z(errors_a: np.ndarray, errors_b: np.ndarray) -> tuple[float, float]:
+    """Utterance-level matched-pairs test (module docstring).
+
+    Args:
+        errors_a: int [U] errors of system A per utterance.
+        errors_b: int [U] errors of system B on the same utterances.
+
+    Returns:
+        ``(z, two_sided_p)``; ``(0.0, 1.0)`` when the systems never differ, ``(±inf, 0.0)`` when they differ by
+        the same amount everywhere.
+    """
+    d = np.asarray(errors_a, dtype=np.float64) - np.asarray(errors_b, dtype=np.float64)
+    n = d.shape[0]
+    if n == 0 or not d.any():
+        return 0.0, 1.0
+    mean = float(d.mean())
+    sd = float(d.std(ddof=1)) if n > 1 else 0.0
+    if sd == 0.0:
+        return math.copysign(math.inf, mean), 0.0
+    z = mean / (sd / math.sqrt(n))
+    return z, math.erfc(abs(z) / math.sqrt(2.0))
+
+
+def compare_systems(
+    a: ScoreResult, b: ScoreResult, replications: int = 10000, seed: int = 0, level: float = 0.95
+) -> Comparison:
+    """Compare two systems scored against the same references.
+
+    Args:
+        a: Result of system A (from :func:`asr.scoring.score.process` with the same references as ``b``).
+        b: Result of system B.
+        replications: Bootstrap resamples.
+        seed: Random seed.
+        level: Interval coverage.
+
+    Raises:
+        ValueError: the two results do not cover the same utterances in the same order.
+    """
+    keys_a = [u.key for u in a.utterances]
+    keys_b = [u.key for u in b.utterances]
+    if keys_a != keys_b:
+        raise ValueError(
+            "the two results must be scored on the same references (same utterance keys and order)"
+        )
+    ea, na = a.per_utterance_arrays()
+    eb, _ = b.per_utterance_arrays()
+    ci_a = bootstrap_ci(ea, na, replications, seed, level)
+    ci_b = bootstrap_ci(eb, na, replications, seed, level)
+    z, p_z = matched_pairs_z(ea, eb)
+    delta = ci_a.rate - ci_b.rate
+    if len(keys_a) == 0:
+        d = BootstrapCI(delta, delta, delta, replications)
+        return Comparison(ci_a, ci_b, d, 0.0, 1.0, z, p_z, 0)
+    sa, sb, sn = _replicate_sums(
+        [ea.astype(np.float64), eb.astype(np.float64), na.astype(np.float64)], replications, seed + 1
+    )
+    deltas = _rates(sa, sn) - _rates(sb, sn)
+    lo, hi = np.quantile(deltas, [(1 - level) / 2, (1 + level) / 2])
+    p_better = float(np.mean(deltas > 0))
+    p_two = min(1.0, 2.0 * min(float(np.mean(deltas <= 0)), float(np.mean(deltas >= 0))))
+    return Comparison(
+        a=ci_a,
+        b=ci_b,
+        delta=BootstrapCI(delta, float(lo), float(hi), replications),
+        p_b_better=p_better,
+        p_bootstrap=p_two,
+        z_matched_pairs=z,
+        p_matched_pairs=p_z,
+        utterances=len(keys_a),
+    )
+
+
+def format_comparison(cmp: Comparison, name_a: str, name_b: str, metric: str = "WER") -> str:
+    """Human-readable lines for a :class:`Comparison`."""
+    lines = [
+        f"{'system':<8} {metric:>7}   95% CI (bootstrap, {cmp.a.replications} resamples)",
+        f"{'A':<8} {100 * cmp.a.rate:>6.2f}%  [{100 * cmp.a.low:.2f}, {100 * cmp.a.high:.2f}]  {name_a}",
+        f"{'B':<8} {100 * cmp.b.rate:>6.2f}%  [{100 * cmp.b.low:.2f}, {100 * cmp.b.high:.2f}]  {name_b}",
+        f"A - B    {100 * cmp.delta.rate:>+6.2f}   [{100 * cmp.delta.low:+.2f}, {100 * cmp.delta.high:+.2f}] "
+        f"(paired bootstrap, {cmp.utterances} utterances)",
+        f"P(B better than A) = {cmp.p_b_better:.4f}; paired bootstrap two-sided p = {cmp.p_bootstrap:.4f}",
+        f"matched pairs (utterance segments): z = {cmp.z_matched_pairs:.3f}, two-sided p = {cmp.p_matched_pairs:.4g}",
+    ]
+    return "\n".join(lines)
