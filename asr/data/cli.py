@@ -1,0 +1,87 @@
+"""``cifst data validate DATA_DIR`` and ``cifst data fix DATA_DIR``: a Kaldi data directory -> its problems listed
+one per line (exit 1 when there are errors), or the directory repaired in place (sorted, inconsistent utterances
+dropped and named). A thin layer over :mod:`asr.data.validate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from asr.cli import add_command, add_group
+
+__all__ = ["register"]
+
+_VALIDATE = """\
+Check a Kaldi data directory as Kaldi's utils/validate_data_dir.sh does: required files
+(utt2spk, spk2utt, wav.scp, text), UTF-8, no duplicate or empty keys, C-locale sorting,
+the same utterances in every per-utterance file, spk2utt consistent with utt2spk, segments
+referring to recordings of wav.scp. Prints every problem as 'file:line: message' and exits 1
+when there are errors (warnings alone exit 0).
+
+Examples:
+  cifst data validate data/train
+  cifst data validate data/test --no-text --check-audio
+"""
+
+_FIX = """\
+Repair a Kaldi data directory in place as Kaldi's utils/fix_data_dir.sh does: sort every
+file in the C locale, drop utterances missing from any per-utterance file (text, utt2spk,
+segments or wav.scp, utt2dur, ...), drop recordings no segment uses, rebuild spk2utt.
+Prints each dropped utterance with the reason. Originals are copied to DATA_DIR/.backup/.
+
+Example:
+  cifst data fix data/train && cifst data validate data/train
+"""
+
+
+def register(sub) -> None:
+    group = add_group(sub, "data", "Kaldi data directories: validate, fix")
+    p = add_command(
+        group, "validate", "check a Kaldi data directory", _VALIDATE, run_validate, prog="data validate"
+    )
+    p.add_argument("data_dir", metavar="DATA_DIR", help="the Kaldi data directory")
+    p.add_argument("--no-text", action="store_true", help="the 'text' file is optional")
+    p.add_argument("--no-wav", action="store_true", help="the 'wav.scp' file is optional")
+    p.add_argument(
+        "--check-audio", action="store_true", help="check that audio files and pipe programs exist"
+    )
+    p = add_command(
+        group, "fix", "sort a data directory and drop inconsistent utterances", _FIX, run_fix, prog="data fix"
+    )
+    p.add_argument("data_dir", metavar="DATA_DIR", help="the Kaldi data directory")
+    p.add_argument("--no-backup", action="store_true", help="do not copy the originals to DATA_DIR/.backup/")
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    from asr.data.validate import ValidateConfig, validate_data_dir
+
+    report = validate_data_dir(
+        args.data_dir, ValidateConfig(no_text=args.no_text, no_wav=args.no_wav, check_audio=args.check_audio)
+    )
+    for p in report.warnings:
+        print(f"cifst data validate: warning: {p}", file=sys.stderr)
+    for p in report.errors:
+        print(f"cifst data validate: error: {p}", file=sys.stderr)
+    status = "OK" if report.ok else f"{len(report.errors)} error(s)"
+    print(
+        f"{args.data_dir}: {status}, {len(report.warnings)} warning(s); "
+        f"{report.num_utts} utterances, {report.num_speakers} speakers"
+    )
+    return 0 if report.ok else 1
+
+
+def run_fix(args: argparse.Namespace) -> int:
+    from asr.data.validate import fix_data_dir
+
+    report = fix_data_dir(args.data_dir, backup=not args.no_backup)
+    for utt, reason in sorted(report.dropped.items(), key=lambda kv: kv[0].encode()):
+        print(f"dropped {utt}: {reason}")
+    for rec in report.dropped_recordings:
+        print(f"dropped recording {rec}: no segment uses it")
+    backup = f"; originals in {report.backup_dir}" if report.backup_dir else ""
+    print(
+        f"{args.data_dir}: kept {report.kept} utterances, dropped {len(report.dropped)}; "
+        f"rewrote {' '.join(report.rewritten)}{backup}"
+    )
+    return 0
