@@ -1,0 +1,38 @@
+"""Hotword biasing settings: one typed dataclass, mapped one-to-one to the ``--hotword-*`` options and YAML keys.
+
+Standard library only, so the CLI can show the defaults without loading torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["HotwordConfig", "DEFAULT_HOTWORD_SCORE", "DEFAULT_HOTWORD_WEIGHT", "DENSE_MAX_ENTRIES"]
+
+# Tuned on the biasing test (docs/benchmarks/hotwords.md) for a user who passes only a file.
+DEFAULT_HOTWORD_SCORE = 1.5
+DEFAULT_HOTWORD_WEIGHT = 0.0
+DENSE_MAX_ENTRIES = 1 << 23  # 8M int32 cells = 32 MiB
+
+
+@dataclass
+class HotwordConfig:
+    """Hotword biasing settings (CLI: ``--hotword-score``, ``--hotword-weight``, ...).
+
+    Attributes:
+        score: Incremental bonus per matched token (natural-log units), for phrases with weight >= 0.
+        weight: Whole-phrase weight for lines that give none; added when a phrase completes (negative = penalty).
+        style: File style: ``auto``, ``funasr``, ``sherpa`` or ``plain`` (see :mod:`decoding.hotwords.parse`).
+        max_phrase_tokens: Longest phrase accepted, in tokens.
+        max_hotwords: Most phrases accepted in one list (after merging duplicates).
+        skip_bad: Warn and skip a phrase that cannot be used instead of failing.
+        dense_max_entries: Use a dense ``[states, V]`` transition table up to this many cells.
+    """
+
+    score: float = DEFAULT_HOTWORD_SCORE
+    weight: float = DEFAULT_HOTWORD_WEIGHT
+    style: str = "auto"
+    max_phrase_tokens: int = 32
+    max_hotwords: int = 100_000
+    skip_bad: bool = False
+    dense_max_entries: int = DENSE_MAX_ENTRIES

@@ -1,0 +1,367 @@
+"""Hotword phrases as token-id sequences -> :class:`ContextGraph`, an Aho-Corasick automaton held in torch tensors
+that advances every hypothesis of a batched beam search in one gather.
+
+Reference: Aho & Corasick (1975), "Efficient string matching", trie + failure links + output links; the hotword
+use follows icefall's ``icefall/context_graph.py`` (Wei Kang, 2023), whose API our plain-Python
+:mod:`decoding.hotwords.reference` keeps and against which this module is tested.
+
+Scoring (all values in the search's units: natural-log scores, higher = better; the search ADDS them):
+
+* Each phrase ``h`` has ``L_h`` tokens, a whole-phrase weight ``w_h`` and a per-token score ``s_h`` =
+  ``hotword_score`` when ``w_h >= 0`` and 0 for a penalized phrase (``w_h < 0``).
+* A trie node ``n`` holds ``held(n)`` = sum along the root path of each node's token score (max ``s_h`` over the
+  phrases through it). Its potential is ``pot(n) = held(n)``, except where a phrase ends: there
+  ``pot(n) = pot(fail(n))`` (the finished match is banked, only a partial match the fallback state stands for is
+  still held).
+* ``reward(n)`` = sum over phrases ending at ``n`` or at any node on its output chain of ``w_h + L_h * s_h``.
+* ``step(s, t)``: ``n = delta(s, t)`` (the goto edge, else follow failure links; from a root with no edge, stay),
+  bonus ``pot(n) - pot(s) + reward(n)``. ``finalize(s) = -pot(s)``.
+
+So each matched token adds ``s_h``; a failed match gives back what the abandoned prefix held net of what the
+fallback state holds; an unfinished match is given back at the end; over a whole utterance the net bonus is exactly
+``sum(w_h + L_h * s_h)`` over every occurrence of every phrase (overlaps included: 阳光保险 / 保定 on 阳光保定 fires
+保定 through the failure link). Unlike icefall, a completed phrase is banked in the state's potential instead of
+being paid twice and taken back on the next token, so the running score of a hypothesis never over-shoots.
+
+Tensor form: states are numbered breadth-first (root 0). Transitions are a dense int32 table ``[S, V]`` of the full
+automaton (failures resolved at build time) when ``S * V <= dense_max_entries``, else the trie edges as a sorted
+int64 key array ``state * V + token`` searched with ``torch.searchsorted``, failure links followed in at most
+``max_depth + 1`` batched rounds. :meth:`ContextGraph.concat` joins several graphs (one per utterance's list) into
+one, each keeping its own root.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from decoding.hotwords.config import DENSE_MAX_ENTRIES
+
+__all__ = ["ContextGraph"]
+
+
+@dataclass
+class ContextGraph:
+    """An Aho-Corasick hotword automaton as tensors (see the module docstring for the scores).
+
+    Attributes:
+        vocab_size: V, number of token ids (columns of the posteriors); tokens are tokens.txt ids in ``[1, V)``.
+        edge_src: int64 [E] trie edges, source state; edges sorted by ``edge_src * V + edge_token``.
+        edge_token: int64 [E] token id of each edge.
+        edge_dst: int64 [E] destination state.
+        fail: int64 [S] failure link of each state (a root's is itself).
+        depth: int32 [S] trie depth (0 for roots).
+        potential: float32 [S] bonus held by the partial match a state stands for.
+        reward: float32 [S] paid on entering a state: every phrase completed there (own + output links).
+        num_matches: int32 [S] number of phrases completed on entering a state.
+        is_root: bool [S] start state of one hotword list (several after :meth:`concat`).
+        dense: int32 [S, V] full transition table, or ``None`` (sparse mode uses the edge keys).
+        edge_key: int64 [E] sorted ``edge_src * V + edge_token`` (set by the constructors).
+    """
+
+    vocab_size: int
+    edge_src: torch.Tensor
+    edge_token: torch.Tensor
+    edge_dst: torch.Tensor
+    fail: torch.Tensor
+    depth: torch.Tensor
+    potential: torch.Tensor
+    reward: torch.Tensor
+    num_matches: torch.Tensor
+    is_root: torch.Tensor
+    dense: torch.Tensor | None = None
+    edge_key: torch.Tensor | None = None
+
+    # ---------------------------------------------------------------- construction
+
+    @classmethod
+    def build(
+        cls,
+        phrases: Sequence[Sequence[int]],
+        weights: Sequence[float],
+        hotword_score: float,
+        vocab_size: int,
+        dense_max_entries: int = DENSE_MAX_ENTRIES,
+    ) -> ContextGraph:
+        """Build the automaton of one hotword list.
+
+        Args:
+            phrases: Token-id sequences (tokens.txt ids in ``[1, vocab_size)``), each non-empty.
+            weights: Whole-phrase weight of each phrase (added on completion; negative = penalty).
+            hotword_score: Per-token bonus for phrases with weight >= 0.
+            vocab_size: V, the number of token ids.
+            dense_max_entries: Use the dense ``[S, V]`` table when ``S * V`` is at most this.
+
+        Raises:
+            ValueError: an empty phrase, a token id out of range, or lengths that differ.
+        """
+        if len(phrases) != len(weights):
+            raise ValueError(f"{len(phrases)} phrases but {len(weights)} weights")
+        children: list[dict[int, int]] = [{}]
+        token_score = [0.0]
+        own_reward = [0.0]
+        own_count = [0]
+        for idx, (tokens, w) in enumerate(zip(phrases, weights)):
+            if len(tokens) == 0:
+                raise ValueError(f"phrase {idx} is empty")
+            w = float(w)
+            per_token = float(hotword_score) if w >= 0 else 0.0
+            node = 0
+            for t in tokens:
+                t = int(t)
+                if not 0 < t < vocab_size:
+                    raise ValueError(f"phrase {idx}: token id {t} outside [1, {vocab_size})")
+                child = children[node].get(t)
+                if child is None:
+                    child = len(children)
+                    children[node][t] = child
+                    children.append({})
+                    token_score.append(per_token)
+                    own_reward.append(0.0)
+                    own_count.append(0)
+                else:
+                    token_score[child] = max(token_score[child], per_token)
+                node = child
+            own_reward[node] += w + per_token * len(tokens)
+            own_count[node] += 1
+
+        # breadth-first renumbering, failure links and scores in that order
+        n = len(children)
+        order = [0]
+        parent = [0] * n
+        fail = [0] * n
+        depth = [0] * n
+        queue = deque([0])
+        while queue:
+            s = queue.popleft()
+            for t, c in children[s].items():
+                parent[c] = s
+                depth[c] = depth[s] + 1
+                if s == 0:
+                    fail[c] = 0
+                else:
+                    f = fail[s]
+                    while t not in children[f] and f != 0:
+                        f = fail[f]
+                    fail[c] = children[f].get(t, 0)
+                order.append(c)
+                queue.append(c)
+        held = [0.0] * n
+        pot = [0.0] * n
+        reward = [0.0] * n
+        count = [0] * n
+        for s in order[1:]:
+            held[s] = held[parent[s]] + token_score[s]
+            f = fail[s]
+            reward[s] = own_reward[s] + reward[f]
+            count[s] = own_count[s] + count[f]
+            pot[s] = pot[f] if own_count[s] else held[s]
+
+        new_id = np.empty(n, dtype=np.int64)
+        new_id[np.asarray(order, dtype=np.int64)] = np.arange(n, dtype=np.int64)
+        src, tok, dst = [], [], []
+        for s in range(n):
+            for t, c in children[s].items():
+                src.append(new_id[s])
+                tok.append(t)
+                dst.append(new_id[c])
+        perm = np.asarray(order, dtype=np.int64)
+
+        def by_new(values, dtype):
+            return torch.from_numpy(np.asarray(values, dtype=dtype)[perm])
+
+        return cls._assemble(
+            vocab_size=vocab_size,
+            edge_src=torch.tensor(src, dtype=torch.int64),
+            edge_token=torch.tensor(tok, dtype=torch.int64),
+            edge_dst=torch.tensor(dst, dtype=torch.int64),
+            fail=torch.from_numpy(new_id[np.asarray(fail, dtype=np.int64)][perm]),
+            depth=by_new(depth, np.int32),
+            potential=by_new(pot, np.float64).float(),
+            reward=by_new(reward, np.float64).float(),
+            num_matches=by_new(count, np.int32),
+            is_root=torch.arange(n) == 0,
+            dense_max_entries=dense_max_entries,
+        )
+
+    @classmethod
+    def empty(cls, vocab_size: int) -> ContextGraph:
+        """The graph of an empty list: one root state, every step gives 0 and stays there."""
+        return cls.build([], [], 0.0, vocab_size)
+
+    @classmethod
+    def _assemble(cls, dense_max_entries: int = DENSE_MAX_ENTRIES, **fields) -> ContextGraph:
+        v = fields["vocab_size"]
+        key = fields["edge_src"] * v + fields["edge_token"]
+        key, perm = torch.sort(key)
+        for name in ("edge_src", "edge_token", "edge_dst"):
+            fields[name] = fields[name][perm]
+        graph = cls(**fields, edge_key=key)
+        if graph.num_states * v <= dense_max_entries:
+            graph.dense = graph._dense_table()
+        return graph
+
+    def _dense_table(self) -> torch.Tensor:
+        """Full transition table int32 [S, V], failures resolved level by level (a failure target is shallower)."""
+        s, v = self.num_states, self.vocab_size
+        depth = self.depth.numpy()
+        fail = self.fail.numpy()
+        esrc, etok, edst = self.edge_src.numpy(), self.edge_token.numpy(), self.edge_dst.numpy()
+        edepth = depth[esrc] if esrc.size else np.zeros(0, dtype=np.int32)
+        table = np.empty((s, v), dtype=np.int32)
+        for d in range(int(depth.max(initial=0)) + 1):
+            states = np.nonzero(depth == d)[0]
+            if d == 0:
+                table[states] = states[:, None]
+            else:
+                table[states] = table[fail[states]]
+            sel = edepth == d
+            table[esrc[sel], etok[sel]] = edst[sel]
+        return torch.from_numpy(table)
+
+    @staticmethod
+    def concat(graphs: Sequence[ContextGraph]) -> tuple[ContextGraph, torch.Tensor]:
+        """Join several graphs (e.g. one per utterance's hotword list) into one.
+
+        Args:
+            graphs: Graphs with the same ``vocab_size``.
+
+        Returns:
+            ``(graph, start_states)``: the joined graph and int64 [G] the start state of each input graph in it.
+
+        Raises:
+            ValueError: no graphs, or vocabulary sizes that differ.
+        """
+        if not graphs:
+            raise ValueError("concat needs at least one graph")
+        v = graphs[0].vocab_size
+        if any(g.vocab_size != v for g in graphs):
+            raise ValueError(f"vocabulary sizes differ: {sorted({g.vocab_size for g in graphs})}")
+        device = graphs[0].fail.device
+        sizes = torch.tensor([g.num_states for g in graphs], dtype=torch.int64)
+        offsets = torch.cumsum(sizes, 0) - sizes
+
+        def cat(name, shift=False):
+            parts = [getattr(g, name).cpu() + (int(o) if shift else 0) for g, o in zip(graphs, offsets)]
+            return torch.cat(parts)
+
+        joined = ContextGraph._assemble(
+            vocab_size=v,
+            edge_src=cat("edge_src", True),
+            edge_token=cat("edge_token"),
+            edge_dst=cat("edge_dst", True),
+            fail=cat("fail", True),
+            depth=cat("depth"),
+            potential=cat("potential"),
+            reward=cat("reward"),
+            num_matches=cat("num_matches"),
+            is_root=cat("is_root"),
+        )
+        # state 0 of every graph (even one that is itself a concat) is its start state
+        return joined.to(device), offsets.to(device)
+
+    def to(self, device: torch.device | str) -> ContextGraph:
+        """A copy with every tensor on ``device``."""
+        moved = {
+            name: (value.to(device) if isinstance(value, torch.Tensor) else value)
+            for name, value in self.__dict__.items()
+        }
+        return ContextGraph(**moved)
+
+    # ---------------------------------------------------------------- queries
+
+    @property
+    def num_states(self) -> int:
+        return int(self.fail.numel())
+
+    @property
+    def num_edges(self) -> int:
+        return int(self.edge_src.numel())
+
+    @property
+    def max_depth(self) -> int:
+        return int(self.depth.max()) if self.num_states else 0
+
+    @property
+    def device(self) -> torch.device:
+        return self.fail.device
+
+    @property
+    def mode(self) -> str:
+        """``dense`` (one table gather per step) or ``sparse`` (searchsorted over trie edges + failure rounds)."""
+        return "dense" if self.dense is not None else "sparse"
+
+    def nbytes(self) -> int:
+        """Memory held by the tensors."""
+        return sum(
+            v.numel() * v.element_size() for v in self.__dict__.values() if isinstance(v, torch.Tensor)
+        )
+
+    def next_state(self, state: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
+        """The automaton's transition for a batch.
+
+        Args:
+            state: int64 [N] context states.
+            token: int64 [N] tokens.txt ids in ``[1, V)`` (never blank).
+
+        Returns:
+            int64 [N] next states.
+        """
+        if self.dense is not None:
+            return self.dense[state, token].long()
+        v = self.vocab_size
+        result = state.clone()
+        if self.num_edges == 0:
+            return result  # only roots: nothing ever matches
+        keys = self.edge_key
+        cur = state
+        active = torch.ones_like(state, dtype=torch.bool)
+        for _ in range(self.max_depth + 1):
+            key = cur * v + token
+            idx = torch.searchsorted(keys, key).clamp_(max=keys.numel() - 1)
+            hit = keys[idx] == key
+            root = self.is_root[cur]
+            result = torch.where(active & hit, self.edge_dst[idx], result)
+            result = torch.where(active & ~hit & root, cur, result)
+            active = active & ~hit & ~root
+            if not bool(active.any()):
+                break
+            cur = torch.where(active, self.fail[cur], cur)
+        return result
+
+    def step(self, state: torch.Tensor, token: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Advance every hypothesis by one emitted token.
+
+        Args:
+            state: int64 [N] context states.
+            token: int64 [N] tokens.txt ids (never blank: on blank or a CTC repeat the caller keeps the state and
+                adds nothing).
+
+        Returns:
+            ``(bonus, next_state)``: float32 [N] score to ADD (negative when a failed match is taken back) and
+            int64 [N] the new states.
+        """
+        nxt = self.next_state(state, token)
+        bonus = self.potential[nxt] - self.potential[state] + self.reward[nxt]
+        return bonus, nxt
+
+    def finalize(self, state: torch.Tensor) -> torch.Tensor:
+        """float32 [N] score to add at utterance end: takes back the bonus of an unfinished partial match."""
+        return -self.potential[state]
+
+    def matches(self, state: torch.Tensor) -> torch.Tensor:
+        """int32 [N] number of phrases completed on entering ``state`` (for diagnostics and tests)."""
+        return self.num_matches[state]
+
+    def score_tokens(self, tokens: Sequence[int], start: int = 0) -> float:
+        """Net bonus of one whole token sequence (steps + finalize), e.g. to rescore an n-best list."""
+        state = torch.tensor([start], dtype=torch.int64, device=self.device)
+        total = torch.zeros(1, device=self.device)
+        for t in tokens:
+            b, state = self.step(state, torch.tensor([int(t)], dtype=torch.int64, device=self.device))
+            total += b
+        return float(total + self.finalize(state))
