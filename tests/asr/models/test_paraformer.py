@@ -1,0 +1,135 @@
+"""Paraformer: shapes and gradients of every part, decreasing loss on a tiny batch it can overfit, the glancing
+sampler's counts, config round trips and errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from asr.errors import InputError
+from asr.models import ExperimentConfig, Paraformer, count_parameters, load_config, save_config
+from asr.models.config import DecoderConfig, config_from_dict, config_to_dict
+from asr.models.decoder import ParaformerDecoder, glancing_sample
+
+V = 30
+
+
+def small_cfg(kind="san_m", ctc=0.0, ts=True):
+    cfg = ExperimentConfig()
+    m = cfg.model
+    m.encoder.kind = kind
+    m.encoder.d_model, m.encoder.num_layers, m.encoder.ffn_dim, m.encoder.num_heads = 64, 2, 128, 4
+    m.decoder.num_layers, m.decoder.ffn_dim = 1, 128
+    m.ctc_weight = ctc
+    m.timestamp.enabled = ts
+    return cfg
+
+
+def batch(g):
+    feats = torch.randn(3, 24, 560, generator=g)
+    lens = torch.tensor([24, 18, 9])
+    tokens = torch.randint(1, V, (3, 6), generator=g)
+    tlens = torch.tensor([6, 4, 2])
+    tokens[1, 4:] = -1
+    tokens[2, 2:] = -1
+    return feats, lens, tokens, tlens
+
+
+@pytest.mark.parametrize(
+    "kind,ctc,ts", [("san_m", 0.0, True), ("conformer", 0.3, False), ("san_m", 0.3, True)]
+)
+def test_forward_backward_and_recognize_shapes(kind, ctc, ts):
+    torch.manual_seed(0)
+    model = Paraformer(small_cfg(kind, ctc, ts).model, V)
+    feats, lens, tokens, tlens = batch(torch.Generator().manual_seed(0))
+    losses = model(feats, lens, tokens, tlens)
+    assert {"loss", "ce", "mae", "acc"} <= set(losses)
+    assert ("ctc" in losses) == (ctc > 0) and ("mae_ts" in losses) == ts
+    assert all(v.dim() == 0 and torch.isfinite(v) for v in losses.values())
+    losses["loss"].backward()
+    no_grad = [n for n, p in model.named_parameters() if p.grad is None]
+    assert no_grad == []
+    model.eval()
+    rec = model.recognize(feats, lens)
+    u = int(rec.token_lens.max())
+    assert rec.log_probs.shape == (3, u, V) and rec.spans.shape == (3, u, 2)
+    torch.testing.assert_close(rec.log_probs.exp().sum(-1), torch.ones(3, u))
+    for i in range(3):
+        n = int(rec.token_lens[i])
+        s = rec.spans[i, :n]
+        assert (s[:, 0] <= s[:, 1]).all() and (s[:, 1] <= lens[i]).all() and (s[:, 0] >= 0).all()
+
+
+def test_padding_does_not_change_an_utterance():
+    torch.manual_seed(0)
+    model = Paraformer(small_cfg().model, V).eval()
+    g = torch.Generator().manual_seed(3)
+    feats = torch.randn(1, 15, 560, generator=g)
+    alone = model.recognize(feats, torch.tensor([15]))
+    padded = torch.cat([feats, torch.randn(1, 9, 560, generator=g)], dim=1)
+    both = model.recognize(torch.cat([padded, torch.randn(1, 24, 560, generator=g)]), torch.tensor([15, 24]))
+    n = int(alone.token_lens[0])
+    assert int(both.token_lens[0]) == n
+    torch.testing.assert_close(both.log_probs[0, :n], alone.log_probs[0, :n], atol=1e-4, rtol=1e-4)
+
+
+def test_loss_decreases_on_a_tiny_batch():
+    torch.manual_seed(0)
+    cfg = small_cfg()
+    cfg.model.encoder.dropout = cfg.model.decoder.dropout = cfg.model.predictor.dropout = 0.0
+    model = Paraformer(cfg.model, V)
+    feats, lens, tokens, tlens = batch(torch.Generator().manual_seed(1))
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    first = None
+    for _ in range(60):
+        losses = model(feats, lens, tokens, tlens)
+        opt.zero_grad()
+        losses["loss"].backward()
+        opt.step()
+        first = first if first is not None else {k: float(v.detach()) for k, v in losses.items()}
+    last = {k: float(v) for k, v in model(feats, lens, tokens, tlens).items()}
+    assert last["ce"] < 0.3 * first["ce"] and last["mae"] < 0.5 * first["mae"]
+    model.eval()
+    rec = model.recognize(feats, lens)
+    assert rec.token_lens.tolist() == tlens.tolist()  # the predictor learned the counts
+    hyp = rec.log_probs.argmax(-1)
+    assert all(hyp[i, : tlens[i]].tolist() == tokens[i, : tlens[i]].tolist() for i in range(3))
+
+
+def test_glancing_sampler_counts():
+    torch.manual_seed(0)
+    dec = ParaformerDecoder(V, 16, DecoderConfig(num_layers=1, num_heads=2, ffn_dim=32))
+    embeds = torch.randn(2, 5, 16)
+    targets = torch.tensor([[1, 2, 3, 4, 5], [6, 7, -1, -1, -1]])
+    tlens = torch.tensor([5, 2])
+    memory, mlens = torch.randn(2, 7, 16), torch.tensor([7, 4])
+    with torch.no_grad():
+        pred = dec(embeds, tlens, memory, mlens).argmax(-1)
+    wrong = ((pred != targets) & (targets >= 0)).sum(-1)
+    mixed = glancing_sample(dec, embeds, tlens, memory, mlens, targets, 1.0)
+    replaced = (mixed != embeds).any(-1)
+    assert replaced.sum(-1).tolist() == wrong.tolist()
+    assert not replaced[1, 2:].any()  # padding never sampled
+    tgt = dec.embed(targets.clamp(min=0))
+    torch.testing.assert_close(mixed[replaced], tgt[replaced])
+    assert torch.equal(glancing_sample(dec, embeds, tlens, memory, mlens, targets, 0.0), embeds)
+
+
+def test_config_round_trip_and_errors(tmp_path):
+    cfg = load_config("asr/models/configs/tiny.yaml")
+    assert 1e6 < count_parameters(Paraformer(cfg.model, 500)) < 5e6
+    save_config(cfg, tmp_path / "c.yaml")
+    assert load_config(tmp_path / "c.yaml") == cfg
+    d = config_to_dict(cfg)
+    d["model"]["encoder"]["d_modle"] = 3
+    with pytest.raises(InputError, match="model.encoder.d_modle"):
+        config_from_dict(ExperimentConfig, d, "x.yaml")
+    (tmp_path / "bad.yaml").write_text("model:\n  encoder:\n    kind: lstm\n")
+    with pytest.raises(InputError, match="bad.yaml.*model.encoder.kind"):
+        load_config(tmp_path / "bad.yaml")
+    (tmp_path / "bad2.yaml").write_text("model:\n  encoder:\n    input_dim: 80\n")
+    with pytest.raises(InputError, match="input_dim"):
+        load_config(tmp_path / "bad2.yaml")
+    (tmp_path / "bad3.yaml").write_text("train:\n  epochs: ten\n")
+    with pytest.raises(InputError, match="train.epochs"):
+        load_config(tmp_path / "bad3.yaml")
