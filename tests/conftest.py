@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# `pytest` (unlike `python -m pytest`) does not put the repository on sys.path; tests/asr, tests/lm... would then be
+# imported as namespace packages shadowing the real `asr`, `lm` (the editable install's finder comes too late).
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
 # Keep tests to one BLAS/torch thread: CI has 2 cores and pytest may run alongside other work.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
