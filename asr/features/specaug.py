@@ -77,7 +77,11 @@ def mask_along_axis(
     pos = torch.arange(size, device=device)
     hit = (pos[None, None, :] >= start[:, :, None]) & (pos[None, None, :] < (start + width)[:, :, None])
     hit = hit.any(dim=1)  # [B, size]
-    mask = hit[:, :, None] if axis == 1 else hit[:, None, :]
+    if axis == 1:
+        mask = hit[:, :, None]
+    else:  # frequency bands cover the valid frames only, padding stays as it is
+        valid = torch.arange(num, device=device)[None, :] < lens.to(device)[:, None]
+        mask = hit[:, None, :] & valid[:, :, None]
     return feats.masked_fill(mask, mask_value)
 
 

@@ -1,0 +1,355 @@
+"""A Kaldi data directory as a PyTorch map-style dataset: ``wav.scp`` (+ ``segments``, ``utt2dur``) and ``text`` ->
+items ``{"key", "feats": float32 [T, 80] fbank, "tokens": int64 [U]}``, and :func:`collate_asr` -> padded batches.
+
+Preparation never stops on one bad utterance: at construction each utterance is checked (audio present and
+readable, duration known and within limits, text non-empty and inside the token set) and a bad one is logged with
+its key, the file and the reason, then skipped (text with characters outside the token set is kept with ``<unk>``
+by default, or skipped with ``bad_text="skip"``). Problems only visible when decoding (a failing pipe) make
+``__getitem__`` return ``None`` with a warning, and :func:`collate_asr` leaves those items out. Training adds
+dither and, optionally, speed perturbation (0.9/1.0/1.1, drawn per utterance from ``seed``, epoch and index, so
+workers and ranks agree).
+
+Reference: WeNet ``wenet/dataset`` and icefall/lhotse K2SpeechRecognitionDataset (per-utterance filtering,
+speed perturbation in the loader); Kaldi ``utils/data/get_utt2dur.sh``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from asr.data.audio import AudioError, audio_duration, load_audio
+from asr.data.kaldi_dir import read_segments, read_text, read_utt2dur, read_wav_scp
+from asr.errors import InputError
+from asr.features.fbank import FbankConfig, compute_fbank, num_frames
+from asr.features.speed import SpeedPerturbConfig, speed_perturb
+
+__all__ = ["DatasetConfig", "AsrDataset", "collate_asr", "compute_cmvn"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DatasetConfig:
+    """Data options (YAML section ``dataset``).
+
+    Attributes:
+        max_duration: Utterances longer than this (seconds) are skipped with a warning.
+        min_duration: Utterances shorter than this are skipped.
+        bad_text: ``unk``: keep text with characters outside the token set, as ``<unk>``; ``skip``: drop it.
+        speed_perturb: Factors for speed perturbation (used when the dataset is built with ``speed_perturb``).
+    """
+
+    max_duration: float = 30.0
+    min_duration: float = 0.05
+    bad_text: str = "unk"
+    speed_perturb: SpeedPerturbConfig = field(default_factory=SpeedPerturbConfig)
+
+    def __post_init__(self):
+        if isinstance(self.speed_perturb, dict):
+            self.speed_perturb = SpeedPerturbConfig(**self.speed_perturb)
+        if self.bad_text not in ("unk", "skip"):
+            raise ValueError(f"bad_text must be 'unk' or 'skip', got '{self.bad_text}'")
+
+
+@dataclass
+class _Utt:
+    key: str
+    spec: str
+    start: float
+    end: float | None
+    duration: float | None
+    tokens: list[int]
+
+
+class AsrDataset:
+    """Utterances of one Kaldi data directory.
+
+    Args:
+        data_dir: Directory with ``wav.scp`` and (for training) ``text``; optional ``segments``, ``utt2dur``.
+        tokenizer: Maps ``text`` to token ids; ``None`` for audio-only use (inference): tokens are empty.
+        fbank_config: Fbank options (sample rate, bins, dither used in training).
+        train: Training mode: dither, optional speed perturbation; empty text is skipped.
+        speed_perturb: Apply speed perturbation (training only).
+        config: Limits and policies (:class:`DatasetConfig`).
+        seed: Seed of the speed-perturbation draws.
+        progress: Show a progress bar while probing audio headers/pipes.
+
+    Attributes:
+        keys: Kept utterance ids, C-sorted.
+        durations: Seconds per kept utterance.
+        num_frames: Estimated fbank frames per kept utterance (for :class:`BucketBatchSampler`).
+        skipped: ``key -> reason`` for every utterance left out at construction.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike,
+        tokenizer=None,
+        fbank_config: FbankConfig | None = None,
+        train: bool = False,
+        speed_perturb: bool = False,
+        config: DatasetConfig | None = None,
+        seed: int = 0,
+        progress: bool = True,
+        **overrides,
+    ):
+        self.data_dir = Path(data_dir)
+        self.tokenizer = tokenizer
+        self.fbank_config = fbank_config or FbankConfig()
+        self.train = train
+        self.speed_perturb = speed_perturb and train
+        self.config = config or DatasetConfig(**overrides)
+        if config is not None and overrides:
+            raise TypeError("pass either config or keyword overrides, not both")
+        self.seed = seed
+        self.epoch = 0
+        self.skipped: dict[str, str] = {}
+        self._utts = self._prepare(progress)
+        self.keys = [u.key for u in self._utts]
+        self.durations = [float(u.duration) for u in self._utts]
+        rate = self.fbank_config.sample_rate
+        self.num_frames = [max(num_frames(int(d * rate), self.fbank_config), 1) for d in self.durations]
+
+    # -- construction ---------------------------------------------------------------------------------------------
+    def _skip(self, key: str, reason: str) -> None:
+        self.skipped[key] = reason
+        log.warning("%s: skipping utterance '%s': %s", self.data_dir, key, reason)
+
+    def _prepare(self, progress: bool) -> list[_Utt]:
+        from tqdm import tqdm
+
+        d = self.data_dir
+        wav_scp = read_wav_scp(d / "wav.scp")
+        has_text = (d / "text").exists()
+        if self.tokenizer is not None and not has_text:
+            raise InputError(d / "text", None, "missing: a dataset with a tokenizer needs transcripts")
+        texts = read_text(d / "text") if has_text else {}
+        durs = read_utt2dur(d / "utt2dur") if (d / "utt2dur").exists() else {}
+        if (d / "segments").exists():
+            sources = {}
+            for key, seg in read_segments(d / "segments").items():
+                if seg.recording not in wav_scp:
+                    self._skip(key, f"recording '{seg.recording}' of segments is not in wav.scp")
+                    continue
+                end = None if seg.end == -1 else seg.end
+                dur = durs.get(key, None if end is None else end - seg.start)
+                sources[key] = (wav_scp[seg.recording], seg.start, end, dur)
+        else:
+            sources = {k: (spec, 0.0, None, durs.get(k)) for k, spec in wav_scp.items()}
+        if has_text:
+            for key in texts.keys() - sources.keys():
+                self._skip(key, "in text but has no audio (wav.scp/segments)")
+            for key in sources.keys() - texts.keys():
+                self._skip(key, "has audio but no line in text")
+            sources = {k: v for k, v in sources.items() if k in texts}
+
+        utts: list[_Utt] = []
+        probe = [k for k, v in sources.items() if v[3] is None]
+        bar = tqdm(
+            total=len(probe), desc=f"probing audio of {d.name}", unit="utt", disable=not progress or not probe
+        )
+        for key in sorted(sources, key=lambda k: k.encode("utf-8")):
+            spec, start, end, dur = sources[key]
+            if dur is None:
+                bar.update(1)
+                try:
+                    dur = self._probe_duration(spec, start, end)
+                except AudioError as e:
+                    self._skip(key, str(e))
+                    continue
+            if dur <= 0:
+                self._skip(key, f"empty audio ({dur:.3f} s) from '{spec}'")
+                continue
+            if dur > self.config.max_duration:
+                self._skip(
+                    key,
+                    f"{dur:.1f} s is longer than max_duration {self.config.max_duration} s "
+                    "(raise dataset.max_duration, or segment the recording)",
+                )
+                continue
+            if dur < self.config.min_duration:
+                self._skip(key, f"{dur:.3f} s is shorter than min_duration {self.config.min_duration} s")
+                continue
+            tokens: list[int] = []
+            if self.tokenizer is not None:
+                tokens = self._encode(key, texts[key])
+                if tokens is None:
+                    continue
+            utts.append(_Utt(key, spec, start, end, dur, tokens))
+        bar.close()
+        total = len(utts) + len(self.skipped)
+        if self.skipped:
+            log.warning(
+                "%s: kept %d of %d utterances (%d skipped; see the warnings above)",
+                d,
+                len(utts),
+                total,
+                len(self.skipped),
+            )
+        return utts
+
+    def _probe_duration(self, spec: str, start: float, end: float | None) -> float:
+        dur = audio_duration(spec)
+        if dur is None:  # pipe or ark entry: decode it once
+            wave, rate = load_audio(spec, None, start, end)
+            return len(wave) / rate
+        if dur == 0:
+            return 0.0
+        stop = dur if end is None else min(end, dur)
+        return stop - start
+
+    def _encode(self, key: str, text: str) -> list[int] | None:
+        tok = self.tokenizer
+        norm = tok.normalize(text)
+        if not norm:
+            if self.train:
+                self._skip(key, f"empty transcript in {self.data_dir / 'text'} (nothing to learn from)")
+                return None
+            return []
+        unknown = tok.unknown_pieces(text)
+        if unknown:
+            chars = sorted({c for p in unknown for c in p if c != "\u2581"})
+            shown = " ".join(f"'{c}'" for c in chars[:10])
+            if self.config.bad_text == "skip":
+                self._skip(key, f"text has characters outside tokens.txt: {shown}")
+                return None
+            log.warning(
+                "%s: utterance '%s': characters outside tokens.txt mapped to <unk>: %s",
+                self.data_dir / "text",
+                key,
+                shown,
+            )
+        return tok.encode(text, strict=False)
+
+    # -- items ---------------------------------------------------------------------------------------------------
+    def set_epoch(self, epoch: int) -> None:
+        """Change the speed-perturbation draws (call with the sampler's epoch)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self._utts)
+
+    def speed_factor(self, index: int) -> float:
+        """The speed factor item ``index`` gets this epoch (1.0 unless speed perturbation is on)."""
+        if not self.speed_perturb:
+            return 1.0
+        rng = random.Random(f"{self.seed}/{self.epoch}/{index}")
+        return rng.choice(self.config.speed_perturb.factors)
+
+    def load_wave(self, index: int) -> np.ndarray:
+        """Audio of item ``index`` at the fbank rate (speed-perturbed in training), float32 ``[n]``.
+
+        Raises:
+            AudioError: unreadable, empty, or (pipes) longer than ``max_duration``.
+        """
+        u = self._utts[index]
+        rate = self.fbank_config.sample_rate
+        wave, _ = load_audio(u.spec, rate, u.start, u.end)
+        if len(wave) > self.config.max_duration * rate:
+            raise AudioError(
+                u.spec, f"{len(wave) / rate:.1f} s is longer than max_duration {self.config.max_duration} s"
+            )
+        factor = self.speed_factor(index)
+        return speed_perturb(wave, factor) if factor != 1.0 else wave
+
+    def features(self, index: int, augment: bool | None = None) -> np.ndarray:
+        """Fbank of item ``index``: float32 ``[T, num_mel_bins]``; ``augment`` (default: ``train``) adds dither
+        and speed perturbation."""
+        augment = self.train if augment is None else augment
+        rate = self.fbank_config.sample_rate
+        if augment:
+            wave = self.load_wave(index)
+        else:
+            u = self._utts[index]
+            wave, _ = load_audio(u.spec, rate, u.start, u.end)
+        dither = self.fbank_config.dither if augment else 0.0
+        return compute_fbank(wave, rate, self.fbank_config, dither)
+
+    def __getitem__(self, index: int):
+        """Returns ``{"key": str, "feats": float32 [T, 80] tensor, "tokens": int64 [U] tensor}``, or ``None`` (with
+        a warning) when the audio turns out unusable."""
+        import torch
+
+        u = self._utts[index]
+        try:
+            feats = self.features(index)
+        except AudioError as e:
+            log.warning("%s: skipping utterance '%s': %s", self.data_dir, u.key, e)
+            return None
+        if feats.shape[0] == 0:
+            log.warning("%s: skipping utterance '%s': shorter than one fbank window", self.data_dir, u.key)
+            return None
+        return {
+            "key": u.key,
+            "feats": torch.from_numpy(feats),
+            "tokens": torch.tensor(u.tokens, dtype=torch.int64),
+        }
+
+
+def collate_asr(items: list) -> dict:
+    """Pad a list of items (``None`` entries are dropped) into a batch.
+
+    Returns:
+        ``{"keys": list[str], "feats": float32 [B, T, D] (zero padded), "feats_lens": int64 [B],
+        "tokens": int64 [B, U] (padded with -1), "tokens_lens": int64 [B]}``; ``B`` may be 0 when every item
+        was dropped (the training loop should skip such a batch).
+    """
+    import torch
+
+    items = [it for it in items if it is not None]
+    if not items:
+        return {
+            "keys": [],
+            "feats": torch.zeros(0, 0, 0),
+            "feats_lens": torch.zeros(0, dtype=torch.int64),
+            "tokens": torch.zeros(0, 0, dtype=torch.int64),
+            "tokens_lens": torch.zeros(0, dtype=torch.int64),
+        }
+    feats = [torch.as_tensor(it["feats"], dtype=torch.float32) for it in items]
+    tokens = [torch.as_tensor(it["tokens"], dtype=torch.int64) for it in items]
+    return {
+        "keys": [it["key"] for it in items],
+        "feats": torch.nn.utils.rnn.pad_sequence(feats, batch_first=True, padding_value=0.0),
+        "feats_lens": torch.tensor([f.shape[0] for f in feats], dtype=torch.int64),
+        "tokens": torch.nn.utils.rnn.pad_sequence(tokens, batch_first=True, padding_value=-1)
+        if max(t.numel() for t in tokens) > 0
+        else torch.full((len(items), 0), -1, dtype=torch.int64),
+        "tokens_lens": torch.tensor([t.numel() for t in tokens], dtype=torch.int64),
+    }
+
+
+def compute_cmvn(
+    dataset: AsrDataset, lfr_m: int = 7, lfr_n: int = 6, max_utterances: int = 0, progress: bool = True
+):
+    """Global CMVN over the LFR features of a dataset (no dither, no speed perturbation).
+
+    Args:
+        dataset: The training set.
+        lfr_m: LFR stacking of the front end the stats are for.
+        lfr_n: LFR hop.
+        max_utterances: Use only the first N utterances (0: all).
+        progress: Show a progress bar.
+
+    Returns:
+        :class:`asr.features.cmvn.GlobalCmvn` of dimension ``num_mel_bins * lfr_m``.
+    """
+    from asr.features.cmvn import GlobalCmvn
+    from asr.features.lfr import apply_lfr
+
+    count = len(dataset) if max_utterances <= 0 else min(max_utterances, len(dataset))
+
+    def feats():
+        for i in range(count):
+            try:
+                yield apply_lfr(dataset.features(i, augment=False), lfr_m, lfr_n)
+            except AudioError as e:
+                log.warning("CMVN: skipping utterance '%s': %s", dataset.keys[i], e)
+                yield None
+
+    return GlobalCmvn.compute(feats(), total=count, progress=progress, desc="CMVN stats")
