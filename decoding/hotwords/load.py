@@ -83,9 +83,8 @@ def _encode(tokenizer: Any, text: str) -> list[int]:
     ids = list(tokenizer.encode(text, strict=True) if strict else tokenizer.encode(text))
     unk = tokenizer.symbols.get("<unk>")
     if unk is not None and unk in ids:
-        pieces = tokenizer.tokenize(text) if hasattr(tokenizer, "tokenize") else []
-        bad = [p for p, i in zip(pieces, ids) if i == unk] if len(pieces) == len(ids) else []
-        what = f"'{' '.join(bad)}'" if bad else "part of it"
+        bad = list(tokenizer.unknown_pieces(text)) if hasattr(tokenizer, "unknown_pieces") else []
+        what = ", ".join(f"'{p}'" for p in bad) if bad else "part of it"
         raise ValueError(f"{what} is not in the model's tokens (maps to <unk>)")
     return ids
 
@@ -107,10 +106,10 @@ def _check_phrase(tokenizer: Any, hw: Hotword, config: HotwordConfig, cache: dic
     ids = got
     v = _vocab_size(tokenizer)
     if not ids:
-        raise ValueError("tokenizes to nothing (only spaces or symbols the tokenizer drops)")
+        raise ValueError("it tokenizes to nothing (only spaces or symbols the tokenizer drops)")
     if len(ids) > config.max_phrase_tokens:
         raise ValueError(
-            f"is {len(ids)} tokens long, more than the limit of {config.max_phrase_tokens} "
+            f"it is {len(ids)} tokens long, more than the limit of {config.max_phrase_tokens} "
             "(--hotword-max-tokens); split it into shorter phrases"
         )
     bad = [i for i in ids if not 0 < i < v]
@@ -160,7 +159,7 @@ def tokenize_hotwords(
                     log.warning("skipping hotword %s", problem)
                 out.problems.append(problem)
                 continue
-            raise InputError(hw.path, hw.line, f"hotword '{hw.phrase}' {e}") from None
+            raise InputError(hw.path, hw.line, f"hotword '{hw.phrase}': {e}") from None
         weight = config.weight if hw.weight is None else hw.weight
         key = tuple(ids)
         j = index.get(key)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from asr.cli import main
+from decoding.hotwords.cli import add_hotword_options, config_from_args, context_from_args
+
+
+@pytest.fixture
+def tok_dir(tmp_path):
+    tk = pytest.importorskip("asr.text.tokenizer")
+    texts = ["the cat sat on the mat", "new york is big", "我们在北京 天气很好"] * 10
+    tk.train_tokenizer("char", texts, 0, tmp_path / "tok")
+    return tmp_path / "tok"
+
+
+def test_check_reports_bad_lines_duplicates_and_graph_size(tmp_path, tok_dir, capsys):
+    f = tmp_path / "hw.txt"
+    f.write_text("# list\nnew york 2\nzeta\nnew york :3\n北京\n" + "我们" * 20 + "\n", encoding="utf-8")
+    code = main(["hotwords", "check", str(f), "--tokenizer", str(tok_dir), "--show-tokens"])
+    out = capsys.readouterr().out
+    assert code == 1
+    zeta_line = next(line for line in out.splitlines() if line.startswith(f"{f}:3: 'zeta': "))
+    assert "'z'" in zeta_line and "--hotwords-skip-bad" in zeta_line
+    assert f"{f}:6: '" in out and "40 tokens long" in out
+    assert f"{f}: lines 2, 4: merged duplicates ['new york']" in out
+    assert "▁n e w ▁y o r k\tweight=3" in out
+    assert "2 hotwords usable, 2 problem(s), 1 duplicate(s) merged; context graph" in out
+    f.write_text("new york\n北京 1.5\n", encoding="utf-8")
+    assert main(["hotwords", "check", str(f), "--tokenizer", str(tok_dir)]) == 0
+    assert "2 hotwords usable, 0 problem(s)" in capsys.readouterr().out
+
+
+def test_missing_file_is_one_line_error(tmp_path, tok_dir, capsys):
+    code = main(["hotwords", "check", str(tmp_path / "nope.txt"), "--tokenizer", str(tok_dir)])
+    assert code == 1
+    assert "cifst hotwords check: error:" in capsys.readouterr().err
+
+
+def test_decode_options_build_the_context(tmp_path, tok_dir):
+    p = argparse.ArgumentParser()
+    add_hotword_options(p)
+    args = p.parse_args([])
+    assert context_from_args(args, tok_dir) is None
+    (tmp_path / "hw.txt").write_text("北京\n", encoding="utf-8")
+    args = p.parse_args(
+        ["--hotwords", str(tmp_path / "hw.txt"), "--hotword-score", "2", "--hotword-weight", "1"]
+    )
+    cfg = config_from_args(args)
+    assert (cfg.score, cfg.weight, cfg.style) == (2.0, 1.0, "auto")
+    ctx = context_from_args(args, tok_dir)
+    assert ctx.start_states(["a", "b"]).tolist() == [0, 0]
+    assert ctx.graph.num_states == 3
