@@ -1,0 +1,310 @@
+"""The TLG build pipeline: tokens.txt + lexicon.txt (or a tokenizer) + lm.arpa -> GRAPH_DIR (TLG.fst, TLG.pt, ...).
+
+Input: :class:`GraphBuildConfig` naming ``tokens.txt``, ``lexicon.txt`` or a tokenizer directory (lexicon-free:
+the LM's words are spelled by the tokenizer), an ARPA LM and the topology. Output, in ``GRAPH_DIR``: ``tokens.txt``
+(copied), ``words.txt``, ``lexicon.txt`` (the pronunciations used, with disambiguation symbols, for inspection),
+``L_disambig.fst``, ``G.fst``, ``LG.fst``, ``TLG.fst`` (OpenFst binary, readable by kaldifst / kaldi-decoder) and
+``TLG.pt`` (:class:`decoding.graph.csr.CsrGraph`), plus ``build.json`` (the configuration and the input files'
+sizes and times). Every step logs the size of what it made and is skipped when its output exists from a build with
+the same configuration and inputs (icefall ``local/compile_hlg.py``); a changed input rebuilds everything.
+
+Follows icefall ``compile_hlg.py`` and WeNet ``tools/fst/make_tlg.sh`` (see :mod:`decoding.graph.compose`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from asr.data.atomic import atomic_path, atomic_write
+from asr.errors import CifstError, InputError
+from asr.text.symbol_table import SymbolTable
+
+__all__ = ["GraphBuildConfig", "GraphBuildResult", "build_graph"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GraphBuildConfig:
+    """Everything ``cifst graph build`` needs.
+
+    Attributes:
+        tokens: ``tokens.txt`` (id 0 = ``<blk>``); with ``tokenizer`` and no ``tokens``, the tokenizer's.
+        arpa: ARPA LM (log10, plain or gzip).
+        lexicon: ``lexicon.txt`` (``word [prob] tok1 tok2 ...``); ``None`` = lexicon-free via ``tokenizer``.
+        tokenizer: Tokenizer directory (``asr.text.tokenizer.load_tokenizer``) for lexicon-free graphs.
+        topo: ``ctc`` | ``ctc-compact`` | ``cif``.
+        cif_skip: ``cif`` only: allow skipping a token slot.
+        cif_skip_penalty: ``cif`` only: cost of a skipped slot (natural log).
+        oov: LM words not in the lexicon: ``error`` | ``skip`` | ``map:<unk>``.
+        lexicon_probs: Whether the lexicon has a probability column (``None`` = detect).
+        sil_token: Token of optional silence between words (``None`` = none).
+        sil_prob: Probability of that silence.
+        disambig: Add ``#k`` disambiguation symbols (turn off only to see what goes wrong without them).
+        max_det_states: Cap on the states of det(L o G); 0 = ``det_ratio`` x states of L o G + 100000.
+        det_ratio: See ``max_det_states``.
+        write_pt: Also write ``TLG.pt``.
+        keep_intermediate: Keep ``L_disambig.fst``, ``G.fst``, ``LG.fst`` (needed to skip steps on a rerun).
+    """
+
+    tokens: str | None = None
+    arpa: str = ""
+    lexicon: str | None = None
+    tokenizer: str | None = None
+    topo: str = "ctc"
+    cif_skip: bool = True
+    cif_skip_penalty: float = 5.0
+    oov: str = "error"
+    lexicon_probs: bool | None = None
+    sil_token: str | None = None
+    sil_prob: float = 0.0
+    disambig: bool = True
+    max_det_states: int = 0
+    det_ratio: float = 20.0
+    write_pt: bool = True
+    keep_intermediate: bool = True
+
+
+@dataclass
+class GraphBuildResult:
+    """Sizes of the graphs built (or found), and the output directory."""
+
+    graph_dir: Path
+    sizes: dict[str, tuple[int, int]]
+    skipped: list[str]
+    num_words: int
+    num_tokens: int
+    oov_words: list[str]
+    skipped_words: dict[str, str]
+
+
+def _stamp(cfg: GraphBuildConfig) -> dict:
+    files = {}
+    for name in ("tokens", "arpa", "lexicon", "tokenizer"):
+        p = getattr(cfg, name)
+        if p:
+            st = os.stat(p)
+            files[name] = [str(Path(p).resolve()), st.st_size, st.st_mtime_ns]
+    return {"config": asdict(cfg), "inputs": files, "format": 1}
+
+
+def _write_fst(f, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        f.write(str(tmp))
+
+
+def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike) -> GraphBuildResult:
+    """Run the pipeline (see the module docstring).
+
+    Args:
+        config: What to build.
+        graph_dir: Output directory (created).
+
+    Returns:
+        :class:`GraphBuildResult`.
+
+    Raises:
+        InputError: bad tokens/lexicon/ARPA lines (file and line named), OOV words under ``oov=error``.
+        CifstError: inconsistent options, an empty L o G, or a determinization blow-up (with the cause).
+    """
+    import pywrapfst as fst
+
+    from decoding.graph.compose import (
+        compose_lg,
+        compose_tlg,
+        determinize_capped,
+        diagnose_lexicon,
+        fst_size,
+        minimize_encoded,
+        remove_disambig,
+    )
+    from decoding.graph.grammar import arpa_vocabulary, make_grammar_fst, parse_oov_policy
+    from decoding.graph.lexicon import (
+        add_disambig,
+        lexicon_from_tokenizer,
+        make_lexicon_fst,
+        make_word_table,
+        read_lexicon,
+    )
+    from decoding.graph.topology import TOPOLOGIES, TopologyConfig, make_topology_fst
+
+    cfg = config
+    out = Path(graph_dir)
+    if not cfg.arpa:
+        raise CifstError("no ARPA LM given (--arpa)")
+    if (cfg.lexicon is None) == (cfg.tokenizer is None):
+        raise CifstError("give exactly one of --lexicon (lexicon.txt) and --tokenizer (lexicon-free graph)")
+    if cfg.topo not in TOPOLOGIES:
+        raise CifstError(f"unknown --topo {cfg.topo!r}; choose one of {', '.join(TOPOLOGIES)}")
+    try:
+        parse_oov_policy(cfg.oov)
+    except ValueError as e:
+        raise CifstError(str(e)) from None
+    for name in ("tokens", "arpa", "lexicon", "tokenizer"):
+        p = getattr(cfg, name)
+        if p and not Path(p).exists():
+            raise FileNotFoundError(2, "No such file or directory", p)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = _stamp(cfg)
+    stamp_path = out / "build.json"
+    same = False
+    if stamp_path.exists():
+        try:
+            same = json.loads(stamp_path.read_text()) == json.loads(json.dumps(stamp))
+        except ValueError:
+            same = False
+    if not same:
+        for name in ("L_disambig.fst", "G.fst", "LG.fst", "TLG.fst", "TLG.pt", "words.txt", "lexicon.txt"):
+            (out / name).unlink(missing_ok=True)
+        with atomic_write(stamp_path) as f:
+            json.dump(stamp, f, indent=1)
+    sizes: dict[str, tuple[int, int]] = {}
+    skipped: list[str] = []
+
+    def done(name: str) -> bool:
+        if (out / name).exists():
+            log.info("%s exists from a build with the same inputs: skipping", name)
+            skipped.append(name)
+            return True
+        return False
+
+    def report(name: str, f, t0: float) -> None:
+        size = fst_size(f)
+        sizes[name] = (size.states, size.arcs)
+        log.info("%s: %s (%.1f s)", name, size, time.time() - t0)
+
+    # tokens
+    tokenizer = None
+    if cfg.tokenizer:
+        from asr.text.tokenizer import load_tokenizer
+
+        tokenizer = load_tokenizer(cfg.tokenizer)
+    if cfg.tokens:
+        tokens = SymbolTable.read(cfg.tokens, require_dense=True)
+    elif tokenizer is not None:
+        tokens = tokenizer.symbols
+    else:
+        raise CifstError("no token table: give --tokens tokens.txt")
+    if tokenizer is not None and tokenizer.symbols != tokens:
+        raise CifstError(f"--tokens {cfg.tokens} differs from the tokenizer's tokens.txt in {cfg.tokenizer}")
+    tokens_src = Path(cfg.tokens) if cfg.tokens else None
+    if tokens_src is None or (out / "tokens.txt").resolve() != tokens_src.resolve():
+        tokens.write(out / "tokens.txt")
+    num_tokens = len(tokens)
+    first_disambig = num_tokens  # token-side #0
+
+    # lexicon and words
+    t0 = time.time()
+    if cfg.lexicon:
+        lexicon = read_lexicon(cfg.lexicon, tokens, cfg.lexicon_probs)
+    else:
+        lexicon = lexicon_from_tokenizer(tokenizer, arpa_vocabulary(cfg.arpa))
+        if lexicon.skipped:
+            w, why = next(iter(lexicon.skipped.items()))
+            log.warning(
+                "%d LM words cannot be spelled by the tokenizer (first: '%s': %s); they are OOVs for "
+                "--oov %s",
+                len(lexicon.skipped),
+                w,
+                why,
+                cfg.oov,
+            )
+    if not lexicon.prons:
+        raise InputError(
+            cfg.lexicon or cfg.arpa, None, "no pronunciations: the lexicon / LM vocabulary is empty"
+        )
+    disambig, num_disambig = add_disambig(lexicon) if cfg.disambig else (None, 1)
+    words = make_word_table(lexicon.words())
+    log.info(
+        "lexicon: %d pronunciations of %d words, %d token disambiguation symbols (%.1f s)",
+        len(lexicon.prons),
+        len(lexicon.words()),
+        num_disambig,
+        time.time() - t0,
+    )
+    sil = None
+    if cfg.sil_token is not None:
+        sil = tokens.get(cfg.sil_token)
+        if sil is None or sil == 0:
+            raise CifstError(f"--sil-token '{cfg.sil_token}' is not a (non-blank) token of {cfg.tokens}")
+    words.write(out / "words.txt")
+    with atomic_write(out / "lexicon.txt") as f:
+        for n, p in enumerate(lexicon.prons):
+            extra = f" #{disambig[n]}" if disambig is not None and disambig[n] else ""
+            f.write(f"{p.word} {p.prob:g} {' '.join(tokens.symbol(t) for t in p.tokens)}{extra}\n")
+
+    L = G = LG = None
+    cause = diagnose_lexicon(lexicon, disambig)
+    if not done("LG.fst"):
+        t0 = time.time()
+        L = make_lexicon_fst(lexicon, words, first_disambig, disambig, sil, cfg.sil_prob)
+        report("L_disambig.fst", L, t0)
+        t0 = time.time()
+        G, gstats = make_grammar_fst(cfg.arpa, words, cfg.oov)
+        if gstats.oov_words:
+            log.warning(
+                "%d LM words are not in the lexicon (%s%s): --oov %s, %d n-grams %s",
+                len(gstats.oov_words),
+                ", ".join(gstats.oov_words[:5]),
+                ", ..." if len(gstats.oov_words) > 5 else "",
+                cfg.oov,
+                gstats.dropped,
+                "dropped" if cfg.oov == "skip" else "merged",
+            )
+        report("G.fst", G, t0)
+        if cfg.keep_intermediate:
+            _write_fst(L, out / "L_disambig.fst")
+            _write_fst(G, out / "G.fst")
+        oov_words = gstats.oov_words
+        t0 = time.time()
+        LG = compose_lg(L, G)
+        report("L o G", LG, t0)
+        del G
+        cap = cfg.max_det_states or int(cfg.det_ratio * LG.num_states()) + 100_000
+        t0 = time.time()
+        LG = determinize_capped(LG, cap, "L o G", cause)
+        report("det(L o G)", LG, t0)
+        t0 = time.time()
+        LG = minimize_encoded(LG)
+        report("min(det(L o G))", LG, t0)
+        t0 = time.time()
+        LG = remove_disambig(LG, first_disambig)
+        report("LG (disambiguation symbols and epsilons removed)", LG, t0)
+        if cfg.keep_intermediate:
+            _write_fst(LG, out / "LG.fst")
+    else:
+        oov_words = []
+    if not done("TLG.fst"):
+        if LG is None:
+            LG = fst.Fst.read(str(out / "LG.fst"))
+        t0 = time.time()
+        topo = TopologyConfig(kind=cfg.topo, cif_skip=cfg.cif_skip, cif_skip_penalty=cfg.cif_skip_penalty)
+        T = make_topology_fst(num_tokens, topo)
+        report(f"T ({cfg.topo})", T, t0)
+        t0 = time.time()
+        TLG = compose_tlg(T, LG)
+        report("TLG.fst", TLG, t0)
+        _write_fst(TLG, out / "TLG.fst")
+    else:
+        TLG = None
+    if cfg.write_pt and not done("TLG.pt"):
+        from decoding.graph.csr import CsrGraph
+
+        if TLG is None:
+            TLG = fst.Fst.read(str(out / "TLG.fst"))
+        t0 = time.time()
+        g = CsrGraph.from_fst(TLG)
+        g.save(out / "TLG.pt")
+        log.info("TLG.pt: %d states, %d arcs (%.1f s)", g.num_states, g.num_arcs, time.time() - t0)
+    if not cfg.keep_intermediate:
+        for name in ("L_disambig.fst", "G.fst", "LG.fst"):
+            (out / name).unlink(missing_ok=True)
+    if "TLG.fst" not in sizes and TLG is not None:
+        s = fst_size(TLG)
+        sizes["TLG.fst"] = (s.states, s.arcs)
+    return GraphBuildResult(out, sizes, skipped, len(lexicon.words()), num_tokens, oov_words, lexicon.skipped)

@@ -1,0 +1,256 @@
+"""Graph composition: L, G, T -> LG = min(det(L o G)) without disambiguation symbols -> TLG, epsilon-free.
+
+Input: L (token ids + token disambiguation ids -> word ids, olabel-sorted), G (words, ``#0`` back-off arcs,
+ilabel-sorted) and T (token id + 1 -> token id, olabel-sorted), all tropical ``pywrapfst`` FSTs. Output: TLG with
+input labels = token id + 1 and output labels = word ids, no input epsilons, ilabel-sorted.
+
+Steps (Kaldi ``mkgraph.sh`` / WeNet ``make_tlg.sh`` / icefall ``compile_hlg.py``): compose L o G; determinize
+(functional: the disambiguation symbols make L o G determinizable) with a state cap so a non-determinizable input
+(homophones without ``#k``) or an exploding one stops with a message naming the words instead of eating all memory;
+minimize with labels and weights encoded (Kaldi ``fstminimizeencoded``); replace the disambiguation symbols by
+epsilon and remove the epsilons (icefall ``k2.remove_epsilon`` on LG); compose T o LG; for topologies with epsilons
+(``ctc-compact``) remove them from TLG too. Because LG has no input epsilons after this, T o LG has none either
+unless LG emits a word on an epsilon arc, which is checked.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from asr.errors import CifstError
+
+__all__ = [
+    "DeterminizeBlowup",
+    "fst_size",
+    "compose_lg",
+    "determinize_capped",
+    "minimize_encoded",
+    "remove_disambig",
+    "compose_tlg",
+    "diagnose_lexicon",
+]
+
+log = logging.getLogger(__name__)
+
+
+class DeterminizeBlowup(CifstError):
+    """Determinization stopped at its state cap; the message names the likely cause."""
+
+
+@dataclass
+class FstSize:
+    states: int
+    arcs: int
+
+    def __str__(self) -> str:
+        return f"{self.states} states, {self.arcs} arcs"
+
+
+def fst_size(f) -> FstSize:
+    """Number of states and arcs of a ``pywrapfst`` FST (arcs counted in C++ via the const layout)."""
+    from decoding.graph.fst_arrays import fst_to_arrays
+
+    n = f.num_states()
+    if n < 200_000:
+        return FstSize(n, sum(f.num_arcs(s) for s in f.states()))
+    return FstSize(n, fst_to_arrays(f).num_arcs)
+
+
+def compose_lg(L, G):
+    """L o G, trimmed. L must be olabel-sorted, G ilabel-sorted."""
+    import pywrapfst as fst
+
+    LG = fst.compose(L, G, connect=True)
+    if LG.start() < 0 or LG.num_states() == 0:
+        raise CifstError(
+            "L o G is empty: no word sequence of the LM can be spelled by the lexicon (check that the lexicon's "
+            "words and the LM's words are the same strings, e.g. upper/lower case)"
+        )
+    return LG
+
+
+def diagnose_lexicon(lexicon, disambig: list[int] | None, limit: int = 5) -> str:
+    """Name pronunciations that make L o G non-determinizable: homophones or prefixes lacking ``#k``.
+
+    Args:
+        lexicon: :class:`decoding.graph.lexicon.Lexicon`.
+        disambig: Per pronunciation the ``k`` of ``#k`` (0 = none) or ``None`` when none were added.
+
+    Returns:
+        A sentence naming up to ``limit`` offending word pairs with their lexicon lines, or ``""``.
+    """
+    by_seq: dict[tuple[int, ...], list[int]] = {}
+    for n, p in enumerate(lexicon.prons):
+        by_seq.setdefault(p.tokens, []).append(n)
+    marked = (lambda n: disambig[n] > 0) if disambig is not None else (lambda n: False)
+    problems = []
+    for seq, idx in by_seq.items():
+        unmarked = [n for n in idx if not marked(n)]
+        if len(idx) > 1 and unmarked:
+            a, b = idx[0], idx[1]
+            problems.append((a, b, "spell the same tokens"))
+        for i in range(1, len(seq)):
+            for n in by_seq.get(seq[:i], ()):
+                if not marked(n):
+                    problems.append((n, idx[0], "is a prefix of"))
+        if len(problems) >= limit:
+            break
+    if not problems:
+        return ""
+    src = lexicon.path or "the generated lexicon"
+    parts = []
+    for a, b, how in problems[:limit]:
+        pa, pb = lexicon.prons[a], lexicon.prons[b]
+        if how == "spell the same tokens":
+            parts.append(
+                f"'{pa.word}' (line {pa.line}) and '{pb.word}' (line {pb.line}) spell the same tokens"
+            )
+        else:
+            parts.append(f"'{pa.word}' (line {pa.line}) is a prefix of '{pb.word}' (line {pb.line})")
+    return f"in {src}: " + "; ".join(parts) + " without a disambiguation symbol #k"
+
+
+def determinize_capped(f, max_states: int, what: str = "L o G", cause: str = ""):
+    """Determinize (functional, tropical) but stop at ``max_states``.
+
+    Args:
+        f: The FST (no input epsilons: they would be kept as symbols).
+        max_states: State cap; reaching it raises instead of running out of memory.
+        what: Name of the graph for messages.
+        cause: A diagnosis to put in the message when the cap is hit (e.g. from :func:`diagnose_lexicon`).
+
+    Returns:
+        The deterministic FST.
+
+    Raises:
+        DeterminizeBlowup: the cap was reached.
+    """
+    import pywrapfst as fst
+
+    try:
+        d = fst.determinize(f, nstate=max_states)
+    except fst.FstOpError as e:
+        raise DeterminizeBlowup(
+            f"determinizing {what} failed ({e}); {cause or 'the input is not functional'}"
+        )
+    if d.num_states() >= max_states or d.properties(fst.ERROR, True) == fst.ERROR:
+        raise DeterminizeBlowup(
+            f"determinizing {what} ({fst_size(f)}) exceeded {max_states} states and was stopped; "
+            + (
+                cause + "; give those pronunciations #k or remove duplicates"
+                if cause
+                else "the LM is too large for this lexicon: prune it (cifst lm prune) or raise --max-det-states"
+            )
+        )
+    return d
+
+
+def minimize_encoded(f):
+    """Minimize as an acceptor over (ilabel, olabel, weight) triples, in place (Kaldi ``fstminimizeencoded``)."""
+    import pywrapfst as fst
+
+    mapper = fst.EncodeMapper(f.arc_type(), True, True)
+    f.encode(mapper)
+    f.minimize()
+    f.decode(mapper)
+    return f
+
+
+def remove_disambig(f, first_disambig: int):
+    """Replace input labels ``>= first_disambig`` by epsilon and remove every input epsilon.
+
+    Epsilon:epsilon arcs (G's back-off) go by OpenFst ``rmepsilon``. A disambiguation arc that carries a word (the
+    determinized L o G emits a homophone's word on its ``#k`` arc) cannot simply vanish, since an OpenFst arc holds one
+    output label; its word moves onto the arcs entering its source state, which read a token and emit nothing:
+    ``r -t:<eps>/a-> p -<eps>:w/b-> q`` becomes ``r -t:w/a+b-> q`` (k2 keeps such words as ragged aux labels).
+
+    Args:
+        f: det(L o G) with token disambiguation symbols on its input side.
+        first_disambig: Id of the first token disambiguation symbol (``#0``).
+
+    Returns:
+        LG without input epsilons, trimmed, ilabel-sorted.
+
+    Raises:
+        CifstError: a word-bearing epsilon arc whose entering arcs already emit a word or start at the start state
+            (cannot happen with disambiguation symbols from :func:`~decoding.graph.lexicon.add_disambig`).
+    """
+    from decoding.graph.fst_arrays import arrays_to_fst, fst_to_arrays
+
+    a = fst_to_arrays(f)
+    il = np.where(a.ilabel >= first_disambig, 0, a.ilabel)
+    g = arrays_to_fst(a.num_states, a.start, a.src, a.dst, il, a.olabel, a.weight, a.final)
+    g.rmepsilon()
+    a = fst_to_arrays(g)
+    eps = np.flatnonzero(a.ilabel == 0)
+    if eps.size:
+        order = np.argsort(a.dst, kind="stable")
+        dst_sorted = a.dst[order]
+        p = a.src[eps]
+        lo = np.searchsorted(dst_sorted, p, "left")
+        cnt = np.searchsorted(dst_sorted, p, "right") - lo
+        if np.any(p == a.start) or np.any(cnt == 0):
+            raise CifstError(
+                "LG has a word-emitting epsilon arc at its start state (an empty pronunciation?)"
+            )
+        rep = np.repeat(eps, cnt)
+        first = np.repeat(lo - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
+        inc = order[first + np.arange(int(cnt.sum()))]
+        if np.any(a.olabel[inc] != 0) or np.any(a.ilabel[inc] == 0):
+            raise CifstError(
+                f"LG has {int(np.count_nonzero(a.olabel[inc] != 0))} word-emitting epsilon arcs entered by arcs "
+                "that already emit a word; cannot make it epsilon-free (check the lexicon's disambiguation)"
+            )
+        keep = np.ones(a.num_arcs, bool)
+        keep[eps] = False
+        cat = np.concatenate
+        g = arrays_to_fst(
+            a.num_states,
+            a.start,
+            cat([a.src[keep], a.src[inc]]),
+            cat([a.dst[keep], a.dst[rep]]),
+            cat([a.ilabel[keep], a.ilabel[inc]]),
+            cat([a.olabel[keep], a.olabel[rep]]),
+            cat([a.weight[keep], a.weight[inc] + a.weight[rep]]),
+            a.final,
+        )
+        log.info("moved the words of %d epsilon arcs onto %d entering arcs", eps.size, inc.size)
+    g.connect()
+    g.arcsort(sort_type="ilabel")
+    return g
+
+
+def compose_tlg(T, LG):
+    """T o LG, epsilon-removed where T has epsilons, checked for input epsilons, ilabel-sorted.
+
+    Args:
+        T: Topology (olabel-sorted).
+        LG: Output of :func:`remove_disambig` (ilabel-sorted, no input epsilons).
+
+    Returns:
+        TLG.
+
+    Raises:
+        CifstError: TLG still has input-epsilon arcs (LG emits a word on an epsilon arc).
+    """
+    import pywrapfst as fst
+
+    from decoding.graph.fst_arrays import fst_to_arrays
+
+    TLG = fst.compose(T, LG, connect=True)
+    a = fst_to_arrays(TLG)
+    if np.any(a.ilabel == 0):
+        TLG.rmepsilon()
+        TLG.connect()
+        a = fst_to_arrays(TLG)
+        bad = int(np.count_nonzero(a.ilabel == 0))
+        if bad:
+            raise CifstError(
+                f"TLG has {bad} input-epsilon arcs with word outputs after epsilon removal; the search cannot "
+                "follow them (LG emits words on epsilon arcs: check the lexicon for empty pronunciations)"
+            )
+    TLG.arcsort(sort_type="ilabel")
+    return TLG
