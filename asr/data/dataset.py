@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.data.audio import AudioError, audio_duration, load_audio
+from asr.data.audio import AudioError, audio_duration, is_pipe, load_audio
 from asr.data.kaldi_dir import read_segments, read_text, read_utt2dur, read_wav_scp
 from asr.errors import InputError
 from asr.features.fbank import FbankConfig, compute_fbank, num_frames
@@ -42,12 +42,15 @@ class DatasetConfig:
         max_duration: Utterances longer than this (seconds) are skipped with a warning.
         min_duration: Utterances shorter than this are skipped.
         bad_text: ``unk``: keep text with characters outside the token set, as ``<unk>``; ``skip``: drop it.
+        check_audio: Open every audio file's header at construction (catches missing/unreadable files early;
+            pipes are only run when their duration is unknown).
         speed_perturb: Factors for speed perturbation (used when the dataset is built with ``speed_perturb``).
     """
 
     max_duration: float = 30.0
     min_duration: float = 0.05
     bad_text: str = "unk"
+    check_audio: bool = True
     speed_perturb: SpeedPerturbConfig = field(default_factory=SpeedPerturbConfig)
 
     def __post_init__(self):
@@ -150,19 +153,28 @@ class AsrDataset:
             sources = {k: v for k, v in sources.items() if k in texts}
 
         utts: list[_Utt] = []
-        probe = [k for k, v in sources.items() if v[3] is None]
+        probe = [
+            k for k, v in sources.items() if v[3] is None or (self.config.check_audio and not is_pipe(v[0]))
+        ]
         bar = tqdm(
-            total=len(probe), desc=f"probing audio of {d.name}", unit="utt", disable=not progress or not probe
+            total=len(probe),
+            desc=f"checking audio of {d.name}",
+            unit="utt",
+            disable=not progress or not probe,
         )
+        headers: dict[
+            str, float | None | AudioError
+        ] = {}  # per recording: duration from the header, or error
         for key in sorted(sources, key=lambda k: k.encode("utf-8")):
             spec, start, end, dur = sources[key]
-            if dur is None:
+            if dur is None or (self.config.check_audio and not is_pipe(spec)):
                 bar.update(1)
                 try:
-                    dur = self._probe_duration(spec, start, end)
+                    probed = self._probe_duration(spec, start, end, headers)
                 except AudioError as e:
                     self._skip(key, str(e))
                     continue
+                dur = probed  # the header is the truth (a segment may run past the end of its recording)
             if dur <= 0:
                 self._skip(key, f"empty audio ({dur:.3f} s) from '{spec}'")
                 continue
@@ -194,8 +206,15 @@ class AsrDataset:
             )
         return utts
 
-    def _probe_duration(self, spec: str, start: float, end: float | None) -> float:
-        dur = audio_duration(spec)
+    def _probe_duration(self, spec: str, start: float, end: float | None, headers: dict) -> float:
+        if spec not in headers:
+            try:
+                headers[spec] = audio_duration(spec)
+            except AudioError as e:
+                headers[spec] = e
+        dur = headers[spec]
+        if isinstance(dur, AudioError):
+            raise dur
         if dur is None:  # pipe or ark entry: decode it once
             wave, rate = load_audio(spec, None, start, end)
             return len(wave) / rate

@@ -1,0 +1,110 @@
+"""BucketBatchSampler: frame caps respected, every index exactly once across ranks, equal batch counts per rank,
+epochs reshuffle deterministically, and it drives a real DataLoader."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from asr.data.sampler import BucketBatchSampler, make_batches
+
+
+def _lengths(n=203, seed=0):
+    return np.random.default_rng(seed).integers(50, 1500, size=n)
+
+
+def test_frame_cap_and_low_padding():
+    lengths = _lengths()
+    s = BucketBatchSampler(lengths, max_frames=6000, shuffle=True, seed=1)
+    batches = list(s)
+    padded = 0
+    for b in batches:
+        longest = lengths[b].max()
+        assert longest * len(b) <= 6000 or len(b) == 1
+        padded += longest * len(b) - lengths[b].sum()
+    assert padded / lengths.sum() < 0.15  # bucketing keeps padding small
+    assert len(batches) == len(s)
+
+
+def test_oversized_item_gets_its_own_batch():
+    assert make_batches(np.array([10, 500, 10]), np.array([0, 1, 2]), 100) == [[0], [1], [2]]
+
+
+@pytest.mark.parametrize("replicas", [1, 2, 3, 4])
+def test_ranks_cover_every_index_exactly_once_when_even(replicas):
+    lengths = _lengths(240)
+    # choose a cap that gives a batch count divisible by the replicas: try caps until it does
+    for cap in range(3000, 9000, 7):
+        total = len(BucketBatchSampler(lengths, cap, seed=5).all_batches())
+        if total % replicas == 0:
+            break
+    samplers = [
+        BucketBatchSampler(lengths, cap, seed=5, num_replicas=replicas, rank=r) for r in range(replicas)
+    ]
+    seen = Counter(i for s in samplers for b in s for i in b)
+    assert sorted(seen) == list(range(240)) and set(seen.values()) == {1}
+    assert len({len(list(s)) for s in samplers}) == 1
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_uneven_batches_padded_or_dropped(drop_last):
+    lengths = _lengths(101)
+    for cap in range(3000, 9000, 7):
+        total = len(BucketBatchSampler(lengths, cap, seed=2).all_batches())
+        if total % 3:
+            break
+    samplers = [
+        BucketBatchSampler(lengths, cap, seed=2, num_replicas=3, rank=r, drop_last=drop_last)
+        for r in range(3)
+    ]
+    per_rank = [list(s) for s in samplers]
+    counts = {len(b) for b in per_rank}
+    assert len(counts) == 1 and counts == {len(samplers[0])}
+    seen = Counter(i for batches in per_rank for b in batches for i in b)
+    if drop_last:
+        assert max(seen.values()) == 1 and len(seen) < 101
+    else:
+        assert set(seen) == set(range(101))  # all covered, a few repeated to even out the ranks
+        # the only indices seen twice are those of the batches repeated from the start of the list
+        all_batches = samplers[0].all_batches()
+        pad = (-len(all_batches)) % 3
+        assert pad > 0
+        assert {i for i, c in seen.items() if c > 1} == {i for b in all_batches[:pad] for i in b}
+        assert max(seen.values()) == 2
+
+
+def test_epochs_reshuffle_deterministically():
+    lengths = _lengths()
+    s = BucketBatchSampler(lengths, 6000, seed=3)
+    e0 = list(s)
+    assert list(s) == e0
+    s.set_epoch(1)
+    e1 = list(s)
+    assert e1 != e0
+    assert sorted(i for b in e1 for i in b) == list(range(len(lengths)))
+    other = BucketBatchSampler(lengths, 6000, seed=3)
+    other.set_epoch(1)
+    assert list(other) == e1  # every rank computes the same list
+    fixed = BucketBatchSampler(lengths, 6000, shuffle=False)
+    flat = [i for b in fixed for i in b]
+    assert list(lengths[flat]) == sorted(lengths)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="rank"):
+        BucketBatchSampler([1, 2], 10, num_replicas=2, rank=2)
+    with pytest.raises(ValueError, match="max_frames"):
+        BucketBatchSampler([1, 2], 0)
+    assert list(BucketBatchSampler([], 10)) == []
+
+
+def test_with_dataloader():
+    import torch
+    from torch.utils.data import DataLoader
+
+    lengths = _lengths(50)
+    data = [torch.zeros(int(n)) for n in lengths]
+    loader = DataLoader(data, batch_sampler=BucketBatchSampler(lengths, 5000), collate_fn=lambda xs: len(xs))
+    assert sum(loader) == 50
