@@ -303,6 +303,18 @@ class _SentencePieceBase(Tokenizer):
             if not (sp.is_unknown(i) or sp.is_control(i))
         ]
 
+    def __getstate__(self) -> dict:
+        # the sentencepiece processor is a C++ object: rebuild it from the model bytes (DataLoader workers, spawn)
+        state = self.__dict__.copy()
+        del state["sp"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        import sentencepiece as spm
+
+        self.__dict__.update(state)
+        self.sp = spm.SentencePieceProcessor(model_proto=self.model_bytes)
+
     def save(self, out_dir: str | os.PathLike) -> None:
         super().save(out_dir)
         with atomic_write(Path(out_dir) / SP_MODEL, "wb") as f:

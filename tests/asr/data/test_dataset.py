@@ -190,3 +190,20 @@ def test_compute_cmvn_over_lfr_features(data_dir, tokenizer):
     allx = np.concatenate(mats).astype(np.float64)
     np.testing.assert_allclose(cmvn.mean, allx.mean(axis=0), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(cmvn.std, allx.std(axis=0), rtol=1e-4, atol=1e-4)
+
+
+def test_dataloader_with_workers_and_sampler(data_dir):
+    from torch.utils.data import DataLoader
+
+    from asr.data.sampler import BucketBatchSampler
+
+    tok = train_tokenizer("bpe", list(GOOD.values()) * 5, 30)
+    ds = AsrDataset(data_dir, tok, train=True, max_duration=4.0, progress=False)
+    sampler = BucketBatchSampler(ds.num_frames, max_frames=800, seed=0)
+    import pickle
+
+    again = pickle.loads(pickle.dumps(ds))  # what a spawned worker receives
+    assert again.keys == ds.keys and torch.equal(again[0]["tokens"], ds[0]["tokens"])
+    loader = DataLoader(ds, batch_sampler=sampler, collate_fn=collate_asr, num_workers=2)
+    keys = [k for batch in loader for k in batch["keys"]]
+    assert sorted(keys) == sorted(k for k in ds.keys if k != "c_latefail")

@@ -159,3 +159,11 @@ def test_cli_train_and_encode(tmp_path, capsys):
     assert lines[0].split()[1:] == tok.tokenize(EN[0])
     assert main(["tokenizer", "train", "--kind", "bpe", str(text), str(out)]) == 1
     assert "needs --vocab-size" in capsys.readouterr().err
+
+
+def test_pickles_for_dataloader_workers(kind, tmp_path):
+    import pickle
+
+    tok = train_tokenizer(kind, EN + ZH, _sizes(kind), tmp_path)
+    again = pickle.loads(pickle.dumps(tok))
+    assert again.encode("我们 love the sea") == tok.encode("我们 love the sea")
