@@ -30,6 +30,7 @@ Examples:
   cifst score egs/samples/score/ref egs/samples/score/hyp --utt2spk egs/samples/score/utt2spk
   cifst score ref hyp --mode cer --normalize --mapping conf/glm.txt
   cifst score data/test/text exp/A/text --compare exp/B/text
+  cifst score data/test/text exp/decode_hw/text --hotwords data/test/hotwords.txt
 """
 
 
@@ -77,6 +78,11 @@ def register(sub) -> None:
     )
     p.add_argument("--strict-keys", action="store_true", help="fail when REF and HYP keys differ at all")
     p.add_argument(
+        "--hotwords",
+        metavar="FILE",
+        help="hotword list (phrase [weight] per line): adds recall, precision, false alarms, biased/unbiased WER",
+    )
+    p.add_argument(
         "--max-ranked", type=int, default=None, metavar="N", help="keep N entries per ranked error list"
     )
 
@@ -113,7 +119,24 @@ def _warn_keys(result, hyp_path: str) -> None:
         )
 
 
-def _write_reports(result, out_dir, utt2spk, title: str, max_ranked) -> None:
+def _read_hotwords(path: str | None) -> list[str] | None:
+    if not path:
+        return None
+    from asr.scoring.hotword_metrics import read_hotword_phrases
+
+    return read_hotword_phrases(path)
+
+
+def _hotword_report(result, config, phrases: list[str] | None) -> str | None:
+    """The hotword metrics block (asr.scoring.hotword_metrics, owned by the hotwords area) or None."""
+    if phrases is None:
+        return None
+    from asr.scoring.hotword_metrics import format_hotword_report, hotword_metrics
+
+    return format_hotword_report(hotword_metrics(result, None, phrases, config))
+
+
+def _write_reports(result, out_dir, utt2spk, title: str, max_ranked, hotwords: str | None = None) -> None:
     from pathlib import Path
 
     from asr.data.atomic import atomic_write
@@ -138,6 +161,9 @@ def _write_reports(result, out_dir, utt2spk, title: str, max_ranked) -> None:
         write_summary_json(result, f, utt2spk)
     with atomic_write(out / "report.html") as f:
         f.write(render_html(result, utt2spk, title=title))
+    if hotwords is not None:
+        with atomic_write(out / "hotwords.txt") as f:
+            f.write(hotwords + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -150,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
         raise CifstError(f"--bootstrap must be >= 1, got {args.bootstrap}")
     config = _config(args)
     utt2spk = read_utt2spk(args.utt2spk) if args.utt2spk else None
+    args.hotword_phrases = _read_hotwords(args.hotwords)  # read first: a bad list fails before any output
 
     if args.compare:
         hyps = ([args.hyp] if args.hyp else []) + list(args.compare)
@@ -166,10 +193,13 @@ def run(args: argparse.Namespace) -> int:
     _warn_keys(result, args.hyp)
     print(format_kaldi_line(result))
     print(format_ser_line(result))
+    hotwords = _hotword_report(result, config, args.hotword_phrases)
+    if hotwords is not None:
+        print(hotwords)
     if utt2spk is not None and not args.out:
         write_speaker_table(result, utt2spk, sys.stdout)
     if args.out:
-        _write_reports(result, args.out, utt2spk, f"{args.hyp} vs {args.ref}", args.max_ranked)
+        _write_reports(result, args.out, utt2spk, f"{args.hyp} vs {args.ref}", args.max_ranked, hotwords)
         print(f"cifst score: reports written to {args.out}", file=sys.stderr)
     return 0
 
@@ -187,15 +217,18 @@ def _run_compare(args, config, hyps: list[str], utt2spk) -> int:
         r = score_files(args.ref, h, config, strict_keys=args.strict_keys)
         _warn_keys(r, h)
         results.append(r)
-    for name, r in zip("AB", results):
+    hotwords = [_hotword_report(r, config, args.hotword_phrases) for r in results]
+    for name, r, hw in zip("AB", results, hotwords):
         print(f"{name}: {format_kaldi_line(r)}")
+        if hw is not None:
+            print("\n".join(f"{name}: {line}" for line in hw.splitlines()))
     cmp = compare_systems(results[0], results[1], replications=args.bootstrap, seed=args.seed)
     text = format_comparison(cmp, hyps[0], hyps[1], results[0].metric)
     print(text)
     if args.out:
         out = Path(args.out)
-        for name, r, h in zip("AB", results, hyps):
-            _write_reports(r, out / name, utt2spk, f"{h} vs {args.ref}", args.max_ranked)
+        for name, r, h, hw in zip("AB", results, hyps, hotwords):
+            _write_reports(r, out / name, utt2spk, f"{h} vs {args.ref}", args.max_ranked, hw)
         with atomic_write(out / "compare.txt") as f:
             f.write(text + "\n")
         print(f"cifst score: reports written to {args.out}", file=sys.stderr)

@@ -137,3 +137,19 @@ def test_bad_input_is_one_line_and_exit_1(capsys, tmp_path, setup, argv, message
     assert err.count("\n") == 1 and err.startswith("cifst score: error: "), err
     assert message in err
     assert "Traceback" not in err
+
+
+def test_hotwords_block(capsys, tmp_path):
+    pytest.importorskip("asr.scoring.hotword_metrics")
+    hw = tmp_path / "hw.txt"
+    hw.write_text("会议室\npython 2.0\nbatch size :1.5\n", encoding="utf-8")
+    code, out, _ = run(
+        capsys, "score", SAMPLES / "ref", SAMPLES / "hyp", "--hotwords", hw, "--out", tmp_path / "r"
+    )
+    assert code == 0
+    assert "%HOTWORD recall 66.67 [ 2 / 3 ]" in out  # 'batch size' became 'batch 赛斯'
+    assert (tmp_path / "r" / "hotwords.txt").read_text(encoding="utf-8").startswith("%HOTWORD")
+    code, out, err = run(
+        capsys, "score", SAMPLES / "ref", SAMPLES / "hyp", "--hotwords", tmp_path / "none.txt"
+    )
+    assert code == 1 and out == "" and "none.txt" in err
