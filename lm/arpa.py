@@ -309,18 +309,22 @@ class ArpaWriter:
         self.counts = dict(counts)
         self._order = 0
         self._written = 0
-        self._f: IO[str] | None = None
+        self._f: IO[bytes] | None = None
         self._cm = None
 
     def __enter__(self) -> ArpaWriter:
         if self.path is None:
-            self._f = sys.stdout
+            sys.stdout.flush()
+            self._f = sys.stdout.buffer
         else:
-            self._cm = atomic_write(self.path, "w")
+            self._cm = atomic_write(self.path, "wb")
             self._f = self._cm.__enter__()
         header = ["\\data\\"] + [f"ngram {n}={c}" for n, c in sorted(self.counts.items())]
-        self._f.write("\n".join(header) + "\n\n")
+        self._text("\n".join(header) + "\n\n")
         return self
+
+    def _text(self, s: str) -> None:
+        self._f.write(s.encode("utf-8"))
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
@@ -330,7 +334,7 @@ class ArpaWriter:
                     raise ValueError(
                         f"ArpaWriter: wrote {self._order} sections but the header has {len(self.counts)}"
                     )
-                self._f.write("\\end\\\n")
+                self._text("\\end\\\n")
                 self._f.flush()
             except BaseException as e:
                 if self._cm is not None:
@@ -344,7 +348,7 @@ class ArpaWriter:
             want = self.counts[self._order]
             if self._written != want:
                 raise ValueError(f"ArpaWriter: wrote {self._written} {self._order}-grams, header says {want}")
-            self._f.write("\n")
+            self._text("\n")
 
     def begin_order(self, order: int) -> None:
         """Start the ``\\order-grams:`` section (orders must come 1, 2, ...)."""
@@ -353,7 +357,7 @@ class ArpaWriter:
             raise ValueError(f"ArpaWriter: section {order} after section {self._order}")
         self._order = order
         self._written = 0
-        self._f.write(f"\\{order}-grams:\n")
+        self._text(f"\\{order}-grams:\n")
 
     def write_lines(self, ngrams: Iterable[str], logprobs: np.ndarray, backoffs: np.ndarray | None) -> None:
         """Write a block of n-gram lines of the current order.
@@ -378,7 +382,12 @@ class ArpaWriter:
             )
             n = len(probs)
         self._written += n
-        self._f.write(text)
+        self._text(text)
+
+    def write_raw(self, data: bytes, n: int) -> None:
+        """Write ``n`` already formatted lines of the current order (UTF-8 bytes, each ending in a newline)."""
+        self._written += n
+        self._f.write(data)
 
     def write_entry(self, entry: ArpaEntry) -> None:
         """Write one :class:`ArpaEntry` (opening its section when the order changes)."""

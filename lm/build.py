@@ -1,0 +1,197 @@
+"""Text -> ARPA: the whole builder pipeline behind ``cifst lm build`` (a drop-in for kenlm's ``lmplz``).
+
+Input: text files or stdin and an :class:`LmBuildConfig`. Output: an :class:`lm.model.NgramModel` and, through
+:func:`build_arpa`, an ARPA file identical in layout and (to float32 print precision) in values to lmplz's.
+
+Stages, after kenlm ``lm/builder/pipeline.cc``: :mod:`lm.counts` (count order-N n-grams) -> :mod:`lm.adjust`
+(per-order tables, adjusted counts, pruning) -> :mod:`lm.discount` (D1, D2, D3+) -> :mod:`lm.interpolate`
+(probabilities, back-offs) -> :mod:`lm.model` (ARPA). Other smoothing methods (:mod:`lm.smoothing`) replace the
+last two stages.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from asr.errors import CifstError
+from lm.adjust import build_tables
+from lm.counts import CountConfig, count_ngrams, split_units
+from lm.discount import kneser_ney_discounts
+from lm.interpolate import modified_kneser_ney
+from lm.model import NgramModel, write_model_arpa
+
+__all__ = ["LmBuildConfig", "build_lm", "build_arpa", "parse_prune_thresholds", "SMOOTHING_METHODS"]
+
+SMOOTHING_METHODS = ("mkn", "kn", "absolute", "witten-bell", "add-k", "katz")
+
+
+@dataclass
+class LmBuildConfig:
+    """Settings of ``cifst lm build`` (lmplz's option names in brackets).
+
+    Attributes:
+        order: N (``-o``).
+        unit: ``word`` or ``char`` (CJK characters as tokens).
+        memory: Memory bound in bytes (``-S``).
+        temp_prefix: Directory for spilled runs (``-T``).
+        prune: Count thresholds per order (``--prune``), already expanded to N values; empty = no pruning.
+        limit_vocab_file: File of allowed words (``--limit_vocab_file``); n-grams with other words are pruned.
+        discount_fallback: (D1, D2, D3+) used where the closed form fails (``--discount_fallback``), or ``None``.
+        interpolate_unigrams: lmplz ``--interpolate_unigrams`` (default on).
+        skip_symbols: lmplz ``--skip_symbols``.
+        smoothing: One of :data:`SMOOTHING_METHODS`; ``mkn`` is lmplz's modified Kneser-Ney.
+        discount: Fixed discount for ``kn``/``absolute`` (``None``: n1 / (n1 + 2 n2) per order).
+        add_k: k for ``add-k``.
+        katz_k: Counts above this are not discounted by Katz (Good-Turing up to k).
+        progress: Show progress bars.
+        verbose: Print lmplz-style statistics to stderr.
+    """
+
+    order: int
+    unit: str = "word"
+    memory: int = 1 << 30
+    temp_prefix: str | None = None
+    prune: list[int] = field(default_factory=list)
+    limit_vocab_file: str | None = None
+    discount_fallback: tuple[float, float, float] | None = None
+    interpolate_unigrams: bool = True
+    skip_symbols: bool = False
+    smoothing: str = "mkn"
+    discount: float | None = None
+    add_k: float = 1.0
+    katz_k: int = 5
+    progress: bool = True
+    verbose: bool = True
+
+
+def parse_prune_thresholds(values: list[str] | None, order: int) -> list[int]:
+    """Expand lmplz's ``--prune`` values to one threshold per order (last value repeated).
+
+    Raises:
+        CifstError: Non-integer, more values than orders, or decreasing values.
+    """
+    if not values:
+        return []
+    out = []
+    for v in values:
+        try:
+            x = int(v)
+            if x < 0:
+                raise ValueError
+        except ValueError:
+            raise CifstError(f"--prune: bad threshold {v!r}, expected a non-negative integer") from None
+        out.append(x)
+    if len(out) > order:
+        raise CifstError(
+            f"--prune: you gave thresholds for orders 1 through {len(out)} but the model has order {order}"
+        )
+    for a, b in zip(out, out[1:]):
+        if b < a:
+            raise CifstError(
+                f"--prune: thresholds must not decrease ({' '.join(map(str, out))}); otherwise an n-gram could "
+                "be kept while its own context is removed"
+            )
+    return out + [out[-1]] * (order - len(out))
+
+
+def _allowed_words(path: str, vocab: list[str], unit: str) -> np.ndarray:
+    from lm.arpa import open_text
+
+    allowed = np.zeros(len(vocab), bool)
+    index = {w: i for i, w in enumerate(vocab)}
+    with open_text(path) as f:
+        for line in f:
+            for w in split_units(line.rstrip("\n"), unit):
+                i = index.get(w)
+                if i is not None:
+                    allowed[i] = True
+    allowed[:3] = True
+    return allowed
+
+
+def build_lm(sources: list[str], config: LmBuildConfig) -> NgramModel:
+    """Build a model from text.
+
+    Args:
+        sources: Text files (``.gz`` accepted) or ``["-"]`` for stdin.
+        config: Settings.
+
+    Returns:
+        The model.
+
+    Raises:
+        CifstError: Bad settings; :class:`lm.discount.DiscountError` when discounts cannot be estimated.
+        InputError: Special words in the text without ``skip_symbols``.
+    """
+    if config.order < 1:
+        raise CifstError(f"-o/--order must be at least 1, got {config.order}")
+    if config.smoothing not in SMOOTHING_METHODS:
+        raise CifstError(
+            f"unknown smoothing {config.smoothing!r}; choose one of {', '.join(SMOOTHING_METHODS)}"
+        )
+    log = (lambda m: print(m, file=sys.stderr)) if config.verbose else (lambda m: None)
+    t0 = time.time()
+    counts = count_ngrams(
+        sources,
+        CountConfig(
+            order=config.order,
+            unit=config.unit,
+            memory=config.memory,
+            temp_prefix=config.temp_prefix,
+            skip_symbols=config.skip_symbols,
+            progress=config.progress,
+        ),
+    )
+    try:
+        log(
+            f"Unigram tokens {counts.token_count} types {len(counts.vocab)}; "
+            f"{len(counts.counts)} distinct {config.order}-grams ({time.time() - t0:.1f} s)"
+        )
+        allowed = (
+            _allowed_words(config.limit_vocab_file, counts.vocab, config.unit)
+            if config.limit_vocab_file
+            else None
+        )
+        if config.smoothing != "mkn":
+            from lm.smoothing import build_smoothed
+
+            return build_smoothed(counts, config, allowed)
+        tables = build_tables(counts, config.prune or None, allowed)
+    finally:
+        counts.close()
+    discounts = kneser_ney_discounts(tables.count_of_counts, config.discount_fallback, warn=log)
+    if config.verbose:
+        lines = ["Statistics:"]
+        for n, (t, d) in enumerate(zip(tables.tables, discounts), 1):
+            kept = int((~t.pruned).sum())
+            size = f"{kept}" if kept == len(t) else f"{kept}/{len(t)}"
+            lines.append(f"{n} {size} D1={d.d1:.7g} D2={d.d2:.7g} D3+={d.d3:.7g}")
+        log("\n".join(lines))
+    model = modified_kneser_ney(tables, discounts, config.interpolate_unigrams)
+    log(f"built the model in {time.time() - t0:.1f} s")
+    return model
+
+
+def build_arpa(sources: list[str], out: str | os.PathLike | None, config: LmBuildConfig) -> NgramModel:
+    """Build a model and write it as ARPA (stdout when ``out`` is ``None`` or ``"-"``)."""
+    model = build_lm(sources, config)
+    bar = None
+    if config.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=sum(model.counts().values()),
+            unit="ngram",
+            desc="writing ARPA",
+            file=sys.stderr,
+            leave=False,
+        )
+    write_model_arpa(model, out, progress=bar)
+    if bar is not None:
+        bar.close()
+    return model

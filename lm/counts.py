@@ -1,0 +1,493 @@
+"""Corpus -> counts of the highest-order n-grams, sorted in suffix order (stage 1 of lmplz's pipeline).
+
+Input: text, one sentence per line (files, ``.gz`` files or stdin), split into tokens the way lmplz splits them
+(on ``\\0 \\t \\r`` and space only) or, with ``unit="char"``, into CJK characters with Latin words kept whole.
+Output: :class:`NgramCounts`: the vocabulary (ids in order of first appearance after ``<unk>``=0, ``<s>``=1,
+``</s>``=2, as lmplz numbers them) and every distinct order-N n-gram with its count, where each sentence is
+padded with N-1 ``<s>`` on the left and one ``</s>`` on the right, rows sorted in *suffix order* (last word
+first, then the one before, ...: lmplz's ``SuffixOrder``).
+
+Reference: kenlm ``lm/builder/corpus_count.cc`` and ``pipeline.cc`` (our own vectorized numpy code). Counting runs
+chunk by chunk: each chunk's n-grams are de-duplicated with integer keys (argsort/unique), the sorted runs are kept
+in memory up to half of the memory bound and spilled to ``.npy`` files beyond it, then merged block by block, so
+the text itself never has to fit in memory (the distinct n-grams do, memory-mapped when they were spilled).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from asr.errors import CifstError, InputError
+from lm.arpa import open_text
+
+__all__ = [
+    "UNK",
+    "BOS",
+    "EOS",
+    "CountConfig",
+    "NgramCounts",
+    "count_ngrams",
+    "split_units",
+    "sort_unique_suffix",
+    "parse_size",
+]
+
+UNK, BOS, EOS = 0, 1, 2
+SPECIAL = ("<unk>", "<s>", "</s>")
+
+# str.split() also splits on these, lmplz does not (it splits on \0 \t \n \r and space only).
+_EXOTIC_WS = re.compile("[\x0b\x0c\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+_KENLM_DELIMS = re.compile("[\x00\t\r ]+")
+# CJK ideographs, kana, hangul, CJK punctuation and full-width forms: one token per character with --unit char.
+_CJK_CHAR = (
+    "\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3130-\u318f\u31a0-\u31ff\u3200-\u4dbf"
+    "\u4e00-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
+    "\U00020000-\U0003134f"
+)
+_CHAR_UNIT = re.compile(f"[{_CJK_CHAR}]|[^{_CJK_CHAR}\\s]+")
+
+
+@dataclass
+class CountConfig:
+    """Settings of the counting stage.
+
+    Attributes:
+        order: N, the order of the model (>= 1).
+        unit: ``"word"`` (split on whitespace like lmplz) or ``"char"`` (each CJK character a token, runs of other
+            non-space characters kept whole).
+        memory: Memory bound in bytes for counting (lmplz's ``-S``): chunk size and in-memory runs are sized from it.
+        temp_prefix: Directory for spilled runs (lmplz's ``-T``); the system temp dir when ``None``.
+        skip_symbols: Treat ``<s>``, ``</s>``, ``<unk>`` in the text as whitespace (with one warning) instead of
+            failing (lmplz's ``--skip_symbols``).
+        progress: Show a tqdm progress bar on stderr.
+    """
+
+    order: int
+    unit: str = "word"
+    memory: int = 1 << 30
+    temp_prefix: str | None = None
+    skip_symbols: bool = False
+    progress: bool = True
+
+
+@dataclass
+class NgramCounts:
+    """Distinct order-N n-grams of a corpus with their counts.
+
+    Attributes:
+        order: N.
+        vocab: Words by id (``vocab[0] == "<unk>"``, ``[1] == "<s>"``, ``[2] == "</s>"``).
+        rows: uint32 [M, N] word ids, unique, sorted in suffix order (column N-1 most significant).
+        counts: int64 [M] occurrence counts.
+        token_count: Number of word tokens read (without ``<s>``/``</s>``), as lmplz reports it.
+        sentence_count: Number of lines read.
+    """
+
+    order: int
+    vocab: list[str]
+    rows: np.ndarray
+    counts: np.ndarray
+    token_count: int = 0
+    sentence_count: int = 0
+    _tmpdir: str | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Delete the spill directory, if counting used one (the arrays must not be used afterwards)."""
+        if self._tmpdir:
+            self.rows = self.counts = None  # type: ignore[assignment]
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+
+def parse_size(text: str, default_unit: str = "K") -> int:
+    """Parse a GNU-sort style size as lmplz does: ``500M``, ``2G``, ``80%`` (of physical memory), bare number in KiB.
+
+    Args:
+        text: The size string.
+        default_unit: Unit of a bare number (lmplz: ``K``).
+
+    Returns:
+        Bytes.
+
+    Raises:
+        CifstError: Unparseable size.
+    """
+    s = str(text).strip()
+    m = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*([%bBkKmMgGtTpP]?)", s)
+    if not m:
+        raise CifstError(f"bad memory size {text!r}: use a number and a unit, e.g. 500M, 2G or 50%")
+    value, unit = float(m.group(1)), m.group(2) or default_unit
+    if unit == "%":
+        try:
+            phys = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            raise CifstError(
+                f"cannot determine physical memory for {text!r}: give a size such as 2G"
+            ) from None
+        return int(phys * value / 100.0)
+    power = {"b": 0, "B": 0, "k": 1, "K": 1, "m": 2, "M": 2, "g": 3, "G": 3, "t": 4, "T": 4, "p": 5, "P": 5}[
+        unit
+    ]
+    return int(value * (1024**power))
+
+
+def split_units(line: str, unit: str = "word") -> list[str]:
+    """Split one line into tokens.
+
+    Args:
+        line: Text without the trailing newline.
+        unit: ``"word"``: split on NUL, tab, CR and space exactly as lmplz (other Unicode spaces stay inside
+            tokens); ``"char"``: every CJK character is a token, runs of other non-space characters are tokens.
+
+    Returns:
+        The tokens.
+    """
+    if unit == "char":
+        return _CHAR_UNIT.findall(line)
+    if _EXOTIC_WS.search(line) or "\x00" in line:
+        return [t for t in _KENLM_DELIMS.split(line) if t]
+    return line.split()
+
+
+def _iter_lines(sources: Iterable[str | os.PathLike]) -> Iterator[tuple[str, int, str]]:
+    """Yield (source name, 1-based line number, line without newline) over all sources (``"-"`` = stdin)."""
+    for src in sources:
+        name = "<stdin>" if str(src) == "-" else str(src)
+        f = open_text(src)
+        try:
+            # newline="\n" semantics: lmplz ends lines at \n only; a lone \r is whitespace inside the line.
+            for lineno, raw in enumerate(_lines_lf(f), 1):
+                yield name, lineno, raw
+        finally:
+            if str(src) != "-":
+                f.close()
+
+
+def _lines_lf(f) -> Iterator[str]:
+    """Iterate over lines ending in ``\\n`` only (text streams opened with universal newlines would split on \\r)."""
+    buf = ""
+    while True:
+        block = f.read(1 << 20)
+        if not block:
+            break
+        parts = (buf + block).split("\n")
+        buf = parts.pop()
+        yield from parts
+    if buf:
+        yield buf
+
+
+def sort_unique_suffix(
+    rows: np.ndarray, counts: np.ndarray | None, vocab_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """De-duplicate n-gram rows and sort them in suffix order, summing their counts.
+
+    Words are packed into uint64 keys from the last column backwards; when N words do not fit in 64 bits the rows
+    are first ranked by the words that fit and the rank takes their place (repeated until all columns are used).
+
+    Args:
+        rows: uint32 [T, N] word ids.
+        counts: int64 [T] counts, or ``None`` for 1 each.
+        vocab_size: Upper bound (exclusive) on the ids.
+
+    Returns:
+        (unique rows uint32 [M, N] in suffix order, counts int64 [M]).
+    """
+    t, n = rows.shape
+    if t == 0:
+        return rows.reshape(0, n).astype(np.uint32), np.zeros(0, np.int64)
+    bits = max(1, int(vocab_size - 1).bit_length())
+    if bits > 32:
+        raise CifstError(f"vocabulary of {vocab_size} words is too large (over 2^32)")
+    j = n
+    key: np.ndarray | None = None
+    key_bits = 0
+    while True:
+        take = min(j, (64 - key_bits) // bits)
+        if take <= 0:  # pragma: no cover - only for ranks near 2^64
+            raise CifstError("too many distinct n-grams to sort")
+        k = np.zeros(t, np.uint64) if key is None else key
+        for c in range(j - 1, j - 1 - take, -1):
+            k = (k << np.uint64(bits)) | rows[:, c].astype(np.uint64)
+        j -= take
+        order = np.argsort(k)
+        sk = k[order]
+        new = np.empty(t, bool)
+        new[0] = True
+        np.not_equal(sk[1:], sk[:-1], out=new[1:])
+        if j == 0:
+            starts = np.flatnonzero(new)
+            urows = rows[order[starts]]
+            if counts is None:
+                ucounts = np.diff(np.append(starts, t)).astype(np.int64)
+            else:
+                ucounts = np.add.reduceat(counts[order].astype(np.int64), starts)
+            return np.ascontiguousarray(urows, dtype=np.uint32), ucounts
+        rank = np.cumsum(new, dtype=np.int64) - 1
+        key = np.empty(t, np.uint64)
+        key[order] = rank.astype(np.uint64)
+        key_bits = max(1, int(rank[-1]).bit_length())
+
+
+def _windows(ids: np.ndarray, lens: np.ndarray, order: int) -> np.ndarray:
+    """All order-N windows of a chunk of sentences, padded with N-1 <s> and one </s>.
+
+    Args:
+        ids: int64 [W] word ids of the chunk's sentences, concatenated.
+        lens: int64 [S] words per sentence.
+        order: N.
+
+    Returns:
+        uint32 [W + S, N] one row per token (each word and each </s>), the row ending at that token.
+    """
+    s = len(lens)
+    plen = lens + order  # N-1 <s>, the words, </s>
+    total = int(plen.sum())
+    seq = np.full(total, BOS, np.uint32)
+    sent_start = np.cumsum(plen) - plen
+    # word positions: sentence start + (N-1) + index within the sentence
+    if len(ids):
+        sent_of_word = np.repeat(np.arange(s), lens)
+        within = np.arange(len(ids)) - np.repeat(np.cumsum(lens) - lens, lens)
+        seq[sent_start[sent_of_word] + (order - 1) + within] = ids
+    eos_pos = sent_start + plen - 1
+    seq[eos_pos] = EOS
+    ends = np.flatnonzero(seq != BOS)
+    win = np.lib.stride_tricks.sliding_window_view(seq, order)
+    return np.ascontiguousarray(win[ends - (order - 1)])
+
+
+class _Runs:
+    """Sorted runs of (rows, counts), kept in memory up to a byte budget and spilled to .npy files beyond it."""
+
+    def __init__(self, order: int, budget: int, temp_prefix: str | None):
+        self.order = order
+        self.budget = budget
+        self.temp_prefix = temp_prefix
+        self.mem: list[tuple[np.ndarray, np.ndarray]] = []
+        self.mem_bytes = 0
+        self.files: list[tuple[Path, Path]] = []
+        self.tmpdir: str | None = None
+
+    def add(self, rows: np.ndarray, counts: np.ndarray, vocab_size: int) -> None:
+        self.mem.append((rows, counts))
+        self.mem_bytes += rows.nbytes + counts.nbytes
+        if self.mem_bytes > self.budget:
+            self._spill(vocab_size)
+
+    def _spill(self, vocab_size: int) -> None:
+        rows, counts = self._combine_mem(vocab_size)
+        if self.tmpdir is None:
+            base = self.temp_prefix or None
+            if base:
+                Path(base).mkdir(parents=True, exist_ok=True)
+            self.tmpdir = tempfile.mkdtemp(prefix="cifst-lm-", dir=base)
+        i = len(self.files)
+        rp, cp = Path(self.tmpdir) / f"run{i}.rows.npy", Path(self.tmpdir) / f"run{i}.counts.npy"
+        np.save(rp, rows)
+        np.save(cp, counts)
+        self.files.append((rp, cp))
+
+    def _combine_mem(self, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.mem) == 1:
+            rows, counts = self.mem[0]
+        else:
+            rows, counts = sort_unique_suffix(
+                np.concatenate([r for r, _ in self.mem]), np.concatenate([c for _, c in self.mem]), vocab_size
+            )
+        self.mem, self.mem_bytes = [], 0
+        return rows, counts
+
+    def finish(self, vocab_size: int) -> tuple[np.ndarray, np.ndarray, str | None]:
+        if not self.files:
+            if not self.mem:
+                return np.zeros((0, self.order), np.uint32), np.zeros(0, np.int64), None
+            rows, counts = self._combine_mem(vocab_size)
+            return rows, counts, None
+        if self.mem:
+            self._spill(vocab_size)
+        rows, counts = _merge_run_files(self.files, self.order, vocab_size, Path(self.tmpdir), self.budget)
+        return rows, counts, self.tmpdir
+
+
+def _suffix_le(block: np.ndarray, pivot: np.ndarray) -> np.ndarray:
+    """bool [r]: block rows <= pivot row in suffix order (block sorted, so the result is a prefix of True)."""
+    lt = np.zeros(len(block), bool)
+    eq = np.ones(len(block), bool)
+    for c in range(block.shape[1] - 1, -1, -1):
+        col = block[:, c]
+        lt |= eq & (col < pivot[c])
+        eq &= col == pivot[c]
+    return lt | eq
+
+
+def _merge_run_files(
+    files: list[tuple[Path, Path]], order: int, vocab_size: int, tmpdir: Path, budget: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """k-way merge of sorted run files block by block into one memory-mapped sorted unique table."""
+    runs = [(np.load(r, mmap_mode="r"), np.load(c, mmap_mode="r")) for r, c in files]
+    total = sum(len(c) for _, c in runs)
+    out_rows = np.lib.format.open_memmap(tmpdir / "merged.rows.npy", "w+", np.uint32, (max(total, 1), order))
+    out_counts = np.lib.format.open_memmap(tmpdir / "merged.counts.npy", "w+", np.int64, (max(total, 1),))
+    block = max(1024, budget // (len(runs) * (order * 4 + 8) * 4))
+    pos = [0] * len(runs)
+    written = 0
+    while True:
+        live = [i for i, (_, c) in enumerate(runs) if pos[i] < len(c)]
+        if not live:
+            break
+        # The smallest last row among the blocks that do not reach their run's end bounds what is safe to emit.
+        pivot = None
+        for i in live:
+            end = min(pos[i] + block, len(runs[i][1]))
+            if end < len(runs[i][1]):
+                last = np.asarray(runs[i][0][end - 1])
+                if pivot is None or _suffix_le(last[None, :], pivot)[0]:
+                    pivot = last
+        parts_r, parts_c = [], []
+        for i in live:
+            end = min(pos[i] + block, len(runs[i][1]))
+            r = np.asarray(runs[i][0][pos[i] : end])
+            n_take = len(r) if pivot is None else int(_suffix_le(r, pivot).sum())
+            parts_r.append(r[:n_take])
+            parts_c.append(np.asarray(runs[i][1][pos[i] : pos[i] + n_take]))
+            pos[i] += n_take
+        rows, counts = sort_unique_suffix(np.concatenate(parts_r), np.concatenate(parts_c), vocab_size)
+        out_rows[written : written + len(rows)] = rows
+        out_counts[written : written + len(rows)] = counts
+        written += len(rows)
+    out_rows.flush()
+    out_counts.flush()
+    del runs
+    for r, c in files:
+        r.unlink(missing_ok=True)
+        c.unlink(missing_ok=True)
+    return out_rows[:written], out_counts[:written]
+
+
+def _progress(config: CountConfig, sources: list[str]):
+    if not config.progress:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover
+        return None
+    total = 0
+    for s in sources:
+        if str(s) == "-" or str(s).endswith(".gz"):
+            total = None
+            break
+        try:
+            total += os.path.getsize(s)
+        except OSError:
+            total = None
+            break
+    return tqdm(total=total, unit="B", unit_scale=True, desc="counting n-grams", file=sys.stderr, leave=False)
+
+
+def count_ngrams(sources: Iterable[str | os.PathLike], config: CountConfig) -> NgramCounts:
+    """Count the order-N n-grams of a corpus (lmplz stage 1).
+
+    Args:
+        sources: Text files (plain or ``.gz``); ``"-"`` reads stdin.
+        config: Order, unit, memory bound, temp dir, special-symbol handling.
+
+    Returns:
+        :class:`NgramCounts` with rows in suffix order; call ``close()`` when done if it was spilled to disk.
+
+    Raises:
+        InputError: ``<s>``, ``</s>`` or ``<unk>`` in the text without ``skip_symbols`` (names file and line).
+    """
+    order = config.order
+    if order < 1:
+        raise CifstError(f"order must be >= 1, got {order}")
+    sources = list(sources) or ["-"]
+    vocab: dict[str, int] = {w: i for i, w in enumerate(SPECIAL)}
+    # bytes per token in a chunk: the window row, the padded sequence and argsort temporaries
+    per_token = order * 4 * 3 + 64
+    chunk_tokens = max(10_000, config.memory // (3 * per_token))
+    runs = _Runs(order, config.memory // 2, config.temp_prefix)
+    bar = _progress(config, [str(s) for s in sources])
+    ids: list[int] = []
+    lens: list[int] = []
+    line_where: list[tuple[str, int]] = []  # first line of the chunk, for error messages
+    token_count = sentence_count = 0
+    warned = False
+    unit = config.unit
+
+    def flush() -> None:
+        nonlocal warned, token_count
+        if not lens:
+            return
+        arr = np.asarray(ids, dtype=np.int64)
+        lens_arr = np.asarray(lens, dtype=np.int64)
+        bad = arr <= EOS
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            sent = int(np.searchsorted(np.cumsum(lens_arr), first, side="right"))
+            name, line0 = line_where[0]
+            word = SPECIAL[int(arr[first])]
+            if not config.skip_symbols:
+                raise InputError(
+                    name,
+                    line0 + sent,
+                    f"the special word {word} appears in the text; lmplz reserves <s>, </s> and <unk>. "
+                    "Remove it, or pass --skip_symbols to treat these words as whitespace",
+                )
+            if not warned:
+                print(
+                    f"warning: {name}:{line0 + sent}: {word} appears in the input; all <s>, </s> and <unk> are "
+                    "treated as whitespace (--skip_symbols)",
+                    file=sys.stderr,
+                )
+                warned = True
+            sent_of = np.repeat(np.arange(len(lens_arr)), lens_arr)
+            lens_arr = lens_arr - np.bincount(sent_of[bad], minlength=len(lens_arr))
+            arr = arr[~bad]
+        token_count += len(arr)
+        win = _windows(arr, lens_arr, order)
+        rows, counts = sort_unique_suffix(win, None, len(vocab))
+        runs.add(rows, counts, len(vocab))
+        ids.clear()
+        lens.clear()
+        line_where.clear()
+
+    setdefault = vocab.setdefault
+    nbytes = 0
+    for name, lineno, line in _iter_lines(sources):
+        if not line_where:
+            line_where.append((name, lineno))
+        toks = split_units(line, unit)
+        ids.extend([setdefault(t, len(vocab)) for t in toks])
+        lens.append(len(toks))
+        sentence_count += 1
+        if bar is not None:
+            nbytes += len(line) + 1
+            if nbytes > 1 << 20:
+                bar.update(nbytes)
+                nbytes = 0
+        if len(ids) + len(lens) >= chunk_tokens:
+            flush()
+    flush()
+    if bar is not None:
+        bar.update(nbytes)
+        bar.close()
+    rows, counts, tmpdir = runs.finish(len(vocab))
+    return NgramCounts(
+        order=order,
+        vocab=list(vocab),
+        rows=rows,
+        counts=counts,
+        token_count=token_count,
+        sentence_count=sentence_count,
+        _tmpdir=tmpdir,
+    )

@@ -1,0 +1,196 @@
+"""Adjusted counts + discounts -> interpolated modified Kneser-Ney probabilities and back-offs (lmplz stages 3-4).
+
+Input: :class:`lm.adjust.NgramTables` and one :class:`lm.discount.Discount` per order. Output:
+:class:`lm.model.NgramModel` with the un-pruned n-grams, log10 probabilities and log10 back-offs.
+
+Reference: kenlm ``lm/builder/initial_probabilities.cc`` and ``interpolate.cc`` (our own vectorized code), after
+Chen & Goodman (1998). For a context h (all n-grams of one order sharing words 1..n-1), with a = adjusted counts:
+``u(w|h) = (a(hw) - D(a(hw))) / sum_w a(hw)`` and
+``gamma(h) = (D1 N1(h) + D2 N2(h) + D3 N3+(h) + pruned mass) / sum_w a(hw)``, where N_c counts the kept
+n-grams with adjusted count c and the pruned mass is the adjusted count of pruned n-grams (so the model still sums
+to 1). Interpolation: ``p(w|h) = u(w|h) + gamma(h) p(w|h')``, down to the uniform ``1 / (kept unigrams - 1)``
+(``<s>`` excluded) with ``interpolate_unigrams`` (lmplz's default; otherwise ``<unk>`` gets the whole unigram
+gamma, as SRILM). ``p(<s>) = 1`` (log10 0). The back-off of an n-gram is ``gamma`` of it as a context (0 in log10
+when it is not a context, and always for n-grams ending in ``</s>`` or ``<unk>``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lm.adjust import NgramTables
+from lm.counts import BOS, EOS, UNK
+from lm.discount import Discount
+from lm.model import ModelOrder, NgramModel
+
+__all__ = ["context_groups", "modified_kneser_ney", "assemble_model"]
+
+
+def context_groups(tables: NgramTables, ctx_prev: np.ndarray | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Find each order-n n-gram's context (words 1..n-1) in the order n-1 table.
+
+    Args:
+        tables: The tables.
+        ctx_prev: int64 [m_{n-1}] context index of each order n-1 n-gram (from the call for order n-1), or
+            ``None`` for n = 2.
+        n: The order (>= 2).
+
+    Returns:
+        (ctx int64 [m_n] index into the order n-1 table, perm int64 [m_n] that sorts order n by context).
+    """
+    t = tables.tables[n - 1]
+    vsize = np.uint64(len(tables.vocab))
+    if n == 2:
+        key = t.first.astype(np.uint64)
+        perm = np.argsort(key, kind="stable")
+        return t.first.copy(), perm
+    key = ctx_prev[t.suffix].astype(np.uint64) * vsize + t.first.astype(np.uint64)
+    perm = np.argsort(key)
+    sk = key[perm]
+    lower_keys = tables.tables[n - 2].keys(len(tables.vocab))
+    pos = np.searchsorted(lower_keys, sk)
+    ctx = np.empty(len(t), np.int64)
+    ctx[perm] = pos
+    return ctx, perm
+
+
+def _gamma32(d: Discount, n1, n2, n3, pruned_mass, denom) -> np.ndarray:
+    """gamma in float32 with kenlm's operation order: ((D1 n1 + D2 n2) + D3 n3 + pruned) / denominator."""
+    f32 = np.float32
+    a = d.amounts().astype(f32)
+    g = a[1] * np.asarray(n1).astype(f32)
+    g = g + a[2] * np.asarray(n2).astype(f32)
+    g = g + a[3] * np.asarray(n3).astype(f32)
+    g = g + np.asarray(pruned_mass).astype(f32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return g / np.asarray(denom).astype(f32)
+
+
+def _uninterp32(d: Discount, adj: np.ndarray, denom: np.ndarray) -> np.ndarray:
+    """(a - D(a)) / denominator in float32, as kenlm's ``Discount::Apply(count) / denominator``."""
+    a = d.amounts().astype(np.float32)
+    return (adj.astype(np.float32) - a[np.minimum(adj, 3)]) / np.asarray(denom).astype(np.float32)
+
+
+def _group_stats(adj: np.ndarray, pruned: np.ndarray, d: Discount, perm: np.ndarray, ctx: np.ndarray):
+    """Per-context sums over n-grams sorted by context: returns (starts, group ctx index, denominator, gamma)."""
+    sa = adj[perm]
+    sp = pruned[perm]
+    sc = ctx[perm]
+    m = len(sa)
+    new = np.empty(m, bool)
+    if m:
+        new[0] = True
+        np.not_equal(sc[1:], sc[:-1], out=new[1:])
+    starts = np.flatnonzero(new)
+    if not m:
+        z = np.zeros(0)
+        return starts, np.zeros(0, np.int64), z, z.astype(np.float32)
+    denom = np.add.reduceat(sa, starts)
+    cut = np.where(sp, 0, sa)
+    n1 = np.add.reduceat((cut == 1).astype(np.int64), starts)
+    n2 = np.add.reduceat((cut == 2).astype(np.int64), starts)
+    n3 = np.add.reduceat((cut >= 3).astype(np.int64), starts)
+    pruned_mass = np.add.reduceat(np.where(sp, sa, 0), starts)
+    gamma = _gamma32(d, n1, n2, n3, pruned_mass, denom)
+    return starts, sc[starts], denom, gamma
+
+
+def modified_kneser_ney(
+    tables: NgramTables, discounts: list[Discount], interpolate_unigrams: bool = True
+) -> NgramModel:
+    """Interpolated modified Kneser-Ney exactly as lmplz computes it.
+
+    Args:
+        tables: Per-order n-gram tables with adjusted counts and pruning marks.
+        discounts: One :class:`Discount` per order.
+        interpolate_unigrams: Interpolate unigrams with the uniform distribution (lmplz default ``1``); ``False``
+            gives all of the unigram gamma to ``<unk>`` (``--interpolate_unigrams 0``, SRILM's behaviour).
+
+    Returns:
+        The model (pruned n-grams removed), in suffix order.
+    """
+    n_ord = tables.order
+    probs: list[np.ndarray] = []
+    gammas_as_ctx: list[
+        np.ndarray
+    ] = []  # per order: gamma of each n-gram as a context (1.0 when not a context)
+    ctx_prev = None
+    for n in range(1, n_ord + 1):
+        t = tables.tables[n - 1]
+        d = discounts[n - 1]
+        adj = t.adjusted
+        gammas_as_ctx.append(np.ones(len(t), np.float32))
+        if n == 1:
+            denom = int(adj.sum())
+            cut = np.where(t.pruned, 0, adj)
+            gamma = _gamma32(
+                d, (cut == 1).sum(), (cut == 2).sum(), (cut >= 3).sum(), int(adj[t.pruned].sum()), denom
+            )
+            uninterp = _uninterp32(d, adj, denom)
+            kept = int((~t.pruned).sum())
+            if interpolate_unigrams:
+                uniform = np.float32(1.0 / float(np.float32(kept - 1)))
+                p = uninterp + gamma * uniform
+            else:
+                p = uninterp.copy()
+                p[UNK] = gamma
+            p[BOS] = 1.0
+            probs.append(p)
+            continue
+        ctx, perm = context_groups(tables, ctx_prev, n)
+        starts, gctx, denom, gamma = _group_stats(adj, t.pruned, d, perm, ctx)
+        counts_per_group = np.diff(np.append(starts, len(perm)))
+        g_of_sorted = np.repeat(np.arange(len(starts)), counts_per_group)
+        denom_e = np.empty(len(t), np.int64)
+        gamma_e = np.empty(len(t), np.float32)
+        denom_e[perm] = denom[g_of_sorted]
+        gamma_e[perm] = gamma[g_of_sorted]
+        uninterp = _uninterp32(d, adj, denom_e)
+        p = uninterp + gamma_e * probs[n - 2][t.suffix]
+        probs.append(p)
+        gammas_as_ctx[n - 2][gctx] = gamma
+        ctx_prev = ctx
+    # n-grams ending in </s> or <unk> never carry a back-off (lmplz); they are never contexts anyway.
+    for n in range(1, n_ord):
+        t = tables.tables[n - 1]
+        last = t.first if n == 1 else tables.tables[0].first[_last_word(tables, n)]
+        gammas_as_ctx[n - 1][(last == EOS) | (last == UNK)] = 1.0
+    return assemble_model(tables, probs, gammas_as_ctx)
+
+
+def _last_word(tables: NgramTables, n: int) -> np.ndarray:
+    """int64 [m_n]: the last word id of each order-n n-gram (order 1: the word)."""
+    idx = np.arange(len(tables.tables[n - 1]))
+    for k in range(n, 1, -1):
+        idx = tables.tables[k - 1].suffix[idx]
+    return idx  # unigram table index == word id
+
+
+def assemble_model(tables: NgramTables, probs: list[np.ndarray], backoffs: list[np.ndarray]) -> NgramModel:
+    """Drop pruned n-grams and convert to log10.
+
+    Args:
+        tables: The tables (for ``first``, ``suffix``, ``pruned``).
+        probs: Per order float64 [m_n] probabilities.
+        backoffs: Per order float64 [m_n] back-off weights (linear; 1.0 = none).
+
+    Returns:
+        :class:`NgramModel` holding the kept n-grams, suffix pointers renumbered.
+    """
+    orders: list[ModelOrder] = []
+    remap = None
+    with np.errstate(divide="ignore"):
+        for n, t in enumerate(tables.tables, 1):
+            keep = ~t.pruned
+            idx = np.flatnonzero(keep)
+            suffix = t.suffix[idx] if remap is None else remap[t.suffix[idx]]
+            # float32 values, log10 in double rounded to float32: what glibc's correctly rounded log10f gives
+            # (numpy's float32 log10 is off by an ulp at times).
+            lp = np.log10(probs[n - 1][idx].astype(np.float32).astype(np.float64)).astype(np.float32)
+            bo = np.zeros(len(idx), np.float32)
+            if n < tables.order:
+                bo = np.log10(backoffs[n - 1][idx].astype(np.float32).astype(np.float64)).astype(np.float32)
+            orders.append(ModelOrder(t.first[idx].copy(), suffix, lp, bo))
+            remap = np.cumsum(keep, dtype=np.int64) - 1
+    return NgramModel(vocab=list(tables.vocab), orders=orders)
