@@ -133,7 +133,12 @@ def _check(args: argparse.Namespace) -> int:
             print(f"{hws[0].where()}\t{hws[0].phrase}\t{pieces}\tweight={w:g}", file=out)
     v = int(tokenizer.symbols.max_id) + 1
     graph = ContextGraph.build(
-        tok.phrases, tok.weights, config.score, v, dense_max_entries=config.dense_max_entries
+        tok.phrases,
+        tok.weights,
+        config.score,
+        v,
+        dense_max_entries=config.dense_max_entries,
+        dfa_max_entries=config.dfa_max_entries,
     )
     print(
         f"{args.file}: {len(tok.phrases)} hotwords usable, {len(tok.problems)} problem(s), {merged} duplicate(s) "

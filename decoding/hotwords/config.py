@@ -7,12 +7,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["HotwordConfig", "DEFAULT_HOTWORD_SCORE", "DEFAULT_HOTWORD_WEIGHT", "DENSE_MAX_ENTRIES"]
+__all__ = [
+    "HotwordConfig",
+    "DEFAULT_HOTWORD_SCORE",
+    "DEFAULT_HOTWORD_WEIGHT",
+    "DENSE_MAX_ENTRIES",
+    "DFA_MAX_ENTRIES",
+]
 
 # Tuned on the biasing test (docs/benchmarks/hotwords.md) for a user who passes only a file.
 DEFAULT_HOTWORD_SCORE = 1.5
 DEFAULT_HOTWORD_WEIGHT = 0.0
 DENSE_MAX_ENTRIES = 1 << 23  # 8M int32 cells = 32 MiB
+DFA_MAX_ENTRIES = 1 << 23  # compressed transitions (16 bytes each): 128 MiB
 
 
 @dataclass
@@ -27,6 +34,8 @@ class HotwordConfig:
         max_hotwords: Most phrases accepted in one list (after merging duplicates).
         skip_bad: Warn and skip a phrase that cannot be used instead of failing.
         dense_max_entries: Use a dense ``[states, V]`` transition table up to this many cells.
+        dfa_max_entries: Else a compressed transition table up to this many entries, else the trie with failure
+            rounds (see :mod:`decoding.hotwords.context_graph`).
     """
 
     score: float = DEFAULT_HOTWORD_SCORE
@@ -36,3 +45,4 @@ class HotwordConfig:
     max_hotwords: int = 100_000
     skip_bad: bool = False
     dense_max_entries: int = DENSE_MAX_ENTRIES
+    dfa_max_entries: int = DFA_MAX_ENTRIES

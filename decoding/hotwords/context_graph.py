@@ -23,11 +23,19 @@ fallback state holds; an unfinished match is given back at the end; over a whole
 保定 through the failure link). Unlike icefall, a completed phrase is banked in the state's potential instead of
 being paid twice and taken back on the next token, so the running score of a hypothesis never over-shoots.
 
-Tensor form: states are numbered breadth-first (root 0). Transitions are a dense int32 table ``[S, V]`` of the full
-automaton (failures resolved at build time) when ``S * V <= dense_max_entries``, else the trie edges as a sorted
-int64 key array ``state * V + token`` searched with ``torch.searchsorted``, failure links followed in at most
-``max_depth + 1`` batched rounds. :meth:`ContextGraph.concat` joins several graphs (one per utterance's list) into
-one, each keeping its own root.
+Tensor form: states are numbered breadth-first (root 0); every hypothesis advances in one batched op, three layouts
+chosen by size:
+
+* ``dense``: the full automaton (failures resolved at build time) as an int32 table ``[S, V]``, one gather, when
+  ``S * V <= dense_max_entries``;
+* ``sparse``: the same automaton compressed: only the transitions ``delta(s, t)`` that differ from the root's
+  ``delta(root, t)`` are kept, as sorted int64 keys ``s * V + t`` (row of ``s`` = its own edges + the row of
+  ``fail(s)``, built level by level), plus the root edges; a step is two ``torch.searchsorted``, when the table has
+  at most ``dfa_max_entries`` entries;
+* ``trie``: the trie edges only, failure links followed in at most ``max_depth + 1`` batched rounds (pathological
+  lists whose compressed table would be too large).
+
+:meth:`ContextGraph.concat` joins several graphs (one per utterance's list) into one, each keeping its own root.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from decoding.hotwords.config import DENSE_MAX_ENTRIES
+from decoding.hotwords.config import DENSE_MAX_ENTRIES, DFA_MAX_ENTRIES
 
 __all__ = ["ContextGraph"]
 
@@ -59,8 +67,12 @@ class ContextGraph:
         reward: float32 [S] paid on entering a state: every phrase completed there (own + output links).
         num_matches: int32 [S] number of phrases completed on entering a state.
         is_root: bool [S] start state of one hotword list (several after :meth:`concat`).
-        dense: int32 [S, V] full transition table, or ``None`` (sparse mode uses the edge keys).
         edge_key: int64 [E] sorted ``edge_src * V + edge_token`` (set by the constructors).
+        dense: ``dense`` layout: int32 [S, V] full transition table, else ``None``.
+        root_of: int64 [S] the root (start state) of each state's list.
+        dfa_key: ``sparse`` layout: int64 [M] sorted keys ``s * V + t`` of the transitions that differ from the
+            root's, else ``None``.
+        dfa_dst: int64 [M] their destinations.
     """
 
     vocab_size: int
@@ -73,8 +85,11 @@ class ContextGraph:
     reward: torch.Tensor
     num_matches: torch.Tensor
     is_root: torch.Tensor
-    dense: torch.Tensor | None = None
     edge_key: torch.Tensor | None = None
+    dense: torch.Tensor | None = None
+    root_of: torch.Tensor | None = None
+    dfa_key: torch.Tensor | None = None
+    dfa_dst: torch.Tensor | None = None
 
     # ---------------------------------------------------------------- construction
 
@@ -86,6 +101,7 @@ class ContextGraph:
         hotword_score: float,
         vocab_size: int,
         dense_max_entries: int = DENSE_MAX_ENTRIES,
+        dfa_max_entries: int = DFA_MAX_ENTRIES,
     ) -> ContextGraph:
         """Build the automaton of one hotword list.
 
@@ -95,6 +111,7 @@ class ContextGraph:
             hotword_score: Per-token bonus for phrases with weight >= 0.
             vocab_size: V, the number of token ids.
             dense_max_entries: Use the dense ``[S, V]`` table when ``S * V`` is at most this.
+            dfa_max_entries: Else use the compressed table when it has at most this many entries, else the trie.
 
         Raises:
             ValueError: an empty phrase, a token id out of range, or lengths that differ.
@@ -186,6 +203,7 @@ class ContextGraph:
             num_matches=by_new(count, np.int32),
             is_root=torch.arange(n) == 0,
             dense_max_entries=dense_max_entries,
+            dfa_max_entries=dfa_max_entries,
         )
 
     @classmethod
@@ -194,16 +212,89 @@ class ContextGraph:
         return cls.build([], [], 0.0, vocab_size)
 
     @classmethod
-    def _assemble(cls, dense_max_entries: int = DENSE_MAX_ENTRIES, **fields) -> ContextGraph:
+    def _assemble(
+        cls, dense_max_entries: int = DENSE_MAX_ENTRIES, dfa_max_entries: int = DFA_MAX_ENTRIES, **fields
+    ) -> ContextGraph:
         v = fields["vocab_size"]
         key = fields["edge_src"] * v + fields["edge_token"]
         key, perm = torch.sort(key)
         for name in ("edge_src", "edge_token", "edge_dst"):
             fields[name] = fields[name][perm]
         graph = cls(**fields, edge_key=key)
+        graph.root_of = graph._roots()
         if graph.num_states * v <= dense_max_entries:
             graph.dense = graph._dense_table()
+        else:
+            table = graph._compressed_table(dfa_max_entries)
+            if table is not None:
+                graph.dfa_key, graph.dfa_dst = table
         return graph
+
+    def _levels(self) -> list[np.ndarray]:
+        depth = self.depth.numpy()
+        order = np.argsort(depth, kind="stable")
+        bounds = np.searchsorted(depth[order], np.arange(int(depth.max(initial=0)) + 2))
+        return [order[bounds[d] : bounds[d + 1]] for d in range(len(bounds) - 1)]
+
+    def _roots(self) -> torch.Tensor:
+        """int64 [S] root of each state (a failure link never leaves its list and points to a shallower state)."""
+        fail = self.fail.numpy()
+        root_of = np.arange(self.num_states, dtype=np.int64)
+        for states in self._levels()[1:]:
+            root_of[states] = root_of[fail[states]]
+        return torch.from_numpy(root_of)
+
+    def _compressed_table(self, max_entries: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Transitions that differ from the root's: row(s) = own edges + row(fail(s)), built level by level.
+
+        Returns:
+            ``(keys int64 [M] sorted, dst int64 [M])``, or ``None`` when ``M`` would exceed ``max_entries``.
+        """
+        v = self.vocab_size
+        fail = self.fail.numpy()
+        esrc, etok, edst = self.edge_src.numpy(), self.edge_token.numpy(), self.edge_dst.numpy()
+        edepth = self.depth.numpy()[esrc]
+        start = np.zeros(self.num_states, dtype=np.int64)
+        length = np.zeros(self.num_states, dtype=np.int64)
+        toks: list[np.ndarray] = []
+        dsts: list[np.ndarray] = []
+        srcs: list[np.ndarray] = []
+        total = 0
+        buf_tok = buf_dst = np.zeros(0, dtype=np.int64)
+        for d, states in enumerate(self._levels()):
+            if d == 0:
+                continue  # roots: no entries (their edges are looked up separately)
+            f = fail[states]
+            n_inh = length[f]
+            m = int(n_inh.sum())
+            inh_state = np.repeat(states, n_inh)
+            first = np.repeat(start[f] - (np.cumsum(n_inh) - n_inh), n_inh) + np.arange(m)
+            sel = edepth == d
+            s_all = np.concatenate([esrc[sel], inh_state])
+            t_all = np.concatenate([etok[sel], buf_tok[first]])
+            d_all = np.concatenate([edst[sel], buf_dst[first]])
+            pri = np.concatenate([np.zeros(int(sel.sum()), np.int8), np.ones(m, np.int8)])
+            order = np.lexsort((pri, t_all, s_all))
+            s_all, t_all, d_all = s_all[order], t_all[order], d_all[order]
+            keep = np.ones(len(s_all), dtype=bool)
+            keep[1:] = (s_all[1:] != s_all[:-1]) | (t_all[1:] != t_all[:-1])
+            s_all, t_all, d_all = s_all[keep], t_all[keep], d_all[keep]
+            total += len(s_all)
+            if total > max_entries:
+                return None
+            uniq, first_pos, counts = np.unique(s_all, return_index=True, return_counts=True)
+            start[uniq] = len(buf_tok) + first_pos
+            length[uniq] = counts
+            buf_tok = np.concatenate([buf_tok, t_all])
+            buf_dst = np.concatenate([buf_dst, d_all])
+            srcs.append(s_all)
+            toks.append(t_all)
+            dsts.append(d_all)
+        if not srcs:
+            return torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.int64)
+        keys = np.concatenate(srcs) * v + np.concatenate(toks)
+        order = np.argsort(keys, kind="stable")
+        return torch.from_numpy(keys[order]), torch.from_numpy(np.concatenate(dsts)[order])
 
     def _dense_table(self) -> torch.Tensor:
         """Full transition table int32 [S, V], failures resolved level by level (a failure target is shallower)."""
@@ -224,11 +315,17 @@ class ContextGraph:
         return torch.from_numpy(table)
 
     @staticmethod
-    def concat(graphs: Sequence[ContextGraph]) -> tuple[ContextGraph, torch.Tensor]:
+    def concat(
+        graphs: Sequence[ContextGraph],
+        dense_max_entries: int = DENSE_MAX_ENTRIES,
+        dfa_max_entries: int = DFA_MAX_ENTRIES,
+    ) -> tuple[ContextGraph, torch.Tensor]:
         """Join several graphs (e.g. one per utterance's hotword list) into one.
 
         Args:
             graphs: Graphs with the same ``vocab_size``.
+            dense_max_entries: Layout choice of the joined graph, as in :meth:`build`.
+            dfa_max_entries: Layout choice of the joined graph, as in :meth:`build`.
 
         Returns:
             ``(graph, start_states)``: the joined graph and int64 [G] the start state of each input graph in it.
@@ -246,7 +343,9 @@ class ContextGraph:
         offsets = torch.cumsum(sizes, 0) - sizes
 
         def cat(name, shift=False):
-            parts = [getattr(g, name).cpu() + (int(o) if shift else 0) for g, o in zip(graphs, offsets)]
+            parts = [getattr(g, name).cpu() for g in graphs]
+            if shift:
+                parts = [p + int(o) for p, o in zip(parts, offsets)]
             return torch.cat(parts)
 
         joined = ContextGraph._assemble(
@@ -260,6 +359,8 @@ class ContextGraph:
             reward=cat("reward"),
             num_matches=cat("num_matches"),
             is_root=cat("is_root"),
+            dense_max_entries=dense_max_entries,
+            dfa_max_entries=dfa_max_entries,
         )
         # state 0 of every graph (even one that is itself a concat) is its start state
         return joined.to(device), offsets.to(device)
@@ -292,8 +393,10 @@ class ContextGraph:
 
     @property
     def mode(self) -> str:
-        """``dense`` (one table gather per step) or ``sparse`` (searchsorted over trie edges + failure rounds)."""
-        return "dense" if self.dense is not None else "sparse"
+        """``dense`` (one gather), ``sparse`` (two searchsorted) or ``trie`` (searchsorted + failure rounds)."""
+        if self.dense is not None:
+            return "dense"
+        return "sparse" if self.dfa_key is not None else "trie"
 
     def nbytes(self) -> int:
         """Memory held by the tensors."""
@@ -313,6 +416,28 @@ class ContextGraph:
         """
         if self.dense is not None:
             return self.dense[state, token].long()
+        if self.dfa_key is not None:
+            return self._step_sparse(state, token)
+        return self._step_trie(state, token)
+
+    @staticmethod
+    def _lookup(
+        keys: torch.Tensor, values: torch.Tensor, query: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(found bool [N], value int64 [N])`` of ``query`` in sorted ``keys`` (value meaningless where not found)."""
+        if keys.numel() == 0:
+            return torch.zeros_like(query, dtype=torch.bool), query
+        idx = torch.searchsorted(keys, query).clamp_(max=keys.numel() - 1)
+        return keys[idx] == query, values[idx]
+
+    def _step_sparse(self, state: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
+        v = self.vocab_size
+        hit, dst = self._lookup(self.dfa_key, self.dfa_dst, state * v + token)
+        root = self.root_of[state]
+        rhit, rdst = self._lookup(self.edge_key, self.edge_dst, root * v + token)
+        return torch.where(hit, dst, torch.where(rhit, rdst, root))
+
+    def _step_trie(self, state: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
         v = self.vocab_size
         result = state.clone()
         if self.num_edges == 0:

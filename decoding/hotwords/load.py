@@ -197,6 +197,7 @@ def build_context(
         config.score,
         _vocab_size(tokenizer),
         dense_max_entries=config.dense_max_entries,
+        dfa_max_entries=config.dfa_max_entries,
     )
 
 
@@ -305,7 +306,7 @@ def load_context_scp(
         index_of[p] = len(graphs)
         graphs.append(build_context(base.merged(parse_hotwords(p, config.style)), tokenizer, config, cache))
     try:
-        graph, starts = ContextGraph.concat(graphs)
+        graph, starts = ContextGraph.concat(graphs, config.dense_max_entries, config.dfa_max_entries)
     except ValueError as e:  # pragma: no cover - all lists use one tokenizer
         raise CifstError(str(e)) from None
     start_list = starts.tolist()

@@ -12,6 +12,25 @@ from hypothesis import strategies as st
 from decoding.hotwords.context_graph import ContextGraph
 from decoding.hotwords.reference import ContextGraphRef
 
+FIELDS = (
+    "vocab_size",
+    "edge_src",
+    "edge_token",
+    "edge_dst",
+    "fail",
+    "depth",
+    "potential",
+    "reward",
+    "num_matches",
+    "is_root",
+)
+
+# build options that select each transition layout
+MODES = {
+    "dense": {"dense_max_entries": 1 << 20},
+    "sparse": {"dense_max_entries": 0, "dfa_max_entries": 1 << 20},
+    "trie": {"dense_max_entries": 0, "dfa_max_entries": 0},
+}
 # token ids for the hand-worked Chinese case
 YANG, GUANG, BAO, XIAN, DING = 1, 2, 3, 4, 5
 
@@ -25,13 +44,11 @@ def run(graph: ContextGraph, tokens, start=0):
     return bonuses, round(float(graph.finalize(state)), 5), int(state)
 
 
-@pytest.mark.parametrize("dense", [True, False])
-def test_overlapping_hotwords_fire_through_the_failure_link(dense):
+@pytest.mark.parametrize("mode", list(MODES))
+def test_overlapping_hotwords_fire_through_the_failure_link(mode):
     # 阳光保险 (weight 0) and 保定 (weight 2), 1.0 per token; speech 阳光保定.
-    g = ContextGraph.build(
-        [[YANG, GUANG, BAO, XIAN], [BAO, DING]], [0.0, 2.0], 1.0, 6, dense_max_entries=1 << 20 if dense else 0
-    )
-    assert g.mode == ("dense" if dense else "sparse")
+    g = ContextGraph.build([[YANG, GUANG, BAO, XIAN], [BAO, DING]], [0.0, 2.0], 1.0, 6, **MODES[mode])
+    assert g.mode == mode
     bonuses, final, state = run(g, [YANG, GUANG, BAO, DING])
     # +1 +1 +1 for 阳光保; on 定 the 阳光保 prefix (3) is given back, 保定 is entered: the fallback state 保 held 1,
     # 保定 completes with reward 2 (weight) + 2 x 1 (its tokens) and is banked (potential 0): 0 - 3 + 4 = +1.
@@ -111,8 +128,9 @@ def test_batched_tensor_graph_matches_reference(case):
     v, phrases, score, wpool, seqs = case
     weights = wpool[: len(phrases)]
     ref = ContextGraphRef(phrases, weights, score)
-    for dense_max in (1 << 20, 0):
-        g = ContextGraph.build(phrases, weights, score, v, dense_max_entries=dense_max)
+    for mode, opts in MODES.items():
+        g = ContextGraph.build(phrases, weights, score, v, **opts)
+        assert g.mode == mode or (mode == "trie" and g.mode == "sparse")  # an empty compressed table fits
         assert g.num_states == ref.num_nodes
         # all sequences advance together as one batch, each against its own reference walk
         n, length = len(seqs), max(len(s) for s in seqs)
@@ -154,14 +172,14 @@ def test_concat_keeps_each_list_separate():
         0,
         *torch.cumsum(torch.tensor([g.num_states for g in graphs]), 0)[:-1].tolist(),
     ]
-    sparse, _ = ContextGraph.concat(
-        [ContextGraph.build(p, [1.0] * len(p), 1.5, v, dense_max_entries=0) for p in lists]
-    )
+    others = {mode: ContextGraph.concat(graphs, **opts)[0] for mode, opts in MODES.items()}
+    assert [g.mode for g in others.values()] == list(MODES)
     for _ in range(20):
         seq = [rng.randint(1, v - 1) for _ in range(12)]
         for g, s in zip(graphs, starts.tolist()):
             assert joined.score_tokens(seq, start=s) == pytest.approx(g.score_tokens(seq), abs=1e-4)
-            assert sparse.score_tokens(seq, start=s) == pytest.approx(g.score_tokens(seq), abs=1e-4)
+            for other in others.values():
+                assert other.score_tokens(seq, start=s) == pytest.approx(g.score_tokens(seq), abs=1e-4)
     # nested concat: state 0 of a joined graph is the start of its first list
     again, starts2 = ContextGraph.concat([joined, graphs[1]])
     seq = lists[1][0] if lists[1] else [1]
@@ -170,27 +188,28 @@ def test_concat_keeps_each_list_separate():
         ContextGraph.concat([graphs[0], ContextGraph.empty(v + 1)])
 
 
-def test_large_list_sparse_matches_dense():
+def test_large_list_layouts_agree():
     rng = random.Random(0)
     v = 50
     phrases = [[rng.randint(1, v - 1) for _ in range(rng.randint(1, 6))] for _ in range(2000)]
     weights = [rng.choice([0.0, 2.0, -1.0]) for _ in phrases]
-    dense = ContextGraph.build(phrases, weights, 1.0, v, dense_max_entries=1 << 30)
-    sparse = ContextGraph.build(phrases, weights, 1.0, v, dense_max_entries=0)
-    assert dense.mode == "dense" and sparse.mode == "sparse"
-    states = torch.randint(0, dense.num_states, (5000,))
+    graphs = {mode: ContextGraph.build(phrases, weights, 1.0, v, **opts) for mode, opts in MODES.items()}
+    assert [g.mode for g in graphs.values()] == list(MODES)
+    states = torch.randint(0, graphs["dense"].num_states, (5000,))
     tokens = torch.randint(1, v, (5000,))
-    bd, nd = dense.step(states, tokens)
-    bs, ns = sparse.step(states, tokens)
-    assert torch.equal(nd, ns)
-    assert torch.allclose(bd, bs)
+    bd, nd = graphs["dense"].step(states, tokens)
+    for mode in ("sparse", "trie"):
+        b, n = graphs[mode].step(states, tokens)
+        assert torch.equal(nd, n), mode
+        assert torch.allclose(bd, b), mode
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_equals_cpu():
-    g = ContextGraph.build([[1, 2, 3], [2, 3]], [1.0, 0.0], 1.0, 5, dense_max_entries=0)
-    states = torch.randint(0, g.num_states, (100,))
-    tokens = torch.randint(1, 5, (100,))
-    b, n = g.step(states, tokens)
-    bc, nc = g.to("cuda").step(states.cuda(), tokens.cuda())
-    assert torch.equal(n, nc.cpu()) and torch.allclose(b, bc.cpu())
+    for opts in MODES.values():
+        g = ContextGraph.build([[1, 2, 3], [2, 3]], [1.0, 0.0], 1.0, 5, **opts)
+        states = torch.randint(0, g.num_states, (100,))
+        tokens = torch.randint(1, 5, (100,))
+        b, n = g.step(states, tokens)
+        bc, nc = g.to("cuda").step(states.cuda(), tokens.cuda())
+        assert torch.equal(n, nc.cpu()) and torch.allclose(b, bc.cpu())
