@@ -1,0 +1,449 @@
+"""Batched token-passing beam search over a TLG graph in CSR tensors.
+
+Inputs: a :class:`~decoding.graph.csr.CsrGraph` (input label = token id + 1, blank = 1, output label = word id,
+weights = natural-log costs), a padded batch of log-posteriors ``float32 [B, T, V]`` with lengths ``int64 [B]`` and,
+optionally, a hotword :class:`ContextGraph` walked in lock-step. Output: for each utterance the best path as one arc
+id per row, its total cost and whether it ended in a final state (plus up to ``nbest`` paths with distinct word
+sequences).
+
+Reference: Kaldi's ``FasterDecoder`` (``kaldi/src/decoder/faster-decoder.cc``, as packaged by kaldi-decoder): a
+token is a graph state with its best cost; every row each surviving token follows every emitting arc (cost = graph
+weight - log-posterior), tokens reaching the same state are recombined (Viterbi), and the set is pruned with
+``GetCutoff`` (beam around the best, at most ``max_active``, at least ``min_active``, with the ``adaptive_beam``
+used to prune the next expansion). Here the tokens of all utterances of a batch are flat tensors; a step is a
+gather over ``row_ptr`` (``repeat_interleave``), a segment minimum over destination keys (``torch.unique`` +
+``scatter_reduce``) and a per-utterance pruning, with no Python loop over states or arcs. Backpointers (previous
+token, arc) are stored per row and traced back once at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from decoding.graph.csr import CsrGraph
+
+__all__ = ["BeamSearchConfig", "PathResult", "UttSearchResult", "TlgBeamSearch"]
+
+_INT64_HASH_MASK = (1 << 62) - 1
+_HASH_MULT = 1_000_003
+
+
+@dataclass
+class BeamSearchConfig:
+    """Options of the TLG beam search (the ``cifst decode`` options of the same names).
+
+    Attributes:
+        beam: Keep tokens whose cost is within ``beam`` of the best token of the utterance (Kaldi ``--beam``).
+        max_active: At most this many tokens per utterance after each row (Kaldi ``--max-active``).
+        min_active: At least this many tokens per utterance when the beam would keep fewer (Kaldi ``--min-active``).
+        beam_delta: Kaldi's ``beam_delta``: slack added to the adaptive beam when ``max_active``/``min_active``
+            decided the cutoff.
+        acoustic_scale: Multiplies the log-posteriors: acoustic cost = ``-acoustic_scale * logpost``.
+        lm_scale: Multiplies every graph weight and final cost (the G part dominates TLG weights; see the docs).
+        blank_penalty: Added to the cost of every arc that reads blank (input label 1); > 0 discourages blank.
+        nbest: Number of distinct word sequences to return per utterance; > 1 keeps up to ``nbest`` tokens per
+            graph state with different word histories.
+        row_type: ``"frame"`` (CTC frames: consecutive equal tokens are one emission, used by the hotword hook) or
+            ``"cif"`` (one token slot per row, every non-blank row is a new token).
+    """
+
+    beam: float = 16.0
+    max_active: int = 7000
+    min_active: int = 20
+    beam_delta: float = 0.5
+    acoustic_scale: float = 1.0
+    lm_scale: float = 1.0
+    blank_penalty: float = 0.0
+    nbest: int = 1
+    row_type: str = "frame"
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the option that is out of range."""
+        if not self.beam > 0:
+            raise ValueError(f"--beam must be > 0, got {self.beam}")
+        if self.max_active < 2:
+            raise ValueError(f"--max-active must be >= 2, got {self.max_active}")
+        if not 0 <= self.min_active < self.max_active:
+            raise ValueError(f"--min-active must be in [0, --max-active), got {self.min_active}")
+        if self.nbest < 1:
+            raise ValueError(f"--nbest must be >= 1, got {self.nbest}")
+        if self.row_type not in ("frame", "cif"):
+            raise ValueError(f"row type must be 'frame' or 'cif', got {self.row_type!r}")
+        if not self.acoustic_scale > 0 or not self.lm_scale >= 0:
+            raise ValueError("--acoustic-scale must be > 0 and --lm-scale >= 0")
+
+
+@dataclass
+class PathResult:
+    """One path through the graph.
+
+    Attributes:
+        arcs: int64 [T] the arc id taken at each row (indices into the graph's arc arrays).
+        cost: Total cost: scaled graph weights + final cost + acoustic costs + blank penalties - hotword bonuses.
+        final: Whether the path ends in a final state (else the best non-final token, as Kaldi does).
+    """
+
+    arcs: np.ndarray
+    cost: float
+    final: bool
+
+
+@dataclass
+class UttSearchResult:
+    """Search output for one utterance: ``best`` is None when no token survived (a dead end in the graph)."""
+
+    best: PathResult | None
+    nbest: list[PathResult] = field(default_factory=list)
+
+
+class TlgBeamSearch:
+    """A graph prepared for searching (scaled weights and out-degrees cached on the device).
+
+    Args:
+        graph: The TLG in CSR form; must have no input-epsilon arcs (``cifst graph build`` removes them).
+        config: Search options.
+        device: Where the search runs; the graph is copied there once.
+
+    Raises:
+        ValueError: the graph has input-epsilon arcs or the configuration is out of range.
+    """
+
+    def __init__(self, graph: CsrGraph, config: BeamSearchConfig, device: str | torch.device = "cpu"):
+        config.validate()
+        self.config = config
+        self.device = torch.device(device)
+        g = graph.to(self.device)
+        self.graph = g
+        n_eps = int((g.ilabel == 0).sum())
+        if n_eps:
+            raise ValueError(
+                f"the graph has {n_eps} input-epsilon arcs; the search needs an epsilon-free TLG "
+                "(build it with `cifst graph build`, or remove epsilons with fstrmepsilon)"
+            )
+        self.num_states = g.num_states
+        self.weight = (g.weight.to(torch.float32) * config.lm_scale).contiguous()
+        fin = g.final.to(torch.float32)
+        self.final = torch.where(torch.isfinite(fin), fin * config.lm_scale, fin)
+        self.out_deg = (g.row_ptr[1:] - g.row_ptr[:-1]).contiguous()
+        self.max_ilabel = int(g.ilabel.max()) if g.num_arcs else 0
+        self._whash = config.nbest > 1
+
+    # ------------------------------------------------------------------ pruning
+    def _cutoff(
+        self, cost: torch.Tensor, utt: torch.Tensor, num_utts: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Kaldi ``GetCutoff`` per utterance.
+
+        Args:
+            cost: float32 [N] token costs, grouped by utterance (non-decreasing ``utt``).
+            utt: int64 [N] utterance index of each token.
+            num_utts: B.
+
+        Returns:
+            (cutoff float32 [B], adaptive_beam float32 [B]); a token survives when ``cost < cutoff[utt]``.
+        """
+        cfg = self.config
+        dev = cost.device
+        inf = torch.tensor(float("inf"), device=dev)
+        best = torch.full((num_utts,), float("inf"), device=dev).scatter_reduce(0, utt, cost, "amin")
+        beam_cut = best + cfg.beam
+        beam_t = torch.full_like(best, cfg.beam)
+        if cfg.max_active >= 2**31 - 1 and cfg.min_active == 0:
+            return beam_cut, beam_t
+        within_lt = torch.zeros(num_utts, dtype=torch.int64, device=dev).index_add_(
+            0, utt, (cost < beam_cut[utt]).to(torch.int64)
+        )
+        within_le = torch.zeros(num_utts, dtype=torch.int64, device=dev).index_add_(
+            0, utt, (cost <= beam_cut[utt]).to(torch.int64)
+        )
+        need_max = within_lt > cfg.max_active  # sorted[max_active] < beam_cut
+        need_min = (~need_max) & (within_le <= cfg.min_active)  # sorted[min_active] > beam_cut
+        cutoff, adaptive = beam_cut, beam_t
+        if bool((need_max | need_min).any()):
+            count = torch.bincount(utt, minlength=num_utts)
+            starts = torch.cumsum(count, 0) - count
+            width = int(count.max())
+            dense = torch.full((num_utts, width), float("inf"), device=dev)
+            pos = torch.arange(cost.numel(), device=dev) - starts[utt]
+            dense[utt, pos] = cost
+            k = min(width, cfg.max_active + 1)
+            srt = torch.topk(dense, k, dim=1, largest=False, sorted=True).values
+            kmax = srt[:, cfg.max_active] if k > cfg.max_active else torch.full_like(best, float("inf"))
+            kmin = srt[:, cfg.min_active] if k > cfg.min_active else torch.full_like(best, float("inf"))
+            cutoff = torch.where(need_max, kmax, torch.where(need_min, kmin, beam_cut))
+            adaptive = torch.where(need_max | need_min, cutoff - best + cfg.beam_delta, beam_t)
+            adaptive = torch.where(torch.isfinite(cutoff), adaptive, inf)
+        return cutoff, adaptive
+
+    # ------------------------------------------------------------------ search
+    @torch.no_grad()
+    def search(
+        self,
+        logprobs: torch.Tensor,
+        lengths: torch.Tensor,
+        context=None,
+        context_start: torch.Tensor | None = None,
+    ) -> list[UttSearchResult]:
+        """Decode a padded batch.
+
+        Args:
+            logprobs: float32 [B, T, V] natural-log posteriors (column = token id); padding rows are ignored.
+            lengths: int64 [B] number of valid rows per utterance (0 allowed: the empty path).
+            context: Optional hotword ``ContextGraph`` (``num_states``, ``step``, ``finalize``).
+            context_start: int64 [B] start state of each utterance in ``context`` (zeros when omitted).
+
+        Returns:
+            One :class:`UttSearchResult` per utterance, in batch order.
+
+        Raises:
+            ValueError: the posterior width cannot cover the graph's input labels.
+        """
+        cfg = self.config
+        dev = self.device
+        B, T, V = logprobs.shape
+        if self.max_ilabel > V:
+            raise ValueError(
+                f"the graph reads token id {self.max_ilabel - 1} but the posteriors have only {V} columns"
+            )
+        lengths_cpu = lengths.to("cpu", torch.int64)
+        ac = (logprobs.to(dev, torch.float32) * (-cfg.acoustic_scale)).contiguous()
+        if cfg.blank_penalty:
+            ac[:, :, 0] += cfg.blank_penalty
+        g = self.graph
+        S = self.num_states
+        use_ctx = context is not None
+        C = int(context.num_states) if use_ctx else 1
+        if use_ctx:
+            context = context.to(dev)
+            ctx0 = (
+                torch.zeros(B, dtype=torch.int64, device=dev)
+                if context_start is None
+                else context_start.to(dev, torch.int64)
+            )
+
+        # token set (flat): state, cost, utt, global index of this token's backpointer entry, [ctx, prev ilabel, whash]
+        live = lengths_cpu > 0
+        utt = torch.nonzero(live.to(dev)).flatten()
+        h_state = torch.full_like(utt, g.start)
+        h_cost = torch.zeros(utt.numel(), dtype=torch.float32, device=dev)
+        h_bp = torch.full_like(utt, -1)
+        h_ctx = ctx0[utt] if use_ctx else None
+        h_prev = torch.zeros_like(utt)  # ilabel read at the previous row (0 = none yet)
+        h_hash = torch.zeros_like(utt) if self._whash else None
+        _, adaptive = self._cutoff(h_cost, utt, B)
+
+        bp_prev: list[torch.Tensor] = []
+        bp_arc: list[torch.Tensor] = []
+        offset = 0
+        finals: dict[int, list[tuple[int, float, bool]]] = {}  # utt -> [(global bp index, cost, final)]
+        results: list[UttSearchResult] = [UttSearchResult(best=None) for _ in range(B)]
+        for b in torch.nonzero(~live).flatten().tolist():
+            fc = float(self.final[g.start])
+            fin = np.isfinite(fc)
+            if use_ctx:
+                fc_ctx = float(context.finalize(ctx0[b : b + 1])[0])
+                fc = (fc if fin else 0.0) - fc_ctx
+            else:
+                fc = fc if fin else 0.0
+            empty = PathResult(np.zeros(0, np.int64), fc, bool(fin))
+            results[b] = UttSearchResult(best=empty, nbest=[empty])
+
+        ends_at = {}
+        for b, n in enumerate(lengths_cpu.tolist()):
+            if n > 0:
+                ends_at.setdefault(n - 1, []).append(b)
+
+        n_steps = int(lengths_cpu.max()) if B else 0
+        for t in range(n_steps):
+            if utt.numel() == 0:
+                break
+            # ---- expand every token along every arc leaving its state
+            deg = self.out_deg[h_state]
+            total = int(deg.sum())
+            if total == 0:
+                utt = utt[:0]
+                break
+            src_tok = torch.repeat_interleave(torch.arange(deg.numel(), device=dev), deg, output_size=total)
+            first = torch.cumsum(deg, 0) - deg
+            arc = g.row_ptr[h_state][src_tok] + (torch.arange(total, device=dev) - first[src_tok])
+            il = g.ilabel[arc]
+            c_utt = utt[src_tok]
+            ac_t = ac[:, t, :].reshape(-1)
+            cost = h_cost[src_tok] + self.weight[arc] + ac_t[c_utt * V + il - 1]
+            if use_ctx:
+                c_ctx_in = h_ctx[src_tok]
+                is_new = il != 1
+                if cfg.row_type == "frame":
+                    is_new &= il != h_prev[src_tok]
+                tok = torch.where(is_new, il - 1, torch.ones_like(il))
+                bonus, nxt = context.step(c_ctx_in, tok)
+                cost = cost - torch.where(is_new, bonus.to(cost.dtype), torch.zeros_like(cost))
+                c_ctx = torch.where(is_new, nxt.to(torch.int64), c_ctx_in)
+            # ---- stage 1: prune the expansion around the best candidate of each utterance. Kaldi prunes with a
+            # running bound that is never tighter than best + adaptive_beam; when max_active made the adaptive beam
+            # narrower than --beam, Kaldi's bound is loose in practice, so we use the wider of the two (anything
+            # outside best + beam is cut by stage 2 anyway).
+            best = torch.full((B,), float("inf"), device=dev).scatter_reduce(0, c_utt, cost, "amin")
+            keep = torch.nonzero(cost < (best + torch.clamp(adaptive, min=cfg.beam))[c_utt]).flatten()
+            src_tok, arc, il, c_utt, cost = src_tok[keep], arc[keep], il[keep], c_utt[keep], cost[keep]
+            dst = g.dst[arc]
+            key = c_utt * S + dst
+            if use_ctx:
+                c_ctx = c_ctx[keep]
+                key = key * C + c_ctx
+            if self._whash:
+                ol = g.olabel[arc]
+                hh = h_hash[src_tok]
+                c_hash = torch.where(ol > 0, (hh * _HASH_MULT + ol) & _INT64_HASH_MASK, hh)
+            # ---- recombine tokens that reach the same (state, context state)
+            win = self._recombine(key, cost, c_hash if self._whash else None)
+            src_tok, arc, il, c_utt, cost, dst = (
+                src_tok[win],
+                arc[win],
+                il[win],
+                c_utt[win],
+                cost[win],
+                dst[win],
+            )
+            if use_ctx:
+                c_ctx = c_ctx[win]
+            if self._whash:
+                c_hash = c_hash[win]
+            # ---- stage 2: Kaldi GetCutoff for the next row; utterances ending here keep everything
+            cutoff, adaptive = self._cutoff(cost, c_utt, B)
+            ending = ends_at.get(t, [])
+            if ending:
+                end_mask = torch.zeros(B, dtype=torch.bool, device=dev)
+                end_mask[torch.tensor(ending, device=dev)] = True
+                ends_tok = end_mask[c_utt]
+                survive = (cost < cutoff[c_utt]) | ends_tok
+            else:
+                survive = cost < cutoff[c_utt]
+            sel = torch.nonzero(survive).flatten()
+            src_tok, arc, c_utt, cost, dst, il = (
+                src_tok[sel],
+                arc[sel],
+                c_utt[sel],
+                cost[sel],
+                dst[sel],
+                il[sel],
+            )
+            if use_ctx:
+                c_ctx = c_ctx[sel]
+            if self._whash:
+                c_hash = c_hash[sel]
+            bp_prev.append(h_bp[src_tok])
+            bp_arc.append(arc)
+            n_new = arc.numel()
+            new_bp = torch.arange(offset, offset + n_new, device=dev)
+            offset += n_new
+            if ending:
+                ends_tok = end_mask[c_utt]
+                self._finish(
+                    ending,
+                    ends_tok,
+                    c_utt,
+                    dst,
+                    cost,
+                    new_bp,
+                    c_ctx if use_ctx else None,
+                    c_hash if self._whash else None,
+                    context,
+                    finals,
+                )
+                cont = torch.nonzero(~ends_tok).flatten()
+                c_utt, dst, cost, new_bp, il = c_utt[cont], dst[cont], cost[cont], new_bp[cont], il[cont]
+                if use_ctx:
+                    c_ctx = c_ctx[cont]
+                if self._whash:
+                    c_hash = c_hash[cont]
+            utt, h_state, h_cost, h_bp, h_prev = c_utt, dst, cost, new_bp, il
+            if use_ctx:
+                h_ctx = c_ctx
+            if self._whash:
+                h_hash = c_hash
+
+        self._traceback(bp_prev, bp_arc, finals, lengths_cpu, results)
+        return results
+
+    def _recombine(self, key: torch.Tensor, cost: torch.Tensor, whash: torch.Tensor | None) -> torch.Tensor:
+        """Indices of the tokens that survive recombination, ordered by key.
+
+        With ``nbest == 1``: the lowest-cost token per key (ties: the lowest index). With ``nbest > 1``: the
+        lowest-cost token per (key, word history), then at most ``nbest`` of those per key.
+        """
+        n = key.numel()
+        dev = key.device
+        idx = torch.arange(n, device=dev)
+        if whash is not None:
+            full = (key * _HASH_MULT) ^ whash
+            first = self._segment_argmin(full, cost, idx)
+            key, cost, sub = key[first], cost[first], first
+            order = torch.argsort(cost, stable=True)
+            order = order[torch.argsort(key[order], stable=True)]
+            k_sorted = key[order]
+            new_group = torch.ones_like(k_sorted, dtype=torch.bool)
+            new_group[1:] = k_sorted[1:] != k_sorted[:-1]
+            gstart = torch.cummax(
+                torch.where(new_group, torch.arange(order.numel(), device=dev), 0), 0
+            ).values
+            rank = torch.arange(order.numel(), device=dev) - gstart
+            return sub[order[rank < self.config.nbest]]
+        return self._segment_argmin(key, cost, idx)
+
+    @staticmethod
+    def _segment_argmin(key: torch.Tensor, cost: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        uniq, inv = torch.unique(key, sorted=True, return_inverse=True)
+        g = uniq.numel()
+        seg_min = torch.full((g,), float("inf"), device=key.device).scatter_reduce(0, inv, cost, "amin")
+        big = idx.numel()
+        cand = torch.where(cost == seg_min[inv], idx, torch.full_like(idx, big))
+        return torch.full((g,), big, dtype=torch.int64, device=key.device).scatter_reduce(
+            0, inv, cand, "amin"
+        )
+
+    def _finish(self, ending, ends_tok, c_utt, dst, cost, bp, ctx, whash, context, finals) -> None:
+        """Record the end tokens of utterances whose last row was this one (best final, else best overall)."""
+        sel = torch.nonzero(ends_tok).flatten()
+        u, s, c, i = c_utt[sel], dst[sel], cost[sel], bp[sel]
+        fc = self.final[s]
+        is_fin = torch.isfinite(fc)
+        tot = c + torch.where(is_fin, fc, torch.zeros_like(fc))
+        if ctx is not None:
+            tot = tot - context.finalize(ctx[sel]).to(tot.dtype)
+        # rank: final tokens first, then by total cost
+        order = torch.argsort(tot, stable=True)
+        order = order[torch.argsort((~is_fin[order]).to(torch.int8), stable=True)]
+        order = order[torch.argsort(u[order], stable=True)]
+        u_l, i_l, tot_l, fin_l = (x.tolist() for x in (u[order], i[order], tot[order], is_fin[order]))
+        h_l = whash[sel][order].tolist() if whash is not None else None
+        for j, b in enumerate(u_l):
+            lst = finals.setdefault(b, [])
+            if lst and fin_l[j] != lst[0][2]:
+                continue  # Kaldi: once a final token exists, only final tokens count
+            if h_l is not None:
+                if len(lst) >= self.config.nbest or any(h_l[j] == x[3] for x in lst):
+                    continue
+            elif lst:
+                continue
+            lst.append((i_l[j], tot_l[j], fin_l[j], h_l[j] if h_l is not None else 0))
+
+    def _traceback(self, bp_prev, bp_arc, finals, lengths_cpu, results) -> None:
+        if not bp_prev:
+            return
+        prev = torch.cat(bp_prev).cpu().numpy()
+        arcs = torch.cat(bp_arc).cpu().numpy()
+        for b, lst in finals.items():
+            n = int(lengths_cpu[b])
+            paths = []
+            for gi, tot, fin, _ in lst:
+                out = np.empty(n, dtype=np.int64)
+                j = gi
+                for t in range(n - 1, -1, -1):
+                    out[t] = arcs[j]
+                    j = prev[j]
+                paths.append(PathResult(out, float(tot), bool(fin)))
+            results[b] = UttSearchResult(best=paths[0] if paths else None, nbest=paths)
