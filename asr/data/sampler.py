@@ -96,13 +96,21 @@ class BucketBatchSampler:
         self.max_batch = max_batch
         self.bucket_width = bucket_width
         self.epoch = 0
+        self._cache: tuple[int, list[list[int]]] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         """Change the shuffle of the next ``__iter__`` (call it at the start of every epoch, on every rank)."""
         self.epoch = epoch
 
     def all_batches(self) -> list[list[int]]:
-        """This epoch's batches for all ranks, before padding/splitting."""
+        """This epoch's batches for all ranks, before padding/splitting (computed once per epoch)."""
+        if self._cache is not None and self._cache[0] == self.epoch:
+            return self._cache[1]
+        batches = self._make_all_batches()
+        self._cache = (self.epoch, batches)
+        return batches
+
+    def _make_all_batches(self) -> list[list[int]]:
         n = len(self.lengths)
         if n == 0:
             return []
@@ -122,7 +130,7 @@ class BucketBatchSampler:
         return batches
 
     def _rank_batches(self) -> list[list[int]]:
-        batches = self.all_batches()
+        batches = list(self.all_batches())
         reps = self.num_replicas
         if not batches:
             return []

@@ -97,13 +97,22 @@ class NormalizeConfig:
 _INNER = {"'", "-", "\u2019"}
 
 
+def _word_char(ch: str) -> bool:
+    return ch.isalnum() and not is_cjk(ch)
+
+
 def _strip_punct(text: str) -> str:
     chars = list(text)
     out = []
     for i, ch in enumerate(chars):
         cat = unicodedata.category(ch)
         if cat[0] in "PS":
-            if ch in _INNER and 0 < i < len(chars) - 1 and chars[i - 1].isalnum() and chars[i + 1].isalnum():
+            if (
+                ch in _INNER
+                and 0 < i < len(chars) - 1
+                and _word_char(chars[i - 1])
+                and _word_char(chars[i + 1])
+            ):
                 out.append("'" if ch == "\u2019" else ch)
             else:
                 out.append(" ")

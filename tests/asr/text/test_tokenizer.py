@@ -167,3 +167,32 @@ def test_pickles_for_dataloader_workers(kind, tmp_path):
     tok = train_tokenizer(kind, EN + ZH, _sizes(kind), tmp_path)
     again = pickle.loads(pickle.dumps(tok))
     assert again.encode("我们 love the sea") == tok.encode("我们 love the sea")
+
+
+_ALPHABET = "abcdehiklmnoprstuwy我们爱北京天气好 ,.!'"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    return {
+        k: train_tokenizer(k, EN + ZH, _sizes(k), tmp_path_factory.mktemp(k))
+        for k in ("char", "bpe", "mixed")
+    }
+
+
+def test_round_trip_property(trained):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.text(alphabet=_ALPHABET, max_size=40))
+    def check(text):
+        for tok in trained.values():
+            norm = tok.normalize(text)
+            assert tok.normalize(norm) == norm  # normalization is idempotent
+            ids = tok.encode(text)
+            if tok.unk_id not in ids:
+                assert tok.decode(ids) == norm
+            assert all(tok.symbols[i] != "<blk>" for i in ids)
+
+    check()
