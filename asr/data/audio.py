@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 _ARK_RE = re.compile(r"^(.+\.ark):(\d+)$")
 _warned: set = set()
+_CHUNK_OUTPUTS = 1 << 20  # output samples per conv1d call in resample()
 
 
 class AudioError(InputError):
@@ -208,7 +209,15 @@ def resample(
     kern, width = _sinc_kernels(orig, new, zeros, rolloff, beta)
     kern = kern.to(device=x.device, dtype=torch.float32)[:, None, :]  # [new, 1, K]
     xp = torch.nn.functional.pad(x[:, None, :], (width, width + orig))  # [C, 1, n + K]
-    out = torch.nn.functional.conv1d(xp, kern, stride=orig)  # [C, new, blocks]
+    ksize = kern.shape[-1]
+    blocks = (xp.shape[-1] - ksize) // orig + 1
+    step = max(1, _CHUNK_OUTPUTS // new)  # bound the conv's working memory on hour-long recordings
+    parts = []
+    for q0 in range(0, blocks, step):
+        q1 = min(blocks, q0 + step)
+        seg = xp[:, :, q0 * orig : (q1 - 1) * orig + ksize]
+        parts.append(torch.nn.functional.conv1d(seg, kern, stride=orig))  # [C, new, q1 - q0]
+    out = torch.cat(parts, dim=2)
     out = out.transpose(1, 2).reshape(x.shape[0], -1)[:, : -(-n * new // orig)]
     out = out[0] if squeeze else out
     return out.numpy() if is_numpy else out

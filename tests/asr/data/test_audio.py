@@ -129,3 +129,10 @@ def test_bad_input_is_named(tmp_path):
         load_audio("echo oops >&2; exit 3 |")
     with pytest.raises(AudioError, match="wrote nothing"):
         load_audio("true |")
+
+
+def test_resample_in_chunks_equals_one_pass(monkeypatch):
+    x = np.random.default_rng(0).standard_normal(44100).astype(np.float32)
+    whole = resample(x, 44100, 16000)
+    monkeypatch.setattr(audio_mod, "_CHUNK_OUTPUTS", 1000)
+    np.testing.assert_allclose(resample(x, 44100, 16000), whole, atol=1e-6)
