@@ -68,9 +68,8 @@ def open_text(path: str | os.PathLike, encoding: str = "utf-8") -> IO[str]:
         A text stream (the caller closes it; closing stdin's wrapper leaves stdin itself open).
     """
     if str(path) == "-":
-        return io.TextIOWrapper(
-            sys.stdin.buffer, encoding=encoding, newline=None, errors="strict", closefd=False
-        )
+        # a second reader on fd 0 that leaves stdin open when closed
+        return io.TextIOWrapper(open(sys.stdin.fileno(), "rb", closefd=False), encoding=encoding)
     p = Path(path)
     with open(p, "rb") as probe:
         magic = probe.read(2)
@@ -302,10 +301,14 @@ class ArpaWriter:
     Args:
         path: Output file, or ``None``/``"-"`` for stdout.
         counts: ``{order: n-gram count}`` for orders 1..N, written in the header.
+        comments: Lines written as ``# line`` before ``\\data\\`` (lmplz's ``--verbose_header``).
     """
 
-    def __init__(self, path: str | os.PathLike | None, counts: dict[int, int]):
+    def __init__(
+        self, path: str | os.PathLike | None, counts: dict[int, int], comments: list[str] | None = None
+    ):
         self.path = None if path is None or str(path) == "-" else Path(path)
+        self.comments = list(comments or [])
         self.counts = dict(counts)
         self._order = 0
         self._written = 0
@@ -319,7 +322,11 @@ class ArpaWriter:
         else:
             self._cm = atomic_write(self.path, "wb")
             self._f = self._cm.__enter__()
-        header = ["\\data\\"] + [f"ngram {n}={c}" for n, c in sorted(self.counts.items())]
+        header = (
+            [f"# {c}" for c in self.comments]
+            + ["\\data\\"]
+            + [f"ngram {n}={c}" for n, c in sorted(self.counts.items())]
+        )
         self._text("\n".join(header) + "\n\n")
         return self
 

@@ -50,6 +50,7 @@ class LmBuildConfig:
         katz_k: Counts above this are not discounted by Katz (Good-Turing up to k).
         progress: Show progress bars.
         verbose: Print lmplz-style statistics to stderr.
+        verbose_header: Write lmplz's ``# Input file / Token count / Smoothing`` lines before ``\\data\\``.
     """
 
     order: int
@@ -67,6 +68,7 @@ class LmBuildConfig:
     katz_k: int = 5
     progress: bool = True
     verbose: bool = True
+    verbose_header: bool = False
 
 
 def parse_prune_thresholds(values: list[str] | None, order: int) -> list[int]:
@@ -147,6 +149,10 @@ def build_lm(sources: list[str], config: LmBuildConfig) -> NgramModel:
             progress=config.progress,
         ),
     )
+    info = {
+        "input": ",".join("/dev/stdin" if str(s) == "-" else str(s) for s in sources),
+        "tokens": counts.token_count,
+    }
     try:
         log(
             f"Unigram tokens {counts.token_count} types {len(counts.vocab)}; "
@@ -160,7 +166,9 @@ def build_lm(sources: list[str], config: LmBuildConfig) -> NgramModel:
         if config.smoothing != "mkn":
             from lm.smoothing import build_smoothed
 
-            return build_smoothed(counts, config, allowed)
+            model = build_smoothed(counts, config, allowed)
+            model.info.update(info, smoothing=config.smoothing)
+            return model
         tables = build_tables(counts, config.prune or None, allowed)
     finally:
         counts.close()
@@ -173,6 +181,7 @@ def build_lm(sources: list[str], config: LmBuildConfig) -> NgramModel:
             lines.append(f"{n} {size} D1={d.d1:.7g} D2={d.d2:.7g} D3+={d.d3:.7g}")
         log("\n".join(lines))
     model = modified_kneser_ney(tables, discounts, config.interpolate_unigrams)
+    model.info.update(info, smoothing="Modified Kneser-Ney")
     log(f"built the model in {time.time() - t0:.1f} s")
     return model
 
@@ -191,7 +200,14 @@ def build_arpa(sources: list[str], out: str | os.PathLike | None, config: LmBuil
             file=sys.stderr,
             leave=False,
         )
-    write_model_arpa(model, out, progress=bar)
+    comments = None
+    if config.verbose_header:
+        comments = [
+            f"Input file: {model.info.get('input', '')}",
+            f"Token count: {model.info.get('tokens', 0)}",
+            f"Smoothing: {model.info.get('smoothing', '')}",
+        ]
+    write_model_arpa(model, out, progress=bar, comments=comments)
     if bar is not None:
         bar.close()
     return model

@@ -11,7 +11,7 @@ Reference: the ARPA format (SRILM ``ngram-format(5)``) and kenlm ``lm/common/pri
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -53,6 +53,7 @@ class NgramModel:
 
     vocab: list[str]
     orders: list[ModelOrder]
+    info: dict = field(default_factory=dict)
 
     @property
     def order(self) -> int:
@@ -182,7 +183,11 @@ def _encode_lines(cols, vocab_buf, vocab_off, vocab_len, prob, backoff) -> bytes
 
 
 def write_model_arpa(
-    model: NgramModel, path: str | os.PathLike | None, block: int = 200_000, progress=None
+    model: NgramModel,
+    path: str | os.PathLike | None,
+    block: int = 200_000,
+    progress=None,
+    comments: list[str] | None = None,
 ) -> None:
     """Write a model as ARPA in lmplz's layout (atomic when ``path`` is a file; stdout when ``None``/``"-"``).
 
@@ -191,13 +196,14 @@ def write_model_arpa(
         path: Output path, or ``None``/``"-"`` for stdout.
         block: Lines assembled per vectorized block.
         progress: Optional tqdm-like object with ``update(n)``.
+        comments: ``# ...`` lines before ``\\data\\``.
     """
     words = [w.encode("utf-8") for w in model.vocab]
     vocab_len = np.array([len(w) for w in words], np.int64)
     vocab_off = np.cumsum(vocab_len) - vocab_len
     vocab_buf = np.frombuffer(b"".join(words), np.uint8) if words else np.zeros(0, np.uint8)
     top = model.order
-    with ArpaWriter(path, model.counts()) as w:
+    with ArpaWriter(path, model.counts(), comments) as w:
         for n in range(1, top + 1):
             w.begin_order(n)
             o = model.orders[n - 1]
