@@ -162,6 +162,13 @@ class AsrDataset:
             unit="utt",
             disable=not progress or not probe,
         )
+        pipes = sum(1 for k in probe if sources[k][3] is None and is_pipe(sources[k][0]))
+        if pipes:
+            log.info(
+                "%s: running %d wav.scp pipes once to measure their duration (an utt2dur file skips this)",
+                d,
+                pipes,
+            )
         headers: dict[
             str, float | None | AudioError
         ] = {}  # per recording: duration from the header, or error
