@@ -117,32 +117,26 @@ def _punct_to_space(text: str) -> str:
     return "".join(chars)
 
 
+# The code points is_cjk_char accepts, as a regex character class.
+_CJK = (
+    "\u3007\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+    "\U00020000-\U0003134f\U0002f800-\U0002fa1f"
+)
+_TAG = r"(?<!\S)<\S+>(?!\S)"  # a whole word <...> (at least one character inside)
+_WER_UNITS = re.compile(rf"{_TAG}|[{_CJK}]|[^\s{_CJK}]+")
+_CER_UNITS = re.compile(rf"{_TAG}|\S")
+
+
 def split_units(words: list[str], mode: str) -> list[str]:
     """Split whitespace words into scoring units: CJK characters apart (``wer``/``auto``) or every character
     (``cer``); a ``<tag>`` word stays whole in both.
     """
-    out: list[str] = []
+    text = " ".join(words)
     if mode == "cer":
-        for w in words:
-            if len(w) > 2 and w[0] == "<" and w[-1] == ">":
-                out.append(w)
-            else:
-                out.extend(w)
-        return out
-    for w in words:
-        if w.isascii() or (len(w) > 2 and w[0] == "<" and w[-1] == ">"):
-            out.append(w)
-            continue
-        start = 0
-        for i, c in enumerate(w):
-            if is_cjk_char(c):
-                if i > start:
-                    out.append(w[start:i])
-                out.append(c)
-                start = i + 1
-        if start < len(w):
-            out.append(w[start:])
-    return out
+        return _CER_UNITS.findall(text)
+    if text.isascii():
+        return list(words)
+    return _WER_UNITS.findall(text)
 
 
 class Normalizer:

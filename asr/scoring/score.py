@@ -11,12 +11,15 @@ References: NIST sclite and Kaldi ``compute-wer`` (counts, ``%WER``/``%SER``); j
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, count
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -47,9 +50,11 @@ def error_rate(errors: int, ref_len: int) -> float:
     return 0.0 if errors == 0 else 1.0
 
 
-@dataclass(frozen=True)
-class ErrorCounts:
-    """Alignment counts: hits (correct), substitutions, deletions, insertions."""
+class ErrorCounts(NamedTuple):
+    """Alignment counts: hits (correct), substitutions, deletions, insertions.
+
+    A named tuple (cheap to make by the hundred thousand); ``+`` adds field by field.
+    """
 
     hits: int = 0
     subs: int = 0
@@ -74,7 +79,7 @@ class ErrorCounts:
         """Error rate as a fraction (see :func:`error_rate` for an empty reference)."""
         return error_rate(self.errors, self.ref_len)
 
-    def __add__(self, other: ErrorCounts) -> ErrorCounts:
+    def __add__(self, other: ErrorCounts) -> ErrorCounts:  # type: ignore[override]
         return ErrorCounts(
             self.hits + other.hits, self.subs + other.subs, self.dels + other.dels, self.ins + other.ins
         )
@@ -236,13 +241,30 @@ class ScoreResult:
         return subs, dels, ins
 
 
-def _encode(seqs: list[list[str]], vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
-    offsets = np.zeros(len(seqs) + 1, dtype=np.int64)
+@contextlib.contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector while building many small acyclic objects: with millions of unit strings
+    alive, each automatic collection would walk all of them (this halves the time of a 100k-utterance run)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _encode(refs: Sequence[list[str]], hyps: Sequence[list[str]]) -> tuple[np.ndarray, ...]:
+    """Map units to int32 ids (first-seen order) in one pass: ``(ref_ids, ref_offsets, hyp_ids, hyp_offsets)``."""
+    lens = np.fromiter(map(len, chain(refs, hyps)), dtype=np.int64, count=len(refs) + len(hyps))
+    offsets = np.zeros(lens.shape[0] + 1, dtype=np.int64)
     np.cumsum(lens, out=offsets[1:])
-    flat = chain.from_iterable(seqs)
+    vocab: defaultdict[str, int] = defaultdict(count().__next__)
+    flat = chain.from_iterable(chain(refs, hyps))
     ids = np.fromiter(map(vocab.__getitem__, flat), dtype=np.int32, count=int(offsets[-1]))
-    return ids, offsets
+    n = len(refs)
+    split = int(offsets[n])
+    return ids[:split], offsets[: n + 1], ids[split:], offsets[n:] - split
 
 
 def process_units(
@@ -266,25 +288,22 @@ def process_units(
     """
     if not (len(keys) == len(refs) == len(hyps)):
         raise ValueError(f"keys/refs/hyps differ in length: {len(keys)}/{len(refs)}/{len(hyps)}")
-    vocab = {
-        t: i for i, t in enumerate(dict.fromkeys(chain(chain.from_iterable(refs), chain.from_iterable(hyps))))
-    }
-    r_ids, r_off = _encode(list(refs), vocab)
-    h_ids, h_off = _encode(list(hyps), vocab)
+    r_ids, r_off, h_ids, h_off = _encode(refs, hyps)
     res = align_batch(r_ids, r_off, h_ids, h_off, policy=policy)
     counts = res.counts.tolist()
     off = res.ops_offsets.tolist()
-    utts = [
-        UttScore(
-            key=keys[i],
-            ref=refs[i],
-            hyp=hyps[i],
-            ops=res.ops[off[i] : off[i + 1]],
-            counts=ErrorCounts(*counts[i]),
-            hyp_missing=bool(missing[i]) if missing is not None else False,
-        )
-        for i in range(len(keys))
-    ]
+    with _gc_paused():
+        utts = [
+            UttScore(
+                key=keys[i],
+                ref=refs[i],
+                hyp=hyps[i],
+                ops=res.ops[off[i] : off[i + 1]],
+                counts=ErrorCounts(*counts[i]),
+                hyp_missing=bool(missing[i]) if missing is not None else False,
+            )
+            for i in range(len(keys))
+        ]
     tot = res.counts.sum(axis=0).tolist() if len(keys) else [0, 0, 0, 0]
     return utts, ErrorCounts(*tot)
 
@@ -320,8 +339,9 @@ def process(
     norm = Normalizer(config.normalize)
     keys = list(refs)
     missing = [k not in hyps for k in keys]
-    ref_units = [norm(refs[k]) for k in keys]
-    hyp_units = [[] if miss else norm(hyps[k]) for k, miss in zip(keys, missing)]
+    with _gc_paused():
+        ref_units = [norm(refs[k]) for k in keys]
+        hyp_units = [[] if miss else norm(hyps[k]) for k, miss in zip(keys, missing)]
     utts, totals = process_units(keys, ref_units, hyp_units, policy=config.policy, missing=missing)
     metric = {"wer": "WER", "cer": "CER"}.get(config.normalize.mode)
     if metric is None:  # auto: CER for a mostly-CJK reference set

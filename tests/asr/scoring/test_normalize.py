@@ -87,3 +87,12 @@ def test_is_cjk_char_and_split_units():
     assert not is_cjk_char("a") and not is_cjk_char("，") and not is_cjk_char("한")
     assert split_units(["ab中c"], "wer") == ["ab", "中", "c"]
     assert split_units(["ab", "中"], "cer") == ["a", "b", "中"]
+
+
+def test_regex_split_agrees_with_is_cjk_char():
+    for o in [*range(0x3000, 0xA000), *range(0xF800, 0xFB00), *range(0x1FF00, 0x32000, 7)]:
+        c = chr(o)
+        if c.isspace():
+            continue
+        assert (split_units(["a" + c + "b"], "wer") == ["a", c, "b"]) == is_cjk_char(c), hex(o)
+    assert split_units(["<噪音>", "ab中c", "<unk>中"], "wer") == ["<噪音>", "ab", "中", "c", "<unk>", "中"]
