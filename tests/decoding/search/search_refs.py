@@ -298,3 +298,117 @@ def synth_posteriors(
         logits[r, lab] += peak
     m = logits.max(axis=1, keepdims=True)
     return (logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))).astype(np.float32)
+
+
+class FakeContext:
+    """A tiny hotword automaton for one phrase with the ContextGraph interface (``num_states``, ``to``, ``step``,
+    ``finalize``), as dense tables: entering the phrase's k-th token gives ``score``, leaving a partial match takes
+    back what it gave, completing it keeps the bonus (the phrase is a list of token ids, no blank)."""
+
+    def __init__(self, phrase: list[int], vocab: int, score: float):
+        import torch
+
+        n = len(phrase) + 1
+        nxt = np.zeros((n, vocab), np.int64)
+        bonus = np.zeros((n, vocab), np.float32)
+        potential = np.array([score * k for k in range(n)], np.float32)
+        potential[-1] = 0.0  # a completed match keeps its bonus: the end state holds nothing to take back
+
+        def walk(state: int, tok: int) -> int:
+            # longest suffix of (matched prefix + tok) that is a prefix of the phrase
+            seq = (phrase[:state] if state < n - 1 else list(phrase)) + [tok]
+            for k in range(min(len(seq), n - 1), -1, -1):
+                if seq[len(seq) - k :] == phrase[:k] or k == 0:
+                    return k
+            return 0
+
+        for s in range(n):
+            for t in range(vocab):
+                d = walk(s, t)
+                if d == n - 1:  # completed: pay the whole phrase, land in the end state
+                    nxt[s, t] = n - 1
+                    bonus[s, t] = score * (n - 1) - potential[s]
+                else:
+                    nxt[s, t] = d
+                    bonus[s, t] = potential[d] - potential[s]
+        self.next = torch.from_numpy(nxt)
+        self.bonus = torch.from_numpy(bonus)
+        self.potential = torch.from_numpy(potential)
+
+    @property
+    def num_states(self) -> int:
+        return int(self.next.shape[0])
+
+    def to(self, device):
+        self.next, self.bonus, self.potential = (
+            x.to(device) for x in (self.next, self.bonus, self.potential)
+        )
+        return self
+
+    def step(self, state, token):
+        return self.bonus[state, token], self.next[state, token]
+
+    def finalize(self, state):
+        return -self.potential[state]
+
+    def score_tokens(self, tokens: list[int]) -> float:
+        """Net bonus of a whole token sequence (steps + finalize), the reference for the search."""
+        s, total = 0, 0.0
+        for t in tokens:
+            total += float(self.bonus[s, t])
+            s = int(self.next[s, t])
+        return total + float(-self.potential[s])
+
+
+def brute_force_best_ctx(graph: fst.VectorFst, logprobs: np.ndarray, ctx: FakeContext, row_type: str):
+    """Best final path by enumeration with the hotword bonus of its emitted tokens (CTC or CIF emission rules)."""
+    from decoding.search.results import emissions
+
+    n = logprobs.shape[0]
+    arcs = {s: list(graph.arcs(s)) for s in graph.states()}
+    best = None
+    stack = [(graph.start(), 0, 0.0, [])]
+    while stack:
+        s, t, c, ils = stack.pop()
+        if t == n:
+            fw = float(graph.final(s))
+            if np.isfinite(fw):
+                toks, _, _ = emissions(np.array(ils, np.int64) - 1, row_type)
+                tot = c + fw - ctx.score_tokens(toks)
+                if best is None or tot < best.cost:
+                    best = RefPath(ils, [], tot, True)
+            continue
+        for a in arcs[s]:
+            stack.append(
+                (a.nextstate, t + 1, c + float(a.weight) - float(logprobs[t, a.ilabel - 1]), ils + [a.ilabel])
+            )
+    return best
+
+
+def openfst_nbest_words(graph: fst.VectorFst, logprobs: np.ndarray, n: int) -> list[tuple[list[int], float]]:
+    """The ``n`` best distinct word sequences with their best-path costs (determinize the output projection)."""
+    g = graph.copy().arcsort("ilabel")
+    comp = fst.compose(linear_acceptor(logprobs), g)
+    comp.project("output")
+    comp.rmepsilon()
+    det = fst.determinize(comp)
+    sp = fst.shortestpath(det, nshortest=n)
+    out = []
+    for first in sp.arcs(sp.start()) if sp.num_states() else []:
+        words, cost, s = [], float(first.weight), first.nextstate
+        if first.olabel:
+            words.append(first.olabel)
+        while True:
+            arcs = list(sp.arcs(s))
+            if not arcs:
+                cost += float(sp.final(s))
+                break
+            a = arcs[0]
+            if a.olabel:
+                words.append(a.olabel)
+            cost += float(a.weight)
+            s = a.nextstate
+        out.append((words, cost))
+    if sp.num_states() and np.isfinite(float(sp.final(sp.start()))):
+        out.append(([], float(sp.final(sp.start()))))
+    return sorted(out, key=lambda x: x[1])
