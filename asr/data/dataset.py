@@ -350,8 +350,37 @@ def collate_asr(items: list) -> dict:
     }
 
 
+class _LfrView:
+    """Dataset view for CMVN: item ``j`` -> LFR features of utterance ``indices[j]`` (no augmentation), or None."""
+
+    def __init__(self, dataset: AsrDataset, indices: list[int], m: int, n: int):
+        self.dataset, self.indices, self.m, self.n = dataset, indices, m, n
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, j: int):
+        from asr.features.lfr import apply_lfr
+
+        i = self.indices[j]
+        try:
+            return apply_lfr(self.dataset.features(i, augment=False), self.m, self.n)
+        except AudioError as e:
+            log.warning("CMVN: skipping utterance '%s': %s", self.dataset.keys[i], e)
+            return None
+
+
+def _first(items: list):
+    return items[0]
+
+
 def compute_cmvn(
-    dataset: AsrDataset, lfr_m: int = 7, lfr_n: int = 6, max_utterances: int = 0, progress: bool = True
+    dataset: AsrDataset,
+    lfr_m: int = 7,
+    lfr_n: int = 6,
+    max_utterances: int = 0,
+    progress: bool = True,
+    num_workers: int = 0,
 ):
     """Global CMVN over the LFR features of a dataset (no dither, no speed perturbation).
 
@@ -359,23 +388,25 @@ def compute_cmvn(
         dataset: The training set.
         lfr_m: LFR stacking of the front end the stats are for.
         lfr_n: LFR hop.
-        max_utterances: Use only the first N utterances (0: all).
+        max_utterances: Use N utterances spread evenly over the (sorted) set; 0: all.
         progress: Show a progress bar.
+        num_workers: DataLoader worker processes computing fbank (0: in this process).
 
     Returns:
         :class:`asr.features.cmvn.GlobalCmvn` of dimension ``num_mel_bins * lfr_m``.
     """
     from asr.features.cmvn import GlobalCmvn
-    from asr.features.lfr import apply_lfr
 
-    count = len(dataset) if max_utterances <= 0 else min(max_utterances, len(dataset))
+    total = len(dataset)
+    if 0 < max_utterances < total:
+        indices = sorted({int(i) for i in np.linspace(0, total - 1, max_utterances)})
+    else:
+        indices = list(range(total))
+    view = _LfrView(dataset, indices, lfr_m, lfr_n)
+    if num_workers > 0:
+        from torch.utils.data import DataLoader
 
-    def feats():
-        for i in range(count):
-            try:
-                yield apply_lfr(dataset.features(i, augment=False), lfr_m, lfr_n)
-            except AudioError as e:
-                log.warning("CMVN: skipping utterance '%s': %s", dataset.keys[i], e)
-                yield None
-
-    return GlobalCmvn.compute(feats(), total=count, progress=progress, desc="CMVN stats")
+        items = DataLoader(view, batch_size=1, collate_fn=_first, num_workers=num_workers)
+    else:
+        items = (view[j] for j in range(len(view)))
+    return GlobalCmvn.compute(items, total=len(view), progress=progress, desc="CMVN stats")

@@ -207,3 +207,13 @@ def test_dataloader_with_workers_and_sampler(data_dir):
     loader = DataLoader(ds, batch_sampler=sampler, collate_fn=collate_asr, num_workers=2)
     keys = [k for batch in loader for k in batch["keys"]]
     assert sorted(keys) == sorted(k for k in ds.keys if k != "c_latefail")
+
+
+def test_compute_cmvn_with_workers_and_subset(data_dir, tokenizer):
+    ds = AsrDataset(data_dir, tokenizer, train=False, max_duration=4.0, progress=False)
+    one = compute_cmvn(ds, progress=False)
+    two = compute_cmvn(ds, progress=False, num_workers=2)
+    np.testing.assert_allclose(two.mean, one.mean, rtol=1e-6)
+    assert two.frames == one.frames
+    sub = compute_cmvn(ds, progress=False, max_utterances=2)
+    assert 0 < sub.frames < one.frames
