@@ -3,7 +3,6 @@ timestamp heads. ``Paraformer(cfg.model, vocab_size)`` is the model; ``load_conf
 
 from asr.models.cif import CifOutput, add_tail, cif, count_tokens, fire_frames, scale_weights, token_spans
 from asr.models.config import (
-    DataConfig,
     DecoderConfig,
     EncoderConfig,
     ExperimentConfig,
@@ -23,7 +22,6 @@ __all__ = [
     "DecoderConfig",
     "EncoderConfig",
     "ExperimentConfig",
-    "DataConfig",
     "ModelConfig",
     "Paraformer",
     "PredictorConfig",

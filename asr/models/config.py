@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from asr.data.dataset import DatasetConfig
 from asr.errors import InputError
 from asr.features.fbank import FbankConfig
 from asr.features.frontend import FrontendConfig
@@ -25,7 +26,6 @@ __all__ = [
     "DecoderConfig",
     "TimestampConfig",
     "ModelConfig",
-    "DataConfig",
     "TrainConfig",
     "ExperimentConfig",
     "load_config",
@@ -153,24 +153,6 @@ class ModelConfig:
 
 
 @dataclass
-class DataConfig:
-    """Training-data options passed to ``asr.data.dataset.AsrDataset``.
-
-    Attributes:
-        speed_perturb: Speed perturbation in training (factors from ``speed_perturb_factors``).
-        speed_perturb_factors: Factors drawn per utterance.
-        max_duration: Training utterances longer than this (seconds) are skipped with a warning.
-        cache_features: Keep each utterance's fbank in memory after the first epoch (only used when neither
-            dither nor speed perturbation makes the fbank random; saves recomputing it every epoch).
-    """
-
-    speed_perturb: bool = False
-    speed_perturb_factors: list[float] = field(default_factory=lambda: [0.9, 1.0, 1.1])
-    max_duration: float = 20.0
-    cache_features: bool = True
-
-
-@dataclass
 class TrainConfig:
     """Training loop settings.
 
@@ -188,6 +170,9 @@ class TrainConfig:
         keep_epochs: Keep this many newest ``epoch_N.pt`` (0 keeps all).
         amp: Mixed precision on CUDA (ignored on CPU).
         log_every_steps: Interval of train.log / losses.tsv / TensorBoard lines.
+        speed_perturb: Speed perturbation in training (factors in ``dataset.speed_perturb.factors``).
+        cache_features: Keep each training utterance's fbank in memory after its first use when nothing makes it
+            random (``fbank.dither`` 0 and no speed perturbation): later epochs skip audio decoding and fbank.
     """
 
     epochs: int = 30
@@ -203,17 +188,19 @@ class TrainConfig:
     keep_epochs: int = 0
     amp: bool = True
     log_every_steps: int = 10
+    speed_perturb: bool = False
+    cache_features: bool = True
 
 
 @dataclass
 class ExperimentConfig:
-    """The whole ``config.yaml``: ``model``, ``fbank`` and ``frontend`` (the features package's own configs),
-    ``data`` and ``train``."""
+    """The whole ``config.yaml``: ``model``, ``fbank``/``frontend``/``dataset`` (the features and data packages'
+    own configs) and ``train``."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     fbank: FbankConfig = field(default_factory=FbankConfig)
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
-    data: DataConfig = field(default_factory=DataConfig)
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
 

@@ -49,6 +49,9 @@ __all__ = [
 
 LOG = logging.getLogger("cifst.train")
 
+# losses.tsv columns (train rows leave token_error_rate empty, dev rows grad_norm)
+TSV_COLUMNS = ["loss", "ce", "mae", "ctc", "mae_ts", "acc", "grad_norm", "token_error_rate"]
+
 
 class BatchSource(Protocol):
     """What the loop needs from a data pipeline: deterministic batches per epoch for this rank."""
@@ -264,7 +267,7 @@ class Trainer:
             return
         tsv = self.exp_dir / "losses.tsv"
         if self._tsv_columns is None:
-            self._tsv_columns = sorted(values)
+            self._tsv_columns = TSV_COLUMNS + sorted(set(values) - set(TSV_COLUMNS))
         if not tsv.exists():
             tsv.write_text(
                 "\t".join(["split", "epoch", "step", "lr"] + self._tsv_columns) + "\n", encoding="utf-8"
@@ -344,15 +347,24 @@ class Trainer:
         window_n = 0
         accum = cfg.accum_grad
         pending = 0
+        last_good = None
         for batch in src.iterate(self.state.batches_done):
             if self.state.batches_done >= total:
                 break
+            weight = 1.0
+            if batch["feats_lens"].numel() == 0:  # every item failed to load (warned by the dataset)
+                if self.dist.world_size == 1 or last_good is None:
+                    self.state.batches_done += 1
+                    bar.update(1)
+                    continue
+                batch, weight = last_good, 0.0  # DDP: every rank must run a backward; this one adds nothing
+            last_good = batch
             last_of_epoch = self.state.batches_done + 1 == total
             sync = pending + 1 == accum or last_of_epoch
             ctx = self.net.no_sync() if (self.dist.world_size > 1 and not sync) else contextlib.nullcontext()
             with ctx:
                 losses = self._step_losses(batch)
-                self.scaler.scale(losses["loss"] / accum).backward()
+                self.scaler.scale(losses["loss"] * (weight / accum)).backward()
             pending += 1
             self.state.batches_done += 1
             for k, v in losses.items():

@@ -1,0 +1,186 @@
+"""``cifst train`` as a library call: config YAML + training/dev Kaldi data dirs + tokenizer dir -> a complete
+experiment directory (``config.yaml``, tokenizer files, ``cmvn.json``, checkpoints, logs).
+
+Steps: read and check the config; copy it and the tokenizer into EXP_DIR (on ``--resume`` the EXP_DIR copy wins);
+build the datasets (per-utterance warnings for bad items); compute global CMVN over the training set's LFR
+features on rank 0 (skipped when ``cmvn.json`` exists); build model and front end; run :class:`Trainer`.
+Reference: WeNet ``wenet/bin/train.py`` (config -> model, data, executor) with icefall-style resume.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from asr.errors import CifstError
+
+__all__ = ["TrainRequest", "train_experiment", "build_frontend", "TOKENIZER_FILES"]
+
+LOG = logging.getLogger("cifst.train")
+
+TOKENIZER_FILES = ("tokens.txt", "tokenizer.yaml", "bpe.model")
+
+
+@dataclass
+class TrainRequest:
+    """Arguments of ``cifst train``.
+
+    Attributes:
+        config: YAML config path (ignored on resume when EXP_DIR already holds ``config.yaml``).
+        train_data: Training Kaldi data dir.
+        dev_data: Validation data dir, or ``None``.
+        tokenizer: Tokenizer directory (``tokens.txt``, ``tokenizer.yaml``, optional ``bpe.model``).
+        exp_dir: Experiment directory.
+        resume: Continue from ``checkpoint.pt``.
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
+        max_steps: Stop after this many updates (tests).
+        progress: Show progress bars.
+    """
+
+    config: str | None
+    train_data: str
+    dev_data: str | None
+    tokenizer: str
+    exp_dir: str
+    resume: bool = False
+    device: str = "auto"
+    max_steps: int | None = None
+    progress: bool = True
+
+
+def build_frontend(cfg, cmvn_path: str | os.PathLike | None):
+    """The ``asr.features.Frontend`` of a config, with ``cmvn.json`` loaded when given."""
+    from asr.features.cmvn import GlobalCmvn
+    from asr.features.frontend import Frontend
+
+    cmvn = GlobalCmvn.load(cmvn_path) if cmvn_path is not None else None
+    return Frontend(cfg.frontend, cmvn)
+
+
+def _setup_console_logging(is_main: bool) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(logging.INFO if is_main else logging.WARNING)
+
+
+def _prepare_exp_dir(req: TrainRequest, is_main: bool):
+    from asr.models.config import load_config, save_config
+
+    exp = Path(req.exp_dir)
+    exp_cfg = exp / "config.yaml"
+    if req.resume and exp_cfg.exists():
+        cfg = load_config(exp_cfg)
+        if req.config and Path(req.config).resolve() != exp_cfg.resolve():
+            new = load_config(req.config)
+            if new != cfg:
+                LOG.warning("--resume: using %s; %s differs and is ignored", exp_cfg, req.config)
+    else:
+        if not req.config:
+            raise CifstError("--config is required for a new experiment")
+        cfg = load_config(req.config)
+        if is_main and (exp / "checkpoint.pt").exists() and not req.resume:
+            raise CifstError(
+                f"{exp} already holds a training run (checkpoint.pt); pass --resume to continue it or choose a "
+                "new EXP_DIR"
+            )
+    tok_dir = Path(req.tokenizer)
+    if not (tok_dir / "tokens.txt").exists():
+        raise CifstError(
+            f"{tok_dir}/tokens.txt: missing; --tokenizer must be a directory from `cifst tokenizer train`"
+        )
+    if is_main:
+        exp.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, exp_cfg)
+        for name in TOKENIZER_FILES:
+            src = tok_dir / name
+            if src.exists() and src.resolve() != (exp / name).resolve():
+                shutil.copyfile(src, exp / name)
+    return cfg
+
+
+def train_experiment(req: TrainRequest) -> int:
+    """Run a whole training job (one rank of it under torchrun). Returns the exit code."""
+    import torch
+    import torch.distributed as dist
+
+    from asr.data.dataset import AsrDataset, collate_asr, compute_cmvn
+    from asr.data.sampler import BucketBatchSampler
+    from asr.models.paraformer import Paraformer, count_parameters
+    from asr.text.tokenizer import load_tokenizer
+    from asr.train.data import CachedDataset, LoaderSource
+    from asr.train.loop import Trainer, init_distributed
+
+    device = req.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    dist_info, dev = init_distributed(device)
+    _setup_console_logging(dist_info.is_main)
+    cfg = _prepare_exp_dir(req, dist_info.is_main)
+    if dist_info.world_size > 1:
+        dist.barrier()
+    exp = Path(req.exp_dir)
+    tcfg = cfg.train
+    torch.manual_seed(tcfg.seed)
+    tokenizer = load_tokenizer(exp)
+    progress = req.progress and dist_info.is_main
+    train_set = AsrDataset(
+        req.train_data,
+        tokenizer,
+        cfg.fbank,
+        train=True,
+        speed_perturb=tcfg.speed_perturb,
+        config=cfg.dataset,
+        seed=tcfg.seed,
+        progress=progress,
+    )
+    if len(train_set) == 0:
+        raise CifstError(f"{req.train_data}: no usable training utterances (see the warnings above)")
+    cmvn_path = exp / "cmvn.json"
+    if dist_info.is_main and not cmvn_path.exists():
+        LOG.info("computing global CMVN over %d training utterances", len(train_set))
+        compute_cmvn(train_set, cfg.frontend.lfr.m, cfg.frontend.lfr.n, progress=progress).save(cmvn_path)
+    if dist_info.world_size > 1:
+        dist.barrier()
+    deterministic = cfg.fbank.dither == 0 and not tcfg.speed_perturb
+    items = CachedDataset(train_set) if tcfg.cache_features and deterministic else train_set
+    sampler = BucketBatchSampler(
+        train_set.num_frames,
+        tcfg.max_frames,
+        shuffle=True,
+        seed=tcfg.seed,
+        num_replicas=dist_info.world_size,
+        rank=dist_info.rank,
+    )
+    train_src = LoaderSource(items, sampler, collate_asr, tcfg.num_workers, seed=tcfg.seed + dist_info.rank)
+    dev_src = None
+    if req.dev_data and dist_info.is_main:
+        dev_set = AsrDataset(
+            req.dev_data, tokenizer, cfg.fbank, train=False, config=cfg.dataset, progress=progress
+        )
+        dev_items = CachedDataset(dev_set) if tcfg.cache_features else dev_set
+        dev_sampler = BucketBatchSampler(dev_set.num_frames, tcfg.max_frames, shuffle=False)
+        dev_src = LoaderSource(dev_items, dev_sampler, collate_asr, tcfg.num_workers)
+    vocab = len(tokenizer.symbols)
+    model = Paraformer(cfg.model, vocab)
+    frontend = build_frontend(cfg, cmvn_path)
+    if dist_info.is_main:
+        LOG.info(
+            "model: %.2f M parameters, vocabulary %d; %d training utterances, %d batches per epoch per rank",
+            count_parameters(model) / 1e6,
+            vocab,
+            len(train_set),
+            len(sampler),
+        )
+    trainer = Trainer(model, frontend, tcfg, exp, train_src, dev_src, dev, dist_info, progress=req.progress)
+    trainer.fit(resume=req.resume, max_steps=req.max_steps)
+    if dist_info.world_size > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return 0

@@ -1,0 +1,73 @@
+"""Small stand-ins for the data pipeline (random fbank-like features and token targets) shared by the training
+tests and the DDP worker script."""
+
+from __future__ import annotations
+
+import torch
+
+from asr.models import ExperimentConfig
+
+V = 20
+
+
+class FakeSource:
+    """Deterministic batches: ``n_utts`` utterances with token sequences whose features carry the tokens (each
+    token id sets a feature band for ~9 frames), shuffled per epoch and split across ranks like the real sampler."""
+
+    def __init__(self, n_utts=12, batch=3, seed=0, rank=0, world=1):
+        g = torch.Generator().manual_seed(seed)
+        self.items = []
+        for _ in range(n_utts):
+            u = int(torch.randint(2, 6, (1,), generator=g))
+            toks = torch.randint(3, V, (u,), generator=g)
+            frames = []
+            for t in toks.tolist():
+                f = torch.randn(9, 80, generator=g) * 0.3
+                f[:, (t * 4) % 80 : (t * 4) % 80 + 4] += 3.0
+                frames.append(f)
+            self.items.append((torch.cat(frames), toks))
+        self.batch, self.seed, self.rank, self.world = batch, seed, rank, world
+        self.epoch = 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def _batches(self):
+        order = torch.randperm(
+            len(self.items), generator=torch.Generator().manual_seed(self.seed + self.epoch)
+        )
+        all_b = [order[i : i + self.batch].tolist() for i in range(0, len(order), self.batch)]
+        return all_b[self.rank :: self.world]
+
+    def num_batches(self):
+        return len(self._batches())
+
+    def iterate(self, skip=0):
+        for idx in self._batches()[skip:]:
+            feats = [self.items[i][0] for i in idx]
+            toks = [self.items[i][1] for i in idx]
+            yield {
+                "feats": torch.nn.utils.rnn.pad_sequence(feats, batch_first=True),
+                "feats_lens": torch.tensor([f.shape[0] for f in feats]),
+                "tokens": torch.nn.utils.rnn.pad_sequence(toks, batch_first=True, padding_value=-1),
+                "tokens_lens": torch.tensor([t.numel() for t in toks]),
+            }
+
+
+def tiny_config() -> ExperimentConfig:
+    cfg = ExperimentConfig()
+    m = cfg.model
+    m.encoder.d_model, m.encoder.num_layers, m.encoder.ffn_dim = 32, 1, 64
+    m.decoder.num_layers, m.decoder.ffn_dim = 1, 64
+    m.ctc_weight = 0.3
+    t = cfg.train
+    t.epochs, t.lr, t.warmup_steps, t.log_every_steps, t.save_every_steps = 2, 2e-3, 4, 1, 3
+    return cfg
+
+
+def make_model_and_frontend(cfg, seed=0):
+    from asr.features.frontend import Frontend
+    from asr.models import Paraformer
+
+    torch.manual_seed(seed)
+    return Paraformer(cfg.model, V), Frontend(cfg.frontend)

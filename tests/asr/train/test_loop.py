@@ -1,0 +1,168 @@
+"""Training loop: resume after a simulated kill continues with the same losses, epoch files and averaging,
+TensorBoard-readable logs, and a 2-process DDP run on CPU (gloo) that keeps the ranks in sync."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fakes import FakeSource, make_model_and_frontend, tiny_config  # noqa: E402
+
+from asr.errors import CifstError  # noqa: E402
+from asr.train.average import average_checkpoints  # noqa: E402
+from asr.train.checkpoint import load_model_state  # noqa: E402
+from asr.train.loop import Trainer, warmup_decay  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def rows(exp: Path, split="train"):
+    with open(exp / "losses.tsv", encoding="utf-8") as f:
+        return [r for r in csv.DictReader(f, delimiter="\t") if r["split"] == split]
+
+
+def run(exp, seed=0, resume=False, max_steps=None, cfg=None):
+    cfg = cfg or tiny_config()
+    model, frontend = make_model_and_frontend(cfg, seed)
+    trainer = Trainer(
+        model, frontend, cfg.train, exp, FakeSource(), FakeSource(n_utts=4, seed=9), "cpu", progress=False
+    )
+    return trainer.fit(resume=resume, max_steps=max_steps), model
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    exp = tmp_path_factory.mktemp("full")
+    state, model = run(exp)
+    return exp, state, model
+
+
+def test_full_run_writes_the_experiment(full_run):
+    exp, state, _ = full_run
+    assert state.finished and state.global_step == 8  # 2 epochs x 4 batches
+    for name in ("checkpoint.pt", "epoch_1.pt", "epoch_2.pt", "final.pt", "train.log", "losses.tsv"):
+        assert (exp / name).exists(), name
+    train = rows(exp)
+    assert [int(r["step"]) for r in train] == list(range(1, 9))
+    assert len(rows(exp, "dev")) == 2 and "token_error_rate" in rows(exp, "dev")[0]
+    assert float(train[-1]["loss"]) < float(train[0]["loss"])
+    # TensorBoard can read the event files
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(exp / "tensorboard"))
+    acc.Reload()
+    events = acc.Scalars("train/loss")
+    assert [e.step for e in events] == list(range(1, 9))
+    assert events[0].value == pytest.approx(float(train[0]["loss"]), rel=1e-5)
+
+
+def test_resume_after_kill_gives_the_same_losses(full_run, tmp_path):
+    exp_full, _, model_full = full_run
+    exp = tmp_path / "killed"
+    state, _ = run(exp, max_steps=5)  # killed after step 5; the last checkpoint is from step 3
+    assert state.global_step == 5
+    # a new process: other initial weights, other RNG, everything must come from checkpoint.pt
+    torch.manual_seed(1234)
+    state, model = run(exp, seed=99, resume=True)
+    assert state.finished and state.global_step == 8
+    full = {int(r["step"]): r for r in rows(exp_full)}
+    resumed = rows(exp)
+    assert [int(r["step"]) for r in resumed] == list(range(1, 9))  # steps 4-5 were not logged twice
+    for r in resumed:
+        for k in ("loss", "ce", "mae", "ctc", "mae_ts"):
+            assert float(r[k]) == pytest.approx(float(full[int(r["step"])][k]), rel=1e-5, abs=1e-6), (
+                r["step"],
+                k,
+            )
+    for (k, a), b in zip(model_full.state_dict().items(), model.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=k)
+
+
+def test_average_is_the_mean_of_parameters(full_run, tmp_path):
+    exp, _, _ = full_run
+    out = average_checkpoints(exp, 2, tmp_path / "avg_2.pt")
+    avg, meta = load_model_state(out)
+    e1, _ = load_model_state(exp / "epoch_1.pt")
+    e2, _ = load_model_state(exp / "epoch_2.pt")
+    assert meta["averaged"] == ["epoch_1.pt", "epoch_2.pt"]
+    for k in avg:
+        if avg[k].is_floating_point():
+            torch.testing.assert_close(avg[k], (e1[k] + e2[k]) / 2)
+    assert not torch.equal(e1["decoder.output.weight"], e2["decoder.output.weight"])
+    with pytest.raises(CifstError, match="lower --num to at most 2"):
+        average_checkpoints(exp, 3)
+
+
+def test_warmup_decay_shape():
+    f = warmup_decay(100)
+    assert f(50) == pytest.approx(0.5) and f(100) == pytest.approx(1.0) and f(400) == pytest.approx(0.5)
+
+
+def test_gradient_accumulation_matches_one_big_batch(tmp_path):
+    """accum_grad=2 over batches of 2 == one update over the same 4 utterances (per-token CE differs only by
+    the per-batch normalization, so compare with a dropout-free model on equal-length utterances)."""
+    cfg = tiny_config()
+    for m in (cfg.model.encoder, cfg.model.decoder):
+        m.dropout = m.attn_dropout = 0.0
+    cfg.model.predictor.dropout = 0.0
+    cfg.model.decoder.glm_sampling_ratio = 0.0
+    cfg.frontend.specaug = None
+    cfg.train.epochs, cfg.train.save_every_steps = 1, 0
+
+    class Same(FakeSource):
+        def __init__(self, batch):
+            super().__init__(n_utts=4, batch=batch)
+            feats, toks = self.items[0]
+            g = torch.Generator().manual_seed(5)
+            self.items = [(feats + 0.1 * torch.randn(feats.shape, generator=g), toks) for _ in range(4)]
+
+    results = []
+    for batch, accum in ((2, 2), (4, 1)):
+        cfg.train.accum_grad = accum
+        model, frontend = make_model_and_frontend(cfg, 0)
+        trainer = Trainer(
+            model, frontend, cfg.train, tmp_path / f"b{batch}", Same(batch), None, "cpu", progress=False
+        )
+        # plain SGD: Adam's first step is ~sign(grad) and would amplify rounding noise in near-zero gradients
+        trainer.optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+        trainer.scheduler = torch.optim.lr_scheduler.LambdaLR(trainer.optimizer, lambda step: 1.0)
+        before = {k: v.clone() for k, v in model.state_dict().items()}
+        trainer.fit()
+        results.append({k: v - before[k] for k, v in model.state_dict().items() if v.is_floating_point()})
+    assert any(d.abs().max() > 1e-3 for d in results[0].values())  # the step did move the parameters
+    for k in results[0]:
+        torch.testing.assert_close(results[0][k], results[1][k], atol=1e-6, rtol=1e-4, msg=k)
+
+
+def test_two_process_ddp_on_cpu(tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        str(Path(__file__).parent / "ddp_worker.py"),
+        str(tmp_path),
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    for k in r0:
+        torch.testing.assert_close(r0[k], r1[k], msg=k)
+    assert (tmp_path / "final.pt").exists() and (tmp_path / "epoch_2.pt").exists()
+    train = rows(tmp_path)
+    assert [int(r["step"]) for r in train] == list(range(1, 9))  # 16 utts / 2 per batch / 2 ranks x 2 epochs
+    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert len(ckpt["rng"]) == 2
