@@ -1,0 +1,161 @@
+"""Hotwords end to end through ``cifst decode``: a tiny letter tokenizer, a bigram LM, a CIF TLG graph and
+posteriors where the rare word ``zeta`` is heard as the common ``beta``: the TLG and graph-less searches recover it
+with the hotword, leave the other utterances alone, per-utterance lists bias only their utterance, and an empty
+list gives byte-identical output to no list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asr.cli import main
+
+CORPUS = """the beta test starts now
+call the beta team now
+the team starts the test
+call me now
+the beta version is here
+my team is here
+beta beta beta
+the zeta test
+"""
+# utterance -> (text, {token: (confusable token, its probability, probability left to the true token)})
+UTTS = {
+    "u1": ("the zeta test", {"▁z": ("▁b", 0.6, 0.35)}),
+    "u2": ("call the beta team now", {}),
+    "u3": ("the zeta test starts now", {"▁z": ("▁b", 0.6, 0.35)}),
+    "u4": ("my team is here", {}),
+}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    tk = pytest.importorskip("asr.text.tokenizer")
+    pytest.importorskip("decoding.search.pipeline")
+    kaldiio = pytest.importorskip("kaldiio")
+    d = tmp_path_factory.mktemp("e2e")
+    (d / "corpus.txt").write_text(CORPUS, encoding="utf-8")
+    tok = tk.train_tokenizer("char", CORPUS.splitlines(), 0, d / "tok")
+    assert (
+        main(
+            [
+                "lm",
+                "build",
+                "-o",
+                "2",
+                "--discount_fallback",
+                "--arpa",
+                str(d / "lm.arpa"),
+                "--quiet",
+                str(d / "corpus.txt"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "graph",
+                "build",
+                "--tokenizer",
+                str(d / "tok"),
+                "--arpa",
+                str(d / "lm.arpa"),
+                "--topo",
+                "cif",
+                "--oov",
+                "skip",
+                "--quiet",
+                str(d / "graph"),
+            ]
+        )
+        == 0
+    )
+    v = tok.vocab_size
+    post = d / "post"
+    post.mkdir()
+    with kaldiio.WriteHelper(f"ark,scp:{post / 'posteriors.ark'},{post / 'posteriors.scp'}") as w:
+        for key, (text, confuse) in UTTS.items():
+            rows = []
+            for t in tok.encode(text, strict=True):
+                p = np.full(v, 1e-3)
+                p[0] = 0.01
+                sym = tok.symbols[t]
+                if sym in confuse:
+                    other, p_other, p_true = confuse[sym]
+                    p[tok.symbols[other]] = p_other
+                    p[t] = p_true
+                else:
+                    p[t] = 0.9
+                rows.append(np.log(p / p.sum()))
+            w(key, np.asarray(rows, dtype=np.float32))
+    (post / "post.yaml").write_text(f"tokens: {d / 'tok' / 'tokens.txt'}\nrow_type: cif\nframe_shift: 0.06\n")
+    (d / "hw.txt").write_text("zeta\n", encoding="utf-8")
+    (d / "empty.txt").write_text("# no hotwords\n", encoding="utf-8")
+    (d / "other.txt").write_text("version\n", encoding="utf-8")
+    (d / "hw.scp").write_text(f"u1 {d / 'hw.txt'}\nu3 {d / 'other.txt'}\n", encoding="utf-8")
+    return d
+
+
+def decode(d: Path, name: str, *extra: str, graph: bool = True) -> tuple[dict[str, str], str]:
+    out = d / name
+    paths = [str(d / "graph")] if graph else ["--no-graph", "--nograph-method", "prefix"]
+    args = [
+        "decode",
+        *paths,
+        str(d / "post" / "posteriors.scp"),
+        str(out),
+        "--no-progress",
+        "--device",
+        "cpu",
+        "--tokenizer",
+        str(d / "tok"),
+        *extra,
+    ]
+    assert main(args) == 0
+    text = {}
+    for line in (out / "text").read_text(encoding="utf-8").splitlines():
+        key, _, words = line.partition(" ")
+        text[key] = words.strip()
+    ctm = (out / "ctm").read_text(encoding="utf-8") if (out / "ctm").exists() else ""
+    return text, ctm
+
+
+@pytest.mark.parametrize("graph", [True, False], ids=["tlg", "nograph"])
+def test_hotword_recovers_the_rare_word_and_nothing_else(setup, graph):
+    base, _ = decode(setup, f"base_{graph}", graph=graph)
+    assert base["u1"] == "the beta test" and base["u3"] == "the beta test starts now"
+    biased, _ = decode(setup, f"hw_{graph}", "--hotwords", str(setup / "hw.txt"), graph=graph)
+    assert biased == {**base, "u1": "the zeta test", "u3": "the zeta test starts now"}
+
+
+@pytest.mark.parametrize("graph", [True, False], ids=["tlg", "nograph"])
+def test_empty_list_is_identical_to_no_list(setup, graph):
+    base = decode(setup, f"base2_{graph}", graph=graph)
+    empty = decode(setup, f"empty_{graph}", "--hotwords", str(setup / "empty.txt"), graph=graph)
+    assert empty == base
+
+
+def test_per_utterance_lists(setup):
+    text, _ = decode(setup, "scp", "--hotwords-scp", str(setup / "hw.scp"))
+    assert text["u1"] == "the zeta test"  # its own list has zeta
+    assert text["u3"] == "the beta test starts now"  # its list has only "version"
+
+
+def test_whole_word_weight_alone_and_penalty(setup):
+    text, _ = decode(
+        setup,
+        "weight_only",
+        "--hotwords",
+        str(setup / "hw.txt"),
+        "--hotword-score",
+        "0",
+        "--hotword-weight",
+        "8",
+    )
+    assert text["u1"] == "the zeta test"
+    (setup / "penalty.txt").write_text("beta -20\n", encoding="utf-8")
+    text, _ = decode(setup, "penalty", "--hotwords", str(setup / "penalty.txt"))
+    assert "beta" not in text["u2"].split()
