@@ -13,6 +13,7 @@ Follows icefall ``compile_hlg.py`` and WeNet ``tools/fst/make_tlg.sh`` (see :mod
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -98,12 +99,14 @@ def _write_fst(f, path: Path) -> None:
         f.write(str(tmp))
 
 
-def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike) -> GraphBuildResult:
+def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike, tokenizer=None) -> GraphBuildResult:
     """Run the pipeline (see the module docstring).
 
     Args:
         config: What to build.
         graph_dir: Output directory (created).
+        tokenizer: A tokenizer object (``.symbols``, ``.encode``) to use instead of loading ``config.tokenizer``
+            (lexicon-free graphs from library code).
 
     Returns:
         :class:`GraphBuildResult`.
@@ -137,7 +140,7 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike) -> Graph
     out = Path(graph_dir)
     if not cfg.arpa:
         raise CifstError("no ARPA LM given (--arpa)")
-    if (cfg.lexicon is None) == (cfg.tokenizer is None):
+    if (cfg.lexicon is None) == (cfg.tokenizer is None and tokenizer is None):
         raise CifstError("give exactly one of --lexicon (lexicon.txt) and --tokenizer (lexicon-free graph)")
     if cfg.topo not in TOPOLOGIES:
         raise CifstError(f"unknown --topo {cfg.topo!r}; choose one of {', '.join(TOPOLOGIES)}")
@@ -151,6 +154,8 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike) -> Graph
             raise FileNotFoundError(2, "No such file or directory", p)
     out.mkdir(parents=True, exist_ok=True)
     stamp = _stamp(cfg)
+    if tokenizer is not None:  # an object, not a file: stamp its vocabulary
+        stamp["tokenizer_symbols"] = hashlib.sha1("\n".join(tokenizer.symbols.symbols).encode()).hexdigest()
     stamp_path = out / "build.json"
     same = False
     if stamp_path.exists():
@@ -179,8 +184,7 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike) -> Graph
         log.info("%s: %s (%.1f s)", name, size, time.time() - t0)
 
     # tokens
-    tokenizer = None
-    if cfg.tokenizer:
+    if tokenizer is None and cfg.tokenizer:
         from asr.text.tokenizer import load_tokenizer
 
         tokenizer = load_tokenizer(cfg.tokenizer)
@@ -191,7 +195,7 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike) -> Graph
     else:
         raise CifstError("no token table: give --tokens tokens.txt")
     if tokenizer is not None and tokenizer.symbols != tokens:
-        raise CifstError(f"--tokens {cfg.tokens} differs from the tokenizer's tokens.txt in {cfg.tokenizer}")
+        raise CifstError(f"--tokens {cfg.tokens} differs from the tokenizer's tokens.txt ({cfg.tokenizer})")
     tokens_src = Path(cfg.tokens) if cfg.tokens else None
     if tokens_src is None or (out / "tokens.txt").resolve() != tokens_src.resolve():
         tokens.write(out / "tokens.txt")

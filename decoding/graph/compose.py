@@ -15,7 +15,11 @@ unless LG emits a word on an epsilon arc, which is checked.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import sys
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,37 +117,61 @@ def diagnose_lexicon(lexicon, disambig: list[int] | None, limit: int = 5) -> str
     return f"in {src}: " + "; ".join(parts) + " without a disambiguation symbol #k"
 
 
+@contextlib.contextmanager
+def _capture_stderr(box: list[str], limit: int = 4000):
+    """Redirect the process's fd 2 (where OpenFst logs) to a temporary file; append its head to ``box``."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield box
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            box.append(tmp.read(limit).decode("utf-8", "replace"))
+
+
 def determinize_capped(f, max_states: int, what: str = "L o G", cause: str = ""):
     """Determinize (functional, tropical) but stop at ``max_states``.
+
+    A cause known in advance (``cause`` non-empty, e.g. homophones without ``#k``: the input is not functional and
+    determinization would never end) raises at once. OpenFst's own complaints are captured, not printed.
 
     Args:
         f: The FST (no input epsilons: they would be kept as symbols).
         max_states: State cap; reaching it raises instead of running out of memory.
         what: Name of the graph for messages.
-        cause: A diagnosis to put in the message when the cap is hit (e.g. from :func:`diagnose_lexicon`).
+        cause: A diagnosis (from :func:`diagnose_lexicon`); non-empty means "will not determinize".
 
     Returns:
         The deterministic FST.
 
     Raises:
-        DeterminizeBlowup: the cap was reached.
+        DeterminizeBlowup: a known cause, the cap was reached, or OpenFst reported the input non-functional.
     """
     import pywrapfst as fst
 
-    try:
-        d = fst.determinize(f, nstate=max_states)
-    except fst.FstOpError as e:
+    if cause:
         raise DeterminizeBlowup(
-            f"determinizing {what} failed ({e}); {cause or 'the input is not functional'}"
+            f"{what} cannot be determinized (determinization would not end): {cause}; keep the disambiguation "
+            "symbols on (the default) or remove the duplicate pronunciations"
         )
-    if d.num_states() >= max_states or d.properties(fst.ERROR, True) == fst.ERROR:
+    box: list[str] = []
+    with _capture_stderr(box):
+        d = fst.determinize(f, nstate=max_states)
+    msgs = box[0] if box else ""
+    if "non-functional" in msgs or d.properties(fst.ERROR, True) == fst.ERROR:
+        first = msgs.strip().splitlines()[0] if msgs.strip() else "error"
         raise DeterminizeBlowup(
-            f"determinizing {what} ({fst_size(f)}) exceeded {max_states} states and was stopped; "
-            + (
-                cause + "; give those pronunciations #k or remove duplicates"
-                if cause
-                else "the LM is too large for this lexicon: prune it (cifst lm prune) or raise --max-det-states"
-            )
+            f"determinizing {what} failed: OpenFst says '{first}'; two word sequences share one token sequence "
+            "(homophones without disambiguation symbols?)"
+        )
+    if d.num_states() >= max_states:
+        raise DeterminizeBlowup(
+            f"determinizing {what} ({fst_size(f)}) exceeded {max_states} states and was stopped; the LM is too "
+            "large for this lexicon: prune it (cifst lm prune) or raise --max-det-states"
         )
     return d
 

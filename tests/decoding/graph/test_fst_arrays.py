@@ -1,0 +1,96 @@
+"""fst_arrays: numpy <-> pywrapfst through the const layout, checked against pywrapfst's own arc iteration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from decoding.graph.csr import CsrGraph
+from decoding.graph.fst_arrays import arrays_to_fst, fst_to_arrays
+
+
+def _random_arrays(seed: int, S: int = 50, A: int = 300):
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, S, A)
+    dst = rng.integers(0, S, A)
+    il = rng.integers(0, 20, A)
+    ol = rng.integers(0, 30, A)
+    w = rng.normal(size=A).astype(np.float32)
+    final = np.where(rng.random(S) < 0.3, rng.random(S), np.inf).astype(np.float32)
+    return S, int(rng.integers(0, S)), src, dst, il, ol, w, final
+
+
+def _walk(f):
+    """The reference: every arc as pywrapfst iterates it."""
+    arcs, finals = [], []
+    for s in f.states():
+        finals.append(float(f.final(s)))
+        for a in f.arcs(s):  # pywrapfst prints weights with 9 digits: exact for float32
+            arcs.append((s, a.nextstate, a.ilabel, a.olabel, float(np.float32(float(a.weight)))))
+    return arcs, finals
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_arrays_to_fst_matches_arc_iteration(seed):
+    S, start, src, dst, il, ol, w, final = _random_arrays(seed)
+    f = arrays_to_fst(S, start, src, dst, il, ol, w, final)
+    assert f.verify() and f.start() == start and f.num_states() == S
+    arcs, finals = _walk(f)
+    order = np.argsort(src, kind="stable")
+    want = [(int(src[i]), int(dst[i]), int(il[i]), int(ol[i]), float(w[i])) for i in order]
+    assert arcs == want
+    np.testing.assert_array_equal(np.array(finals, np.float32), final)
+
+
+def test_fst_to_arrays_roundtrip_and_symbol_tables():
+    import pywrapfst as fst
+
+    S, start, src, dst, il, ol, w, final = _random_arrays(3)
+    f = arrays_to_fst(S, start, src, dst, il, ol, w, final)
+    syms = fst.SymbolTable()
+    for i in range(40):
+        syms.add_symbol(f"s{i}", i)
+    f.set_input_symbols(syms)
+    f.set_output_symbols(syms)
+    a = fst_to_arrays(f)
+    arcs, finals = _walk(f)
+    got = list(zip(a.src.tolist(), a.dst.tolist(), a.ilabel.tolist(), a.olabel.tolist(), a.weight.tolist()))
+    assert got == arcs
+    assert a.start == start and np.array_equal(a.final, np.array(finals, np.float32))
+    assert f.input_symbols() is not None  # the caller's FST is not modified
+
+
+def test_arrays_to_fst_rejects_bad_states():
+    with pytest.raises(ValueError, match="state ids"):
+        arrays_to_fst(
+            2,
+            0,
+            np.array([0]),
+            np.array([5]),
+            np.array([1]),
+            np.array([1]),
+            np.array([0.0]),
+            np.zeros(2, np.float32),
+        )
+
+
+def test_csr_graph_from_fst_to_fst_save_load(tmp_path):
+    S, start, src, dst, il, ol, w, final = _random_arrays(4)
+    f = arrays_to_fst(S, start, src, dst, il, ol, w, final)
+    g = CsrGraph.from_fst(f)
+    assert g.num_states == S and g.num_arcs == len(src) and g.start == start
+    assert torch.all(g.src[1:] >= g.src[:-1])
+    for s in range(S):
+        lo, hi = int(g.row_ptr[s]), int(g.row_ptr[s + 1])
+        assert [
+            (int(d), int(i), int(o)) for d, i, o in zip(g.dst[lo:hi], g.ilabel[lo:hi], g.olabel[lo:hi])
+        ] == [(a.nextstate, a.ilabel, a.olabel) for a in f.arcs(s)]
+    back = g.to_fst()
+    assert _walk(back) == _walk(f)
+    g.save(tmp_path / "g.pt")
+    h = CsrGraph.load(tmp_path / "g.pt")
+    assert all(
+        torch.equal(getattr(g, k), getattr(h, k)) for k in ("row_ptr", "src", "dst", "ilabel", "olabel")
+    )
+    assert torch.equal(g.weight, h.weight) and torch.equal(g.final, h.final) and h.start == g.start

@@ -1,0 +1,140 @@
+"""load_graph (TLG.fst from other tools -> TLG.pt on first load) and the `cifst graph build|info` commands."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from asr.cli import main
+from asr.errors import InputError
+from asr.text.symbol_table import SymbolTable
+from decoding.graph.fst_arrays import arrays_to_fst
+from decoding.graph.load import load_graph
+
+
+def _foreign_dir(tmp_path, arcs, final, start=0):
+    """A graph dir holding only TLG.fst, tokens.txt, words.txt, as Kaldi/WeNet/sherpa tools leave it."""
+    d = tmp_path / "foreign"
+    d.mkdir()
+    SymbolTable(["<blk>", "a", "b"]).write(d / "tokens.txt")
+    SymbolTable(["<eps>", "A", "B", "#0"]).write(d / "words.txt")
+    a = np.array(arcs, dtype=np.float64).reshape(-1, 5)
+    f = arrays_to_fst(
+        len(final),
+        start,
+        a[:, 0],
+        a[:, 1],
+        a[:, 2],
+        a[:, 3],
+        a[:, 4].astype(np.float32),
+        np.array(final, np.float32),
+    )
+    f.write(str(d / "TLG.fst"))
+    return d
+
+
+def test_foreign_tlg_converted_once_with_epsilons_removed(tmp_path):
+    inf = np.inf
+    # 0 -a:A-> 1 -<eps>:<eps>/0.5-> 2 -b:B-> 3 (final); blank loops on 0
+    d = _foreign_dir(
+        tmp_path,
+        [(0, 0, 1, 0, 0.0), (0, 1, 2, 1, 1.0), (1, 2, 0, 0, 0.5), (2, 3, 3, 2, 0.25)],
+        [inf, inf, inf, 0.0],
+    )
+    g, tokens, words = load_graph(d)
+    assert (d / "TLG.pt").exists() and len(tokens) == 3 and words.id("B") == 2
+    assert bool((g.ilabel > 0).all())
+    arcs = sorted(
+        zip(g.src.tolist(), g.ilabel.tolist(), g.olabel.tolist(), [round(w, 4) for w in g.weight.tolist()])
+    )
+    # the epsilon's cost moved onto the arc that follows it
+    assert (1, 3, 2, 0.75) in arcs and len(arcs) == 3
+    mtime = (d / "TLG.pt").stat().st_mtime_ns
+    g2, _, _ = load_graph(d)
+    assert (d / "TLG.pt").stat().st_mtime_ns == mtime and torch.equal(g2.dst, g.dst)
+
+
+def test_foreign_tlg_with_word_on_epsilon_is_reported(tmp_path):
+    d = _foreign_dir(tmp_path, [(0, 1, 2, 0, 0.0), (1, 2, 0, 1, 0.0)], [np.inf, np.inf, 0.0])
+    with pytest.raises(InputError, match="input-epsilon arcs emit words") as e:
+        load_graph(d)
+    assert e.value.path.endswith("TLG.fst")
+
+
+def test_labels_out_of_range(tmp_path):
+    d = _foreign_dir(tmp_path, [(0, 1, 7, 1, 0.0)], [np.inf, 0.0])
+    with pytest.raises(InputError, match="input label 7 > number of tokens 3"):
+        load_graph(d)
+    shutil.rmtree(d)
+    with pytest.raises(InputError, match="graph directory not found"):
+        load_graph(d)
+
+
+def test_cli_build_info_and_errors(tmp_path, tokens_file, lexicon_file, hand_arpa, capsys):
+    (tmp_path / "lex2.txt").write_text("a x y\nb x\nc y z\n<unk> y\n")
+    out = tmp_path / "graph"
+    code = main(
+        [
+            "graph",
+            "build",
+            "--tokens",
+            str(tokens_file),
+            "--lexicon",
+            str(tmp_path / "lex2.txt"),
+            "--arpa",
+            str(hand_arpa),
+            "--topo",
+            "cif",
+            "--quiet",
+            str(out),
+        ]
+    )
+    assert code == 0
+    assert "TLG (cif)" in capsys.readouterr().out
+    for name in ("TLG.fst", "TLG.pt", "tokens.txt", "words.txt"):
+        assert (out / name).exists()
+    assert main(["graph", "info", str(out)]) == 0
+    text = capsys.readouterr().out
+    import pywrapfst as fst
+
+    f = fst.Fst.read(str(out / "TLG.fst"))
+    assert f"states              {f.num_states()}" in text
+    assert "input_epsilon_arcs  0" in text and "topo                cif" in text
+    # an LM word missing from the lexicon: the ARPA file and line are named
+    (tmp_path / "lex3.txt").write_text("a x y\nb x\n")
+    code = main(
+        [
+            "graph",
+            "build",
+            "--tokens",
+            str(tokens_file),
+            "--lexicon",
+            str(tmp_path / "lex3.txt"),
+            "--arpa",
+            str(hand_arpa),
+            "--quiet",
+            str(tmp_path / "g3"),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and f"{hand_arpa}:10: word 'c'" in err and "--oov skip" in err
+    # a malformed lexicon line
+    (tmp_path / "lex4.txt").write_text("a x y\nb x qq\n")
+    code = main(
+        [
+            "graph",
+            "build",
+            "--tokens",
+            str(tokens_file),
+            "--lexicon",
+            str(tmp_path / "lex4.txt"),
+            "--arpa",
+            str(hand_arpa),
+            "--quiet",
+            str(tmp_path / "g4"),
+        ]
+    )
+    assert code == 1 and "lex4.txt:2: token 'qq'" in capsys.readouterr().err
