@@ -21,12 +21,13 @@ my team is here
 beta beta beta
 the zeta test
 """
-# utterance -> (text, {token: (confusable token, its probability, probability left to the true token)})
+# utterance -> (text, {token: (probability left to the true token, [(confusable token, its probability), ...])})
 UTTS = {
-    "u1": ("the zeta test", {"▁z": ("▁b", 0.6, 0.35)}),
+    "u1": ("the zeta test", {"▁z": (0.35, [("▁b", 0.6)])}),
     "u2": ("call the beta team now", {}),
-    "u3": ("the zeta test starts now", {"▁z": ("▁b", 0.6, 0.35)}),
+    "u3": ("the zeta test starts now", {"▁z": (0.35, [("▁b", 0.6)])}),
     "u4": ("my team is here", {}),
+    "u5": ("the zeta test", {"▁z": (0.15, [("▁b", 0.5), ("▁v", 0.3)])}),  # the true token ranks third
 }
 
 
@@ -84,9 +85,9 @@ def setup(tmp_path_factory):
                 p[0] = 0.01
                 sym = tok.symbols[t]
                 if sym in confuse:
-                    other, p_other, p_true = confuse[sym]
-                    p[tok.symbols[other]] = p_other
-                    p[t] = p_true
+                    p[t], others = confuse[sym]
+                    for other, p_other in others:
+                        p[tok.symbols[other]] = p_other
                 else:
                     p[t] = 0.9
                 rows.append(np.log(p / p.sum()))
@@ -126,9 +127,18 @@ def decode(d: Path, name: str, *extra: str, graph: bool = True) -> tuple[dict[st
 @pytest.mark.parametrize("graph", [True, False], ids=["tlg", "nograph"])
 def test_hotword_recovers_the_rare_word_and_nothing_else(setup, graph):
     base, _ = decode(setup, f"base_{graph}", graph=graph)
-    assert base["u1"] == "the beta test" and base["u3"] == "the beta test starts now"
+    assert base["u1"] == base["u5"] == "the beta test" and base["u3"] == "the beta test starts now"
     biased, _ = decode(setup, f"hw_{graph}", "--hotwords", str(setup / "hw.txt"), graph=graph)
-    assert biased == {**base, "u1": "the zeta test", "u3": "the zeta test starts now"}
+    assert biased == {**base, "u1": "the zeta test", "u3": "the zeta test starts now", "u5": "the zeta test"}
+
+
+def test_bias_is_applied_before_pruning(setup):
+    # u5's true first token ranks third; with at most 2 tokens kept per row it survives only if the hotword bonus
+    # is added on the emitting arcs before max-active pruning
+    text, _ = decode(
+        setup, "narrow", "--hotwords", str(setup / "hw.txt"), "--max-active", "2", "--min-active", "1"
+    )
+    assert text["u5"] == "the zeta test"
 
 
 @pytest.mark.parametrize("graph", [True, False], ids=["tlg", "nograph"])
@@ -158,4 +168,5 @@ def test_whole_word_weight_alone_and_penalty(setup):
     assert text["u1"] == "the zeta test"
     (setup / "penalty.txt").write_text("beta -20\n", encoding="utf-8")
     text, _ = decode(setup, "penalty", "--hotwords", str(setup / "penalty.txt"))
-    assert "beta" not in text["u2"].split()
+    assert all("beta" not in t.split() for t in text.values())
+    assert text["u4"] == "my team is here"
