@@ -94,6 +94,7 @@ class Frontend(nn.Module):
         x, x_lens = apply_lfr_batch(feats, lens, lfr.m, lfr.n)
         x = (x - self.cmvn_mean) / self.cmvn_std
         if self.training and self.config.specaug is not None:
-            x = spec_augment(x, x_lens, self.config.specaug, generator)
+            groups = lfr.m if self.config.specaug.lfr_aware_freq_mask else 1
+            x = spec_augment(x, x_lens, self.config.specaug, generator, groups)
         valid = torch.arange(x.shape[1], device=x.device)[None, :] < x_lens[:, None]
         return x.masked_fill(~valid[:, :, None], 0.0), x_lens

@@ -30,6 +30,8 @@ class SpecAugConfig:
         time_mask_max_ratio: A span is also at most this fraction of the utterance's length.
         time_warp_window: Maximum warp shift in frames; 0 disables time warping.
         mask_value: Value written into masked cells.
+        lfr_aware_freq_mask: On LFR-stacked features (``Frontend``), draw a band of mel bins and mask it in each
+            of the ``m`` stacked frames (FunASR ``SpecAugLFR``); ``freq_mask_width`` is then in mel bins.
     """
 
     num_freq_masks: int = 1
@@ -39,10 +41,18 @@ class SpecAugConfig:
     time_mask_max_ratio: float = 0.2
     time_warp_window: int = 0
     mask_value: float = 0.0
+    lfr_aware_freq_mask: bool = True
 
 
 def mask_along_axis(
-    feats, lens, num_masks: int, max_width, axis: int, mask_value: float = 0.0, generator=None
+    feats,
+    lens,
+    num_masks: int,
+    max_width,
+    axis: int,
+    mask_value: float = 0.0,
+    generator=None,
+    groups: int = 1,
 ):
     """Set ``num_masks`` random spans along ``axis`` of every utterance to ``mask_value``.
 
@@ -54,6 +64,8 @@ def mask_along_axis(
         axis: 1 for time masks, 2 for frequency masks.
         mask_value: Fill value.
         generator: Optional ``torch.Generator`` for reproducible masks.
+        groups: Frequency masks only: ``D`` is ``groups`` stacked frames of ``D / groups`` bins (LFR); a band is
+            drawn in ``0..D/groups`` and masked in every stacked frame, as FunASR's ``MaskAlongAxisLFR``.
 
     Returns:
         float ``[B, T, D]``: a new tensor (``feats`` is not modified).
@@ -64,8 +76,10 @@ def mask_along_axis(
     if num_masks <= 0:
         return feats
     device = feats.device
-    size = num if axis == 1 else dim
-    extent = lens.to(device) if axis == 1 else torch.full((bsz,), dim, device=device, dtype=torch.long)
+    if axis == 2 and (groups < 1 or dim % groups):
+        raise ValueError(f"feature dim {dim} is not a multiple of the LFR stacking {groups}")
+    size = num if axis == 1 else dim // groups
+    extent = lens.to(device) if axis == 1 else torch.full((bsz,), size, device=device, dtype=torch.long)
     max_w = torch.as_tensor(max_width, device=device, dtype=torch.long).expand(bsz)
     max_w = torch.minimum(max_w, extent).clamp(min=0)
     # widths uniform in 0..max_w, starts uniform in 0..extent - width (all on the CPU generator, then moved)
@@ -80,6 +94,7 @@ def mask_along_axis(
     if axis == 1:
         mask = hit[:, :, None]
     else:  # frequency bands cover the valid frames only, padding stays as it is
+        hit = hit.repeat(1, groups) if axis == 2 else hit  # same band in every stacked frame
         valid = torch.arange(num, device=device)[None, :] < lens.to(device)[:, None]
         mask = hit[:, None, :] & valid[:, :, None]
     return feats.masked_fill(mask, mask_value)
@@ -116,7 +131,7 @@ def time_warp(feats, lens, window: int, generator=None):
     return out
 
 
-def spec_augment(feats, lens, config: SpecAugConfig | None = None, generator=None):
+def spec_augment(feats, lens, config: SpecAugConfig | None = None, generator=None, groups: int = 1):
     """Apply time warp, frequency masks and time masks (in that order) to a padded batch.
 
     Args:
@@ -124,6 +139,7 @@ def spec_augment(feats, lens, config: SpecAugConfig | None = None, generator=Non
         lens: int64 ``[B]`` valid frames.
         config: Options; default :class:`SpecAugConfig`.
         generator: Optional CPU ``torch.Generator`` for reproducibility.
+        groups: Stacked frames per row (LFR ``m``) for LFR-aware frequency masks; 1 for plain features.
 
     Returns:
         float ``[B, T, D]``, a new tensor; frames beyond ``lens`` are unchanged.
@@ -134,7 +150,7 @@ def spec_augment(feats, lens, config: SpecAugConfig | None = None, generator=Non
     lens = lens.to(device=feats.device, dtype=torch.long)
     out = time_warp(feats, lens, config.time_warp_window, generator)
     out = mask_along_axis(
-        out, lens, config.num_freq_masks, config.freq_mask_width, 2, config.mask_value, generator
+        out, lens, config.num_freq_masks, config.freq_mask_width, 2, config.mask_value, generator, groups
     )
     tmax = torch.minimum(
         torch.full_like(lens, config.time_mask_width),

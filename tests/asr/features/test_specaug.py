@@ -3,6 +3,7 @@ ends of the utterance and the values within range, seeds reproduce."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from asr.features.specaug import SpecAugConfig, mask_along_axis, spec_augment, time_warp
@@ -75,3 +76,16 @@ def test_time_warp_keeps_ends_and_range():
         assert y[b, :, 0].min() >= 0 and y[b, :, 0].max() <= 1
         assert (y[b, 1:, 0] - y[b, :-1, 0] >= -1e-6).all()  # a warp keeps a ramp monotone
         assert abs(float(y[b, 0, 0])) < 0.05 and abs(float(y[b, -1, 0]) - 1.0) < 0.05
+
+
+def test_lfr_aware_frequency_mask_hits_every_stacked_frame():
+    x = torch.randn(6, 20, 7 * 10) + 10.0
+    lens = torch.full((6,), 20)
+    cfg = SpecAugConfig(num_freq_masks=1, freq_mask_width=4, num_time_masks=0)
+    for seed in range(20):
+        y = spec_augment(x, lens, cfg, generator=torch.Generator().manual_seed(seed), groups=7)
+        cols = (y == 0).all(dim=1).reshape(6, 7, 10)  # [B, stacked frame, bin]
+        assert torch.equal(cols, cols[:, :1].expand_as(cols))  # the same bins in all 7 frames
+        assert int(cols[:, 0].sum(dim=1).max()) <= 4
+    with pytest.raises(ValueError, match="multiple"):
+        spec_augment(x, lens, cfg, groups=3)
