@@ -1,0 +1,174 @@
+"""End to end on a tiny synthetic data dir: `cifst train` -> `cifst average` -> `cifst infer`; outputs readable by
+kaldiio and consistent with post.yaml and text; bad checkpoints fail with clear errors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import kaldiio
+import numpy as np
+import pytest
+import soundfile as sf
+import yaml
+
+from asr.cli import main
+from asr.models.config import load_config, save_config
+from asr.text.tokenizer import load_tokenizer, train_tokenizer
+
+sys.path.insert(0, str(Path(__file__).parent / "train"))
+
+from fakes import tiny_config  # noqa: E402
+
+WORDS = ["abc", "cab", "bad", "dab", "ace", "bead"]
+
+
+def make_data(root: Path, n: int, seed: int) -> Path:
+    """Utterances of 2-3 'words'; each letter is a 0.12 s tone of its own pitch."""
+    rng = np.random.default_rng(seed)
+    d = root / f"data{seed}"
+    (d / "wav").mkdir(parents=True)
+    pitch = {c: 300.0 + 180.0 * i for i, c in enumerate("abcde")}
+    lines, scp = [], []
+    for i in range(n):
+        words = [WORDS[j] for j in rng.integers(0, len(WORDS), size=rng.integers(2, 4))]
+        t = np.arange(int(0.12 * 16000)) / 16000
+        parts = []
+        for w in words:
+            parts += [0.3 * np.sin(2 * np.pi * pitch[c] * t) for c in w]
+            parts.append(np.zeros(1600))
+        wave = np.concatenate(parts) + 0.003 * rng.standard_normal(sum(len(p) for p in parts))
+        key = f"utt{i:03d}"
+        sf.write(d / "wav" / f"{key}.wav", wave.astype(np.float32), 16000)
+        lines.append(f"{key} {' '.join(words)}")
+        scp.append(f"{key} {d / 'wav' / f'{key}.wav'}")
+    (d / "text").write_text("\n".join(lines) + "\n")
+    (d / "wav.scp").write_text("\n".join(scp) + "\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def exp(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    train = make_data(root, 12, 0)
+    dev = make_data(root, 3, 1)
+    train_tokenizer(
+        "char",
+        [line.split(" ", 1)[1] for line in (train / "text").read_text().splitlines()],
+        0,
+        root / "lang",
+    )
+    cfg = tiny_config()
+    cfg.train.max_frames = 1500
+    cfg.train.epochs = 2
+    save_config(cfg, root / "conf.yaml")
+    exp = root / "exp"
+    code = main(
+        [
+            "train",
+            "--config",
+            str(root / "conf.yaml"),
+            "--train-data",
+            str(train),
+            "--dev-data",
+            str(dev),
+            "--tokenizer",
+            str(root / "lang"),
+            "--device",
+            "cpu",
+            "--no-progress",
+            str(exp),
+        ]
+    )
+    assert code == 0
+    return root, exp, dev
+
+
+def test_train_writes_a_model_dir(exp):
+    _, exp_dir, _ = exp
+    for name in (
+        "config.yaml",
+        "tokens.txt",
+        "tokenizer.yaml",
+        "cmvn.json",
+        "epoch_1.pt",
+        "epoch_2.pt",
+        "final.pt",
+        "checkpoint.pt",
+        "losses.tsv",
+        "train.log",
+    ):
+        assert (exp_dir / name).exists(), name
+
+
+def test_average_then_infer_outputs_are_consistent(exp, capsys):
+    root, exp_dir, dev = exp
+    assert main(["average", str(exp_dir), "--num", "2"]) == 0
+    out = root / "infer"
+    assert (
+        main(
+            [
+                "infer",
+                str(exp_dir),
+                str(dev),
+                str(out),
+                "--checkpoint",
+                "avg_2.pt",
+                "--device",
+                "cpu",
+                "--batch-size",
+                "2",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    assert "RTF" in capsys.readouterr().out
+    meta = yaml.safe_load((out / "post.yaml").read_text())
+    assert meta["row_type"] == "cif" and meta["frame_shift"] == pytest.approx(0.06)
+    tokens = load_tokenizer(exp_dir).symbols
+    assert (out / meta["tokens"]).read_text() == (exp_dir / "tokens.txt").read_text()
+    post = dict(kaldiio.load_scp_sequential(str(out / "posteriors.scp")))
+    times = dict(kaldiio.load_scp_sequential(str(out / "times.scp")))
+    keys = [line.split()[0] for line in (dev / "text").read_text().splitlines()]
+    assert sorted(post) == sorted(times) == keys
+    text = dict(
+        line.split(" ", 1) if " " in line else (line, "") for line in (out / "text").read_text().splitlines()
+    )
+    tok = load_tokenizer(exp_dir)
+    dur = {k: sf.info(str(dev / "wav" / f"{k}.wav")).duration for k in keys}
+    for key in keys:
+        lp, tm = post[key], times[key]
+        assert lp.dtype == np.float32 and tm.dtype == np.float32
+        assert lp.shape[1] == len(tokens) and tm.shape == (lp.shape[0], 2)
+        np.testing.assert_allclose(np.exp(lp).sum(1), 1.0, rtol=1e-4)
+        assert (tm[:, 0] <= tm[:, 1]).all() and (tm >= 0).all() and (tm[:, 1] <= dur[key] + 0.06).all()
+        ids = [int(i) for i in lp.argmax(1) if int(i) not in (0, tokens["<sos/eos>"])]
+        assert text[key].strip() == tok.decode(ids).strip()
+
+
+def test_checkpoint_of_another_shape_names_the_tensor(exp, tmp_path, capsys):
+    _, exp_dir, dev = exp
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in ("tokens.txt", "tokenizer.yaml", "cmvn.json", "final.pt"):
+        (other / name).write_bytes((exp_dir / name).read_bytes())
+    cfg = load_config(exp_dir / "config.yaml")
+    cfg.model.encoder.ffn_dim = 48
+    save_config(cfg, other / "config.yaml")
+    assert main(["infer", str(other), str(dev), str(tmp_path / "o"), "--device", "cpu", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "encoder.layers.0.ffn.w1.weight" in err and "(64, 32)" in err and "(48, 32)" in err
+    (other / "bad.pt").write_bytes(b"not a checkpoint")
+    assert (
+        main(["infer", str(other), str(dev), str(tmp_path / "o"), "--checkpoint", "bad.pt", "--no-progress"])
+        == 1
+    )
+    assert "weights-only" in capsys.readouterr().err
+    assert (
+        main(
+            ["infer", str(other), str(dev), str(tmp_path / "o"), "--checkpoint", "avg_9.pt", "--no-progress"]
+        )
+        == 1
+    )
+    assert "no such checkpoint" in capsys.readouterr().err
