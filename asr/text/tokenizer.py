@@ -97,7 +97,10 @@ class Tokenizer:
         config: The ``tokenizer.yaml`` options.
     """
 
-    kind = "base"
+    @property
+    def kind(self) -> str:
+        """``char``, ``bpe``, ``unigram`` or ``mixed`` (from ``tokenizer.yaml``)."""
+        return self.config.kind
 
     def __init__(self, symbols: SymbolTable, config: TokenizerConfig):
         self.symbols = symbols
@@ -201,8 +204,6 @@ def _table(pieces: Iterable[str]) -> SymbolTable:
 
 class CharTokenizer(Tokenizer):
     """CJK characters, plus Latin words or letters (``config.latin``)."""
-
-    kind = "char"
 
     def _pieces(self, text: str) -> list[str]:
         out: list[str] = []
@@ -324,8 +325,6 @@ class _SentencePieceBase(Tokenizer):
 class SentencePieceTokenizer(_SentencePieceBase):
     """BPE or unigram pieces from a sentencepiece model trained on the (normalized) training text."""
 
-    kind = "sentencepiece"
-
     def _pieces(self, text: str) -> list[str]:
         return self.sp.encode(text, out_type=str) if text else []
 
@@ -343,8 +342,6 @@ class SentencePieceTokenizer(_SentencePieceBase):
 
 class MixedTokenizer(_SentencePieceBase):
     """CJK characters as tokens; runs of non-CJK words go through a sentencepiece model."""
-
-    kind = "mixed"
 
     def _pieces(self, text: str) -> list[str]:
         out: list[str] = []
