@@ -98,6 +98,18 @@ def main() -> None:
         f"WER ours {100 * ours.error_rate:.3f}% jiwer {100 * theirs.wer:.3f}%  counts identical: {same}"
     )
 
+    # the same jiwer call with the garbage collector paused as ours pauses it: how much of the gap is GC
+    import gc
+
+    gc.disable()
+    try:
+        t0 = time.perf_counter()
+        jiwer.process_words(refs, hyps)
+        t_jiwer_nogc = time.perf_counter() - t0
+    finally:
+        gc.enable()
+    print(f"API     jiwer with GC paused {t_jiwer_nogc:7.3f} s   ratio = {t_jiwer_nogc / t_ours:5.2f}x")
+
     # kernel level: the same integer sequences
     vocab: dict[str, int] = {}
     r_ids = [[vocab.setdefault(w, len(vocab)) for w in r.split()] for r in refs]
