@@ -3,7 +3,7 @@
 Input: per-order arrays from a builder (:mod:`lm.interpolate`, :mod:`lm.smoothing`) or an ARPA file. Output:
 :class:`NgramModel`: for each order n, the n-grams in lmplz's suffix order as (first word id, index of the suffix in
 order n-1), with log10 probability and log10 back-off; written as ARPA by vectorized byte assembly (no Python loop
-per line), laid out and formatted exactly as lmplz writes it.
+per line, :mod:`lm.arpa_lines`), laid out and formatted exactly as lmplz writes it.
 
 Reference: the ARPA format (SRILM ``ngram-format(5)``) and kenlm ``lm/common/print.cc`` (layout). Our own code.
 """
@@ -17,8 +17,9 @@ import numpy as np
 
 from asr.errors import InputError
 from lm.arpa import ArpaWriter, iter_arpa, read_arpa_header
+from lm.arpa_lines import encode_lines
 
-__all__ = ["ModelOrder", "NgramModel", "write_model_arpa", "read_model_arpa", "float_bytes"]
+__all__ = ["ModelOrder", "NgramModel", "write_model_arpa", "read_model_arpa"]
 
 
 @dataclass
@@ -107,81 +108,6 @@ class NgramModel:
         return out
 
 
-def float_bytes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Format floats as kenlm does (shortest float32 round-trip, no trailing ``.0``, exponent only below 1e-6).
-
-    Args:
-        values: float [n].
-
-    Returns:
-        (uint8 [n, 16] zero-padded ASCII, int64 [n] lengths).
-    """
-    arr = np.asarray(values, np.float32)
-    s = arr.astype("S16")
-    buf = s.view(np.uint8).reshape(len(arr), 16).copy()
-    lens = (buf != 0).sum(axis=1).astype(np.int64)
-    # "-99.0" -> "-99": drop a trailing ".0"
-    idx = np.arange(len(arr))
-    tail_dot = (
-        (lens >= 2) & (buf[idx, np.maximum(lens - 2, 0)] == ord(".")) & (buf[idx, lens - 1] == ord("0"))
-    )
-    lens[tail_dot] -= 2
-    zero_neg = (lens == 2) & (buf[:, 0] == ord("-")) & (buf[:, 1] == ord("0"))
-    buf[zero_neg, 0] = ord("0")
-    lens[zero_neg] = 1
-    has_e = (buf == ord("e")).any(axis=1)
-    if has_e.any():
-        from lm.arpa import format_floats
-
-        for i in np.flatnonzero(has_e):
-            t = format_floats(arr[i : i + 1])[0].encode()
-            buf[i] = 0
-            buf[i, : len(t)] = np.frombuffer(t, np.uint8)
-            lens[i] = len(t)
-    return buf, lens
-
-
-def _copy_segments(out, dest, src, start, lens) -> None:
-    total = int(lens.sum())
-    if total == 0:
-        return
-    excl = np.cumsum(lens) - lens
-    ramp = np.arange(total, dtype=np.int64)
-    base = np.repeat(excl, lens)
-    ramp -= base
-    out[np.repeat(dest, lens) + ramp] = src[np.repeat(start, lens) + ramp]
-
-
-def _encode_lines(cols, vocab_buf, vocab_off, vocab_len, prob, backoff) -> bytes:
-    """ARPA lines ``prob \\t w1 w2 ... [\\t backoff] \\n`` for a block of n-grams, as one bytes object."""
-    r, n = cols.shape
-    pbuf, plen = prob
-    wl = vocab_len[cols]  # [r, n]
-    line_len = plen + 1 + wl.sum(axis=1) + (n - 1) + 1
-    if backoff is not None:
-        bbuf, blen = backoff
-        line_len = line_len + 1 + blen
-    line_start = np.cumsum(line_len) - line_len
-    out = np.empty(int(line_len.sum()), np.uint8)
-    out.fill(ord(" "))
-    cur = line_start.copy()
-    _copy_segments(out, cur, pbuf.reshape(-1), np.arange(r, dtype=np.int64) * pbuf.shape[1], plen)
-    cur += plen
-    out[cur] = ord("\t")
-    cur += 1
-    for j in range(n):
-        _copy_segments(out, cur, vocab_buf, vocab_off[cols[:, j]], wl[:, j])
-        cur += wl[:, j] + 1  # the space (already there) or, after the last word, the next separator
-    cur -= 1
-    if backoff is not None:
-        out[cur] = ord("\t")
-        cur += 1
-        _copy_segments(out, cur, bbuf.reshape(-1), np.arange(r, dtype=np.int64) * bbuf.shape[1], blen)
-        cur += blen
-    out[cur] = ord("\n")
-    return out.tobytes()
-
-
 def write_model_arpa(
     model: NgramModel,
     path: str | os.PathLike | None,
@@ -210,9 +136,9 @@ def write_model_arpa(
             for s in range(0, len(o), block):
                 idx = np.arange(s, min(s + block, len(o)))
                 cols = model.columns(n, idx)
-                prob = float_bytes(np.minimum(o.logprob[idx].astype(np.float32), np.float32(0)))
-                back = float_bytes(o.backoff[idx]) if n < top else None
-                w.write_raw(_encode_lines(cols, vocab_buf, vocab_off, vocab_len, prob, back), len(idx))
+                prob = np.minimum(o.logprob[idx].astype(np.float32), np.float32(0))
+                back = o.backoff[idx] if n < top else None
+                w.write_raw(encode_lines(cols, vocab_buf, vocab_off, vocab_len, prob, back), len(idx))
                 if progress is not None:
                     progress.update(len(idx))
 
