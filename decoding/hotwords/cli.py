@@ -120,6 +120,8 @@ def _check(args: argparse.Namespace) -> int:
     out = sys.stdout
     for problem in tok.problems:
         print(f"{problem}", file=out)
+    for note in tok.notes:
+        print(f"note: {note}", file=out)
     merged = 0
     for hws in tok.sources:
         lines = sorted(line for h in hws for line in [h.line, *h.merged_lines])

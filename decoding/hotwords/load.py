@@ -41,6 +41,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+LARGE_WEIGHT = 10.0  # |weight| above this is noted: likely a FunASR-scale weight
+
 
 @dataclass
 class HotwordProblem:
@@ -62,12 +64,14 @@ class TokenizedHotwords:
         weights: whole-phrase weight of each (defaults applied, duplicates merged to the largest).
         sources: the hotwords each phrase came from.
         problems: hotwords that could not be used (empty unless ``skip_bad`` or collecting for ``hotwords check``).
+        notes: usable but suspicious lines (weights far beyond the natural-log scale).
     """
 
     phrases: list[list[int]] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
     sources: list[list[Hotword]] = field(default_factory=list)
     problems: list[HotwordProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def _vocab_size(tokenizer: Any) -> int:
@@ -161,6 +165,11 @@ def tokenize_hotwords(
                 continue
             raise InputError(hw.path, hw.line, f"hotword '{hw.phrase}': {e}") from None
         weight = config.weight if hw.weight is None else hw.weight
+        if abs(weight) > LARGE_WEIGHT:
+            out.notes.append(
+                f"{hw.where()}: '{hw.phrase}': weight {weight:g} is large: weights are natural-log scores added "
+                "once per phrase (FunASR files often use 1-100 scales; 1-5 is typical here)"
+            )
         key = tuple(ids)
         j = index.get(key)
         if j is None:
@@ -179,6 +188,8 @@ def tokenize_hotwords(
         if not collect:
             raise InputError(path, None, msg)
         out.problems.append(HotwordProblem(Hotword("<list>", None, 0, path), msg))
+    if out.notes and not collect:
+        log.warning("%s (and %d more such lines)", out.notes[0], len(out.notes) - 1)
     return out
 
 

@@ -28,9 +28,11 @@ def test_check_reports_bad_lines_duplicates_and_graph_size(tmp_path, tok_dir, ca
     assert f"{f}: lines 2, 4: merged duplicates ['new york']" in out
     assert "▁n e w ▁y o r k\tweight=3" in out
     assert "2 hotwords usable, 2 problem(s), 1 duplicate(s) merged; context graph" in out
-    f.write_text("new york\n北京 1.5\n", encoding="utf-8")
+    f.write_text("new york\n北京 20\n", encoding="utf-8")
     assert main(["hotwords", "check", str(f), "--tokenizer", str(tok_dir)]) == 0
-    assert "2 hotwords usable, 0 problem(s)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "2 hotwords usable, 0 problem(s)" in out
+    assert f"note: {f}:2: '北京': weight 20 is large" in out
 
 
 def test_missing_file_is_one_line_error(tmp_path, tok_dir, capsys):
