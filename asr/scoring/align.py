@@ -39,6 +39,9 @@ OP_INS = 3
 
 POLICIES = {"kaldi": 0, "jiwer": 1}
 
+# The DP table of the largest pair is held in memory (int32): refuse pairs above 1 GiB of table.
+MAX_CELLS = 1 << 28
+
 
 class BatchAlignment(NamedTuple):
     """Alignments of N pairs.
@@ -214,7 +217,8 @@ def align_batch(
         :class:`BatchAlignment` (ops int8, offsets int64 [N + 1], counts int64 [N, 4]).
 
     Raises:
-        ValueError: unknown policy or offsets of different lengths.
+        ValueError: unknown policy, offsets of different lengths, or a pair whose table would exceed
+            ``MAX_CELLS`` (about 16k x 16k units).
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown alignment policy '{policy}'; choose one of {sorted(POLICIES)}")
@@ -227,6 +231,15 @@ def align_batch(
             f"offset arrays must both have shape [N + 1], got {ref_offsets.shape} and {hyp_offsets.shape}"
         )
     n = ref_offsets.shape[0] - 1
+    if n > 0:
+        cells = (np.diff(ref_offsets) + 1) * (np.diff(hyp_offsets) + 1)
+        worst = int(np.argmax(cells))
+        if cells[worst] > MAX_CELLS:
+            raise ValueError(
+                f"pair {worst} is too long to align ({ref_offsets[worst + 1] - ref_offsets[worst]} x "
+                f"{hyp_offsets[worst + 1] - hyp_offsets[worst]} units, over {MAX_CELLS} table cells): "
+                "split long recordings into segments before scoring"
+            )
     ops = np.empty(int(ref.shape[0] + hyp.shape[0]), dtype=np.int8)
     ops_offsets = np.zeros(n + 1, dtype=np.int64)
     counts = np.zeros((n, 4), dtype=np.int64)

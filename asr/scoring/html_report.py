@@ -26,6 +26,9 @@ th{background:#f0f0f0}td.l,th.l{text-align:left}pre{background:#f7f7f7;padding:.
 """
 
 
+_MAX_SPEAKERS_PLOTTED = 60
+
+
 def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
@@ -42,6 +45,10 @@ def _plots(result: ScoreResult, utt2spk: Mapping[str, str] | None) -> list[tuple
     m = result.metric
     if utt2spk:
         rows = result.by_speaker(utt2spk)
+        title = f"{m} per speaker"
+        if len(rows) > _MAX_SPEAKERS_PLOTTED:
+            title += f" ({_MAX_SPEAKERS_PLOTTED} worst of {len(rows)})"
+            rows = sorted(rows, key=lambda r: (-r.counts.rate, r.speaker))[:_MAX_SPEAKERS_PLOTTED]
         fig, ax = plt.subplots(figsize=(max(4, 0.35 * len(rows) + 2), 3.2))
         ax.bar(range(len(rows)), [100 * r.counts.rate for r in rows], color="#4c6ef5")
         ax.axhline(
@@ -54,7 +61,7 @@ def _plots(result: ScoreResult, utt2spk: Mapping[str, str] | None) -> list[tuple
         ax.set_xticks(range(len(rows)))
         ax.set_xticklabels([r.speaker for r in rows], rotation=60, ha="right", fontsize=7)
         ax.set_ylabel(f"{m} (%)")
-        ax.set_title(f"{m} per speaker")
+        ax.set_title(title)
         ax.legend(fontsize=8)
         out.append((f"{m} per speaker", _png(fig)))
         plt.close(fig)

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from asr.errors import CifstError, InputError
-from asr.scoring.align import OP_CORRECT, OP_DEL, OP_INS, OP_SUB, align_batch
+from asr.scoring.align import MAX_CELLS, OP_CORRECT, OP_DEL, OP_INS, OP_SUB, align_batch
 from asr.scoring.normalize import NormalizeConfig, Normalizer, is_cjk_char
 
 __all__ = [
@@ -289,6 +289,13 @@ def process_units(
     if not (len(keys) == len(refs) == len(hyps)):
         raise ValueError(f"keys/refs/hyps differ in length: {len(keys)}/{len(refs)}/{len(hyps)}")
     r_ids, r_off, h_ids, h_off = _encode(refs, hyps)
+    cells = (np.diff(r_off) + 1) * (np.diff(h_off) + 1)
+    if len(keys) and cells.max() > MAX_CELLS:
+        i = int(np.argmax(cells))
+        raise CifstError(
+            f"utterance '{keys[i]}' is too long to align ({len(refs[i])} reference x {len(hyps[i])} hypothesis "
+            f"units): split long recordings into segments (e.g. with a segments file) before scoring"
+        )
     res = align_batch(r_ids, r_off, h_ids, h_off, policy=policy)
     counts = res.counts.tolist()
     off = res.ops_offsets.tolist()

@@ -210,3 +210,13 @@ def test_long_utterance():
     hyp[::10] = 99  # 150 substitutions
     _, counts = align_ids(ref, hyp)
     assert counts.tolist() == [1350, 150, 0, 0]
+
+
+def test_too_long_pair_is_refused(monkeypatch):
+    import asr.scoring.align as align_mod
+
+    monkeypatch.setattr(align_mod, "MAX_CELLS", 50)
+    with pytest.raises(ValueError, match="pair 1 is too long"):
+        align_batch(
+            np.zeros(12, np.int32), np.array([0, 2, 12]), np.zeros(9, np.int32), np.array([0, 1, 9]), "kaldi"
+        )

@@ -105,3 +105,11 @@ def test_html_is_one_self_contained_file():
     assert "%WER 50.00" in page and "spkB" in page
     # without utt2spk: no speaker plot
     assert len(re.findall("data:image/png", render_html(r))) == 2
+
+
+def test_html_speaker_plot_keeps_the_worst_when_there_are_many():
+    refs = {f"s{i:03d}-u": "a b c d" for i in range(80)}
+    hyps = {k: ("a b c d" if i % 2 else "a x c d") for i, k in enumerate(refs)}
+    page = render_html(process(refs, hyps), {k: k.split("-")[0] for k in refs})
+    assert len(re.findall("data:image/png", page)) == 3
+    assert page.count("<tr><td class='l'>s0") == 80  # the table still lists every speaker

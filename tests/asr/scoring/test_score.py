@@ -142,3 +142,13 @@ def test_score_files_errors(tmp_path):
     (tmp_path / "e2").write_text("", encoding="utf-8")
     with pytest.raises(CifstError, match="both empty"):
         score_files(tmp_path / "e1", tmp_path / "e2")
+
+
+def test_too_long_pair_is_a_clear_error(monkeypatch):
+    import asr.scoring.score as score_mod
+
+    monkeypatch.setattr(score_mod, "MAX_CELLS", 100)
+    with pytest.raises(
+        CifstError, match="utterance 'long' is too long to align \\(20 reference x 10 hypothesis"
+    ):
+        process({"ok": "a b", "long": " ".join("x" * 20)}, {"ok": "a b", "long": " ".join("y" * 10)})
