@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -39,6 +40,9 @@ __all__ = [
     "format_floats",
     "open_text",
 ]
+
+
+_ARPA_FIELDS = re.compile("[ \t\r]+")
 
 
 class ArpaEntry(NamedTuple):
@@ -196,8 +200,9 @@ def iter_arpa(path: str | os.PathLike) -> Iterator[ArpaEntry]:
             section_line = lineno
             for raw in f:
                 lineno += 1
-                fields = raw.split()
-                if not fields:
+                # Fields are separated by tabs/spaces only; a word may hold other Unicode spaces (lmplz keeps them).
+                fields = raw.split() if raw.isascii() else _ARPA_FIELDS.split(raw.strip(" \t\r\n"))
+                if not fields or fields == [""]:
                     continue
                 first = fields[0]
                 if first.startswith("\\"):

@@ -55,32 +55,32 @@ def _write_float(out, pos, neg, a, lo, hi, closed, pow10):  # pragma: no cover -
         out[pos + 2] = 110
         return pos + 3
     e10 = int(np.floor(np.log10(a)))
-    m = 0
-    nd = 9
-    for p in range(1, 10):
-        sc = e10 - p + 1
-        scale = pow10[60 - sc]
-        mm = np.rint(a * scale)
-        d = mm / scale
+    # Shortest digit count that round-trips: fits(p) is monotone in p and p = 9 always fits, so bisect.
+    lo_p, hi_p = 1, 9
+    while lo_p < hi_p:
+        mid = (lo_p + hi_p) // 2
+        scale = pow10[60 - (e10 - mid + 1)]
+        d = np.rint(a * scale) / scale
         if (d > lo or (closed and d == lo)) and (d < hi or (closed and d == hi)):
-            m = int(mm)
-            nd = p
-            break
-    else:
-        mm = np.rint(a * pow10[60 - (e10 - 8)])
-        m = int(mm)
+            hi_p = mid
+        else:
+            lo_p = mid + 1
+    nd = lo_p
+    m = int(np.rint(a * pow10[60 - (e10 - nd + 1)]))
     lim = 1
     for _ in range(nd):
         lim *= 10
     if m >= lim:
         m //= 10
         e10 += 1
-    digits = np.empty(10, np.uint8)
-    for k in range(nd - 1, -1, -1):
-        digits[k] = 48 + m % 10
+    while nd > 1 and m % 10 == 0:
         m //= 10
-    while nd > 1 and digits[nd - 1] == 48:
         nd -= 1
+    # digits into scratch space past the write position (the caller's buffer has room), then into place
+    scratch = pos + 24
+    for k in range(nd - 1, -1, -1):
+        out[scratch + k] = 48 + m % 10
+        m //= 10
     dp = e10 + 1
     expo = dp - 1
     if -6 <= expo < 21:
@@ -92,32 +92,32 @@ def _write_float(out, pos, neg, a, lo, hi, closed, pow10):  # pragma: no cover -
                 out[pos] = 48
                 pos += 1
             for k in range(nd):
-                out[pos] = digits[k]
+                out[pos] = out[scratch + k]
                 pos += 1
         elif dp < nd:
             for k in range(dp):
-                out[pos] = digits[k]
+                out[pos] = out[scratch + k]
                 pos += 1
             out[pos] = 46
             pos += 1
             for k in range(dp, nd):
-                out[pos] = digits[k]
+                out[pos] = out[scratch + k]
                 pos += 1
         else:
             for k in range(nd):
-                out[pos] = digits[k]
+                out[pos] = out[scratch + k]
                 pos += 1
             for _ in range(dp - nd):
                 out[pos] = 48
                 pos += 1
         return pos
-    out[pos] = digits[0]
+    out[pos] = out[scratch]
     pos += 1
     if nd > 1:
         out[pos] = 46
         pos += 1
         for k in range(1, nd):
-            out[pos] = digits[k]
+            out[pos] = out[scratch + k]
             pos += 1
     out[pos] = 101
     pos += 1
@@ -125,18 +125,15 @@ def _write_float(out, pos, neg, a, lo, hi, closed, pow10):  # pragma: no cover -
         out[pos] = 45
         pos += 1
         expo = -expo
-    ed = np.empty(4, np.uint8)
-    ne = 0
-    while True:
-        ed[ne] = 48 + expo % 10
+    ne = 1
+    t = expo
+    while t >= 10:
+        t //= 10
         ne += 1
-        expo //= 10
-        if expo == 0:
-            break
     for k in range(ne - 1, -1, -1):
-        out[pos] = ed[k]
-        pos += 1
-    return pos
+        out[pos + k] = 48 + expo % 10
+        expo //= 10
+    return pos + ne
 
 
 @numba.njit(cache=True, nogil=True)
@@ -195,7 +192,7 @@ def encode_lines(
     has_b = backoff is not None
     b = np.asarray(backoff if has_b else np.zeros(0), np.float32)
     ba, blo, bhi, bcl = float32_intervals(b)
-    bound = int(vocab_len[cols].sum()) + r * (n + 40)
+    bound = int(vocab_len[cols].sum()) + r * (n + 40) + 64
     out = np.empty(bound, np.uint8)
     used = _encode(
         cols, vocab_buf, vocab_off, vocab_len,

@@ -116,7 +116,11 @@ def _build(args) -> int:
     from lm.counts import parse_size
     from lm.discount import parse_discount_fallback
 
-    sources = list(args.texts)
+    # Options taking several numbers (--prune, --discount_fallback) swallow a following TEXT path: give it back.
+    stray: list[str] = []
+    args.discount_fallback = _numbers_only(args.discount_fallback, stray)
+    args.prune = _numbers_only(args.prune, stray)
+    sources = list(args.texts) + stray
     if args.text:
         sources.append(args.text)
     if not sources:
@@ -143,6 +147,21 @@ def _build(args) -> int:
     )
     build_arpa(sources, args.arpa, cfg)
     return 0
+
+
+def _numbers_only(values: list[str] | None, stray: list[str]) -> list[str] | None:
+    """Keep the leading numeric values; move the rest (file names argparse attached to the option) to ``stray``."""
+    if values is None:
+        return None
+    keep: list[str] = []
+    for i, v in enumerate(values):
+        try:
+            float(v)
+        except ValueError:
+            stray.extend(values[i:])
+            break
+        keep.append(v)
+    return keep
 
 
 def _ppl(args) -> int:
