@@ -13,8 +13,9 @@ Subcommands (each prints what it measured; run from the repository root with ``.
   references, drawn from the training/LM text and ``/usr/share/dict/words``; ``--scp`` also writes per-utterance
   lists (each utterance's own rare words + ``--per-utt-distractors`` distractors).
 * ``simulate REF_TEXT TRAIN_TEXT TOKENIZER_DIR OUT_DIR``: simulated CIF posteriors (one row per reference token):
-  noisy one-hot rows, a small error rate on common words, and the tokens of rare words corrupted (a confusable token
-  ranked first) with probability ``--corrupt``. Only for when real posteriors do not exist yet: figures measured on
+  noisy one-hot rows whose competitors are similarly spelled tokens (a crude stand-in for acoustic confusions), a
+  small error rate on common words, and the tokens of rare words corrupted (a confusable token ranked first) with
+  probability ``--corrupt``. Only for when real posteriors do not exist yet: figures measured on
   them are labelled SIMULATED.
 * ``eval REF_TEXT POSTERIORS_SCP --tokenizer DIR --hotwords FILE``: decode without and with the list (graph-less
   prefix beam search; ``--graph DIR`` adds the TLG search through ``cifst decode``), score with
@@ -114,43 +115,91 @@ def _synthetic_posteriors(b: int, t: int, v: int, gen: torch.Generator) -> torch
     return torch.log_softmax(logits, dim=-1)
 
 
+def _batch(posts: dict[str, np.ndarray], n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    mats = [torch.from_numpy(m) for m in list(posts.values())[:n]]
+    lens = torch.tensor([m.shape[0] for m in mats], dtype=torch.int64)
+    out = torch.full((len(mats), int(lens.max()), mats[0].shape[1]), -1e4)
+    for i, m in enumerate(mats):
+        out[i, : m.shape[0]] = m
+    return out, lens
+
+
+def _word_lists(tokenizer, sizes, rng: random.Random) -> dict[int, ContextGraph]:
+    """Context graphs of ``n`` random dictionary words the tokenizer can spell."""
+    words = [w for w in _dict_words() if len(w) >= 3]
+    rng.shuffle(words)
+    phrases: list[list[int]] = []
+    for w in words:
+        if len(phrases) >= max(sizes):
+            break
+        try:
+            phrases.append(tokenizer.encode(w, strict=True))
+        except ValueError:
+            continue
+    v = int(tokenizer.symbols.max_id) + 1
+    return {n: ContextGraph.build(phrases[:n], [0.0] * n, 1.5, v) for n in sizes}
+
+
 def bench_decode(args) -> list[str]:
-    """Decode time with 0/10/1,000/10,000 hotwords through the search (graph-less; TLG when available)."""
+    """Decode time with 0/10/1,000/10,000 hotwords through the search (graph-less and TLG)."""
     try:
         from decoding.search.nograph import greedy_search, prefix_beam_search
     except ImportError:
         return ["decode timing skipped: decoding.search not available yet"]
-    gen = torch.Generator().manual_seed(0)
     rng = random.Random(1)
-    post = _synthetic_posteriors(args.utts, args.rows, args.vocab, gen)
-    lens = torch.full((args.utts,), args.rows, dtype=torch.int64)
-    lines = [
-        f"decode, {args.utts} utterances x {args.rows} CIF rows, V={args.vocab} (best of 3)",
-        "hotwords  greedy_s  prefix_beam_s  tlg_s   (overhead vs 0 hotwords)",
-    ]
-    tlg = _token_loop_search(args.vocab)
-    base = None
-    for n in (0, 10, 1000, 10000):
-        ctx = (
-            None
-            if n == 0
-            else ContextGraph.build(_random_phrases(n, args.vocab, rng), [0.0] * n, 1.5, args.vocab)
+    sizes = (10, 1000, 10000)
+    if args.graph and args.posteriors and args.tokenizer:
+        from asr.text.tokenizer import load_tokenizer
+
+        posts, _ = _read_posteriors(args.posteriors)
+        post, lens = _batch(posts, args.utts)
+        graphs = _word_lists(load_tokenizer(args.tokenizer), sizes, rng)
+        tlg = _tlg_search(args.graph, args.max_active)
+        what = f"{len(lens)} utterances of {args.posteriors} ({int(lens.sum())} rows), TLG {args.graph}"
+    else:
+        gen = torch.Generator().manual_seed(0)
+        post = _synthetic_posteriors(args.utts, args.rows, args.vocab, gen)
+        lens = torch.full((args.utts,), args.rows, dtype=torch.int64)
+        graphs = {
+            n: ContextGraph.build(_random_phrases(n, args.vocab, rng), [0.0] * n, 1.5, args.vocab)
+            for n in sizes
+        }
+        tlg = _token_loop_search(args.vocab)
+        what = (
+            f"{args.utts} random utterances x {args.rows} CIF rows, V={args.vocab}, one-state token-loop TLG"
         )
+    lines = [
+        f"decode: {what}; max-active {args.max_active}, prefix beam {args.beam}",
+        "hotwords  layout  greedy_s  prefix_beam_s  tlg_s   (time relative to 0 hotwords)",
+    ]
+    base = None
+    for n in (0, *sizes):
+        ctx = graphs.get(n)
         tg = _time(lambda ctx=ctx: greedy_search(post, lens, row_type="cif", context=ctx))
         tp = _time(
             lambda ctx=ctx: [
-                prefix_beam_search(post[i].numpy(), beam=args.beam, row_type="cif", context=ctx)
-                for i in range(args.utts)
+                prefix_beam_search(post[i, : lens[i]].numpy(), beam=args.beam, row_type="cif", context=ctx)
+                for i in range(len(lens))
             ],
             1,
         )
         tt = _time(lambda ctx=ctx: tlg(post, lens, ctx), 1) if tlg else float("nan")
         base = base or (tg, tp, tt)
+        layout = ctx.mode if ctx is not None else "-"
         lines.append(
-            f"{n:8d}  {tg:8.3f}  {tp:13.3f}  {tt:6.3f}   (x{tg / base[0]:.2f}, x{tp / base[1]:.2f}, "
-            f"x{tt / base[2]:.2f})"
+            f"{n:8d}  {layout:6s}  {tg:8.3f}  {tp:13.3f}  {tt:6.3f}   (x{tg / base[0]:.2f}, "
+            f"x{tp / base[1]:.2f}, x{tt / base[2]:.2f})"
         )
     return lines
+
+
+def _tlg_search(graph_dir: str, max_active: int):
+    from decoding.graph import load_graph
+    from decoding.search.beam import BeamSearchConfig, TlgBeamSearch
+
+    graph, _, _ = load_graph(graph_dir)
+    search = TlgBeamSearch(graph, BeamSearchConfig(beam=12.0, max_active=max_active, row_type="cif"))
+    return lambda post, lens, ctx: search.search(post, lens, context=ctx)
 
 
 def _token_loop_search(vocab: int):
@@ -174,17 +223,14 @@ def _token_loop_search(vocab: int):
         final=torch.zeros(1),
     )
     search = TlgBeamSearch(graph, BeamSearchConfig(beam=10.0, max_active=200, row_type="cif"))
-
-    def run(post, lens, ctx):
-        return search.search(post, lens, context=ctx)
-
-    return run if hasattr(search, "search") else None
+    return lambda post, lens, ctx: search.search(post, lens, context=ctx)
 
 
 def cmd_speed(args) -> int:
     torch.set_num_threads(1)
-    for line in bench_step(args) + [""] + bench_decode(args):
-        print(line)
+    lines = [] if args.skip_step else bench_step(args) + [""]
+    for line in lines + bench_decode(args):
+        print(line, flush=True)
     return 0
 
 
@@ -305,6 +351,7 @@ def simulate(refs: dict[str, str], rare: set[str], tokenizer, corrupt: float, co
     starts = np.array([i not in specials and tokenizer.is_word_start(i) for i in range(v)])
     normal = np.array([i not in specials for i in range(v)])
     by_kind = {True: np.nonzero(starts & normal)[0], False: np.nonzero(~starts & normal)[0]}
+    similar = _similar_tokens(tokenizer, by_kind, k=6)
     for key, text in refs.items():
         rows = []
         for word in text.split():
@@ -312,9 +359,7 @@ def simulate(refs: dict[str, str], rare: set[str], tokenizer, corrupt: float, co
             is_rare = word in rare
             for tid in ids:
                 p = np.full(v, 1e-4)
-                pool = by_kind[bool(starts[tid])]
-                pool = pool[pool != tid] if len(pool) > 1 else by_kind[not starts[tid]]
-                conf = rng.choice(pool, size=3, replace=False)
+                conf = rng.choice(similar[tid], size=3, replace=False)
                 if is_rare and rng.random() < corrupt:
                     p[conf[0]] = rng.uniform(0.4, 0.6)
                     p[tid] = rng.uniform(0.15, 0.35)
@@ -328,6 +373,21 @@ def simulate(refs: dict[str, str], rare: set[str], tokenizer, corrupt: float, co
                 p[0] = 0.01
                 rows.append(np.log(p / p.sum()))
         yield key, np.asarray(rows if rows else np.zeros((0, v)), dtype=np.float32)
+
+
+def _similar_tokens(tokenizer, by_kind: dict[bool, np.ndarray], k: int) -> dict[int, np.ndarray]:
+    """For each token, the ``k`` most similarly spelled tokens of the same kind (word-initial or not): the
+    simulated acoustic confusions."""
+    from difflib import SequenceMatcher
+
+    out = {}
+    for ids in by_kind.values():
+        syms = [tokenizer.symbols[int(i)].lstrip("\u2581") or "_" for i in ids]
+        for a, sa in zip(ids, syms):
+            scores = [(SequenceMatcher(None, sa, sb).ratio(), int(b)) for b, sb in zip(ids, syms) if b != a]
+            scores.sort(reverse=True)
+            out[int(a)] = np.array([b for _, b in scores[:k]] or [int(a)])
+    return out
 
 
 def cmd_simulate(args) -> int:
@@ -498,7 +558,12 @@ def main(argv=None) -> int:
     s.add_argument("--steps", type=int, default=30)
     s.add_argument("--utts", type=int, default=16)
     s.add_argument("--rows", type=int, default=30)
-    s.add_argument("--beam", type=int, default=8)
+    s.add_argument("--beam", type=int, default=8, help="prefix beam")
+    s.add_argument("--max-active", type=int, default=1000, help="TLG search max-active")
+    s.add_argument("--graph", help="real TLG graph dir (with --posteriors and --tokenizer)")
+    s.add_argument("--posteriors", help="posteriors.scp matching the graph's tokens")
+    s.add_argument("--tokenizer", help="tokenizer dir: lists are random dictionary words it can spell")
+    s.add_argument("--skip-step", action="store_true", help="only the decode timing")
     s.set_defaults(func=cmd_speed)
     m = sub.add_parser("make-list", help="true hotwords + distractors")
     m.add_argument("ref")
