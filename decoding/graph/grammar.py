@@ -147,7 +147,12 @@ def _read_orders(
                     arpa,
                     _find_line(arpa, e.words),
                     f"word '{bad[0]}' of the {e.order}-gram '{' '.join(e.words)}' is not in the lexicon "
-                    "(words.txt); add it to the lexicon, or choose --oov skip or --oov map:<unk>",
+                    "(words.txt); add it to the lexicon, or choose --oov skip or --oov map:<unk>"
+                    + (
+                        " (lmplz always writes <unk>: a lexicon line '<unk> <unk>' keeps it)"
+                        if bad[0] == "<unk>"
+                        else ""
+                    ),
                 )
             if kind == "skip":
                 stats.dropped += 1

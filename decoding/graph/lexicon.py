@@ -228,14 +228,8 @@ def add_disambig(lexicon: Lexicon) -> tuple[list[int], int]:
 
 def make_word_table(words: Iterable[str]) -> SymbolTable:
     """``words.txt``: ``<eps>`` 0, the words in the given order, then ``#0``, ``<s>``, ``</s>`` (Kaldi's layout)."""
-    table = SymbolTable(["<eps>"])
-    for w in words:
-        if w in RESERVED_WORDS or w.startswith("#"):
-            continue
-        table.add(w)
-    for s in ("#0", "<s>", "</s>"):
-        table.add(s)
-    return table
+    keep = [w for w in dict.fromkeys(words) if w not in RESERVED_WORDS and not w.startswith("#")]
+    return SymbolTable(["<eps>", *keep, "#0", "<s>", "</s>"])
 
 
 def make_lexicon_fst(

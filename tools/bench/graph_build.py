@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""Graph-build benchmark: ``cifst graph build`` (decoding.graph.build_graph) vs a Kaldi-style pipeline made of
+kaldilm's ``arpa2fst`` (Kaldi's C++ ARPA compiler) + pywrapfst, on the same tokens, lexicon and ARPA.
+
+Inputs made here, once (each stage skips what exists in ``--work-dir``):
+
+1. vocabulary: ``--vocab`` (20,000) words drawn with a seeded sampler from ``/usr/share/dict/words`` (only
+   ``[a-z]+``), spelled by letters (tokens ``<blk>``, ``<unk>``, ``a``..``z``): ``lexicon.txt``, ``tokens.txt``.
+2. corpus: ``--corpus-words`` (1,000,000) words, sentences of 5-20 words drawn from a Zipf (1/rank) distribution
+   over the vocabulary, seeded.
+3. ARPA: kenlm ``lmplz -o 4`` (``--prune`` passed through, e.g. ``0 0 1 1``), modified Kneser-Ney.
+
+Then each pipeline runs in its own child process (wall time and peak resident memory from ``wait4``), building
+TLG (CTC topology) plus the torch CSR arrays the search loads:
+
+- ours: ``build_graph`` = vectorised G from the ARPA, L from arrays, det/min/compose with pywrapfst, numpy <-> FST
+  through the const layout, ``TLG.fst`` + ``TLG.pt``.
+- peer: ``kaldilm.arpa2fst`` -> ``G.fst``; L and T written as text FSTs (as Kaldi's ``make_lexicon_fst.py`` and
+  WeNet's ``ctc_token_fst.py`` do) and compiled with ``pywrapfst.Compiler``; the same OpenFst compose /
+  determinize / minimize(encoded) / rmepsilon; ``TLG.fst``; the CSR arrays by walking the FST arc by arc.
+
+Prints the time and peak memory of both and the ratios ours / peer.
+
+Example:
+  OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python tools/bench/graph_build.py --work-dir /tmp/graph_bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+DICT = Path("/usr/share/dict/words")
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def prepare(work: Path, vocab_size: int, corpus_words: int, order: int, prune: list[str], seed: int) -> Path:
+    """Make tokens.txt, lexicon.txt, corpus.txt and lm.arpa in ``work`` (skipping what exists)."""
+    work.mkdir(parents=True, exist_ok=True)
+    lexicon, tokens, corpus = work / "lexicon.txt", work / "tokens.txt", work / "corpus.txt"
+    if not (lexicon.exists() and tokens.exists() and corpus.exists()):
+        words = sorted(
+            {w.strip() for w in DICT.read_text().splitlines() if re.fullmatch("[a-z]+", w.strip())}
+        )
+        rng = random.Random(seed)
+        vocab = rng.sample(words, vocab_size)
+        tokens.write_text("".join(f"{s} {i}\n" for i, s in enumerate(["<blk>", "<unk>", *LETTERS])))
+        lexicon.write_text("<unk> <unk>\n" + "".join(f"{w} {' '.join(w)}\n" for w in sorted(vocab)))
+        cum = list(itertools.accumulate(1.0 / r for r in range(1, vocab_size + 1)))
+        n = 0
+        with open(corpus, "w") as f:
+            while n < corpus_words:
+                k = rng.randint(5, 20)
+                f.write(" ".join(rng.choices(vocab, cum_weights=cum, k=k)) + "\n")
+                n += k
+        log(f"made {vocab_size}-word lexicon and a {n}-word corpus in {work}")
+    arpa = work / f"lm{order}{'_p' + '_'.join(prune) if prune else ''}.arpa"
+    if not arpa.exists():
+        lmplz = ROOT / "tools" / "kenlm" / "bin" / "lmplz"
+        if not lmplz.exists():
+            sys.exit(f"error: {lmplz} not found; run tools/build_kenlm.sh")
+        cmd = [str(lmplz), "-o", str(order), "-S", "20%"] + (["--prune", *prune] if prune else [])
+        log("running " + " ".join(cmd))
+        tmp = arpa.with_suffix(".tmp")
+        with open(corpus, "rb") as fin, open(tmp, "wb") as fout:
+            subprocess.run(cmd, stdin=fin, stdout=fout, stderr=subprocess.DEVNULL, check=True)
+        tmp.rename(arpa)
+    return arpa
+
+
+# --- the two pipelines (run in a child process) -------------------------------------------------------------------
+
+
+def run_ours(work: Path, arpa: Path, out: Path) -> dict:
+    import logging
+
+    from decoding.graph.build import GraphBuildConfig, build_graph
+
+    logging.basicConfig(level=logging.INFO, format="    ours %(asctime)s %(message)s", stream=sys.stdout)
+    cfg = GraphBuildConfig(tokens=str(work / "tokens.txt"), lexicon=str(work / "lexicon.txt"), arpa=str(arpa))
+    res = build_graph(cfg, out)
+    return {"TLG": res.sizes["TLG.fst"]}
+
+
+def run_peer(work: Path, arpa: Path, out: Path) -> dict:
+    """kaldilm arpa2fst + text FSTs compiled by pywrapfst + the same OpenFst operations."""
+    import kaldilm
+    import numpy as np
+    import pywrapfst as fst
+    import torch
+
+    from decoding.graph.lexicon import add_disambig, make_word_table, read_lexicon  # lexicon parsing only
+
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+
+    def note(msg):
+        print(f"    peer {time.time() - t0:7.1f}s {msg}", flush=True)
+
+    from asr.text.symbol_table import SymbolTable
+
+    tokens = SymbolTable.read(work / "tokens.txt")
+    lex = read_lexicon(work / "lexicon.txt", tokens)
+    dis, ndis = add_disambig(lex)  # the algorithm of Kaldi's add_lex_disambig.pl
+    words = make_word_table(lex.words())
+    words.write(out / "words.txt")
+    V = len(tokens)
+    # L as text (Kaldi make_lexicon_fst.py without silence) + fstaddselfloops #0
+    lines, nxt = [], 1
+    for p, k in zip(lex.prons, dis):
+        seq = list(p.tokens) + ([V + k] if k else [])
+        src = 0
+        for j, t in enumerate(seq):
+            dst = 0 if j == len(seq) - 1 else nxt
+            if dst:
+                nxt += 1
+            lines.append(f"{src} {dst} {t} {words.id(p.word) if j == 0 else 0}")
+            src = dst
+    lines.append(f"0 0 {V} {words.id('#0')}")
+    lines.append("0")
+    comp = fst.Compiler()
+    comp.write("\n".join(lines) + "\n")
+    L = comp.compile()
+    L.arcsort("olabel")
+    note(f"L compiled: {L.num_states()} states")
+    kaldilm.arpa2fst(
+        str(arpa),
+        str(out / "G.fst"),
+        disambig_symbol="#0",
+        read_symbol_table=str(out / "words.txt"),
+        max_arpa_warnings=0,
+    )
+    G = fst.Fst.read(str(out / "G.fst"))
+    note(f"G by kaldilm arpa2fst: {G.num_states()} states")
+    LG = fst.compose(L, G.arcsort("ilabel"))
+    del G
+    LG = fst.determinize(LG)
+    note(f"det(LG): {LG.num_states()} states")
+    m = fst.EncodeMapper(LG.arc_type(), True, True)
+    LG.encode(m)
+    LG.minimize()
+    LG.decode(m)
+    LG.relabel_pairs(ipairs=[(V + k, 0) for k in range(ndis)])
+    LG.rmepsilon()
+    LG.connect()
+    LG.arcsort("ilabel")
+    note(f"LG: {LG.num_states()} states")
+    # T as text (WeNet ctc_token_fst.py layout: state 0 blank, state t after token t)
+    tl = ["0 0 1 0"]
+    for t in range(1, V):
+        tl += [f"0 {t} {t + 1} {t}", f"{t} {t} {t + 1} 0", f"{t} 0 1 0"]
+        tl += [f"{t} {u} {u + 1} {u}" for u in range(1, V) if u != t]
+    tl += [str(s) for s in range(V)]
+    comp = fst.Compiler()
+    comp.write("\n".join(tl) + "\n")
+    T = comp.compile()
+    T.arcsort("olabel")
+    TLG = fst.compose(T, LG)
+    TLG.connect()
+    TLG.arcsort("ilabel")
+    TLG.write(str(out / "TLG.fst"))
+    note(f"TLG: {TLG.num_states()} states")
+    src, dst, il, ol, w = [], [], [], [], []
+    final = np.full(TLG.num_states(), np.inf, np.float32)
+    for s in TLG.states():
+        final[s] = float(TLG.final(s))
+        for a in TLG.arcs(s):
+            src.append(s)
+            dst.append(a.nextstate)
+            il.append(a.ilabel)
+            ol.append(a.olabel)
+            w.append(float(a.weight))
+    torch.save(
+        {
+            "src": torch.tensor(src),
+            "dst": torch.tensor(dst),
+            "ilabel": torch.tensor(il),
+            "olabel": torch.tensor(ol),
+            "weight": torch.tensor(w, dtype=torch.float32),
+            "final": torch.from_numpy(final),
+            "start": TLG.start(),
+        },
+        out / "TLG.pt",
+    )
+    note("TLG.pt written (arc-by-arc walk)")
+    return {"TLG": [TLG.num_states(), len(src)]}
+
+
+def child(which: str, work: Path, arpa: Path, out: Path) -> dict:
+    """Run one pipeline in a child process; return its wall time, peak RSS and result."""
+    cmd = [
+        sys.executable,
+        __file__,
+        "--work-dir",
+        str(work),
+        "--_child",
+        which,
+        "--_arpa",
+        str(arpa),
+        "--_out",
+        str(out),
+    ]
+    t0 = time.time()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    lines = []
+    for line in p.stdout:
+        print(line, end="", flush=True)
+        lines.append(line)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.time() - t0
+    if status != 0:
+        sys.exit(f"error: the {which} pipeline failed (status {status})")
+    result = json.loads(lines[-1])
+    return {"seconds": wall, "peak_mb": usage.ru_maxrss / 1024, **result}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work-dir", type=Path, default=Path("/tmp/graph_bench"))
+    ap.add_argument("--vocab", type=int, default=20000)
+    ap.add_argument("--corpus-words", type=int, default=1_000_000)
+    ap.add_argument("--order", type=int, default=4)
+    ap.add_argument("--prune", nargs="*", default=[], help="lmplz --prune thresholds, e.g. 0 0 1 1")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--only", choices=["ours", "peer"], help="run one side only")
+    ap.add_argument("--_child", help=argparse.SUPPRESS)
+    ap.add_argument("--_arpa", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--_out", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args._child:
+        fn = run_ours if args._child == "ours" else run_peer
+        print(json.dumps(fn(args.work_dir, args._arpa, args._out)), flush=True)
+        return
+    arpa = prepare(args.work_dir, args.vocab, args.corpus_words, args.order, args.prune, args.seed)
+    with open(arpa) as f:
+        header = [
+            line.strip() for line in itertools.islice(f, 1 + args.order + 1) if line.startswith("ngram")
+        ]
+    log(f"ARPA {arpa.name}: {', '.join(header)}; threads OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+    res = {}
+    for which in ("ours", "peer"):
+        if args.only and which != args.only:
+            continue
+        log(f"running {which}")
+        res[which] = child(which, args.work_dir, arpa, args.work_dir / f"graph_{which}")
+        r = res[which]
+        log(
+            f"{which}: {r['seconds']:.1f} s, peak {r['peak_mb']:.0f} MB, TLG {r['TLG'][0]} states {r['TLG'][1]} arcs"
+        )
+    if len(res) == 2:
+        o, p = res["ours"], res["peer"]
+        print(f"\n{'':8}{'seconds':>10}{'peak MB':>10}{'TLG states':>12}{'TLG arcs':>12}")
+        for k in ("ours", "peer"):
+            r = res[k]
+            print(f"{k:8}{r['seconds']:10.1f}{r['peak_mb']:10.0f}{r['TLG'][0]:12d}{r['TLG'][1]:12d}")
+        print(
+            f"{'ratio':8}{o['seconds'] / p['seconds']:10.2f}{o['peak_mb'] / p['peak_mb']:10.2f}   (ours / peer)"
+        )
+
+
+if __name__ == "__main__":
+    main()
