@@ -100,9 +100,9 @@ def write_lexicons(
 def make_hotword_list(text_file: str | Path, lm_text: str | Path, out: str | Path, num: int = 30,
                       seed: int = 0, distractor_fraction: float = 0.5) -> int:  # fmt: skip
     """Pick a hotword list for a biasing test: words of the test transcripts that are rare in the LM text (seen at
-    most twice, at least 4 letters), a few two-word phrases starting with them, and distractors (equally rare LM
-    words that the test set never says), so that both recall and precision of biasing can be measured. Written one
-    per line, sorted.
+    most twice, at least 4 letters; for character transcripts, 3-character runs), a few two-word phrases starting
+    with them, and distractors (equally rare LM units that the test set never says), so that both recall and
+    precision of biasing can be measured. Written one per line, sorted.
 
     Args:
         text_file: Kaldi ``text`` of the test set.
@@ -118,19 +118,29 @@ def make_hotword_list(text_file: str | Path, lm_text: str | Path, out: str | Pat
     from asr.data.kaldi_dir import read_text
 
     texts = read_text(text_file)
+    # Alphabetic text: a hotword unit is a word of 4+ letters. Character text (every "word" one CJK character, as
+    # in the Mandarin recipe): a unit is a run of 3 characters, since single characters are not words.
+    is_chars = all(len(w) == 1 for t in texts.values() for w in t.split())
+    n = 3 if is_chars else 1
+
+    def units(line: str) -> list[str]:
+        ws = line.split()
+        return [" ".join(ws[i : i + n]) for i in range(len(ws) - n + 1)]
+
     counts: Counter[str] = Counter()
     with open(lm_text, encoding="utf-8") as f:
         for line in f:
-            counts.update(line.split())
-    test_words = {w for t in texts.values() for w in t.split()}
+            counts.update(units(line))
+    test_units = {u for t in texts.values() for u in units(t)}
     rng = random.Random(seed)
-    rare = sorted(w for w in test_words if len(w) >= 4 and counts[w] <= 2)
-    distractors = sorted(w for w, c in counts.items() if len(w) >= 4 and c <= 2 and w not in test_words)
+    long_enough = (lambda u: True) if is_chars else (lambda u: len(u) >= 4)
+    rare = sorted(u for u in test_units if long_enough(u) and counts[u] <= 2)
+    distractors = sorted(u for u, c in counts.items() if long_enough(u) and c <= 2 and u not in test_units)
     rng.shuffle(rare)
     rng.shuffle(distractors)
     n_distract = round(num * distractor_fraction)
     n_true = num - n_distract
-    n_phrases = n_true // 4
+    n_phrases = 0 if is_chars else n_true // 4
     chosen = rare[: n_true - n_phrases]
     phrases: list[str] = []
     for key in sorted(texts):

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# The stages every cifst ASR recipe shares, from checked data dirs to the WER report (stage 0, making the data, is
+# the recipe's own). Sourced by run.sh after it has set its options and sourced path.sh, cmd.sh, stages.sh and
+# parse_options.sh; `run_pipeline` then runs the stages in [$stage, $stop_stage]:
+#   1  check the data dirs (cifst data validate), list the decoding vocabulary ($lm_text + train transcripts)
+#   2  tokenizer (cifst tokenizer train) + lexicon (python -m asr.data.synth lexicon) in $lang
+#   3  train (cifst train)                        4  average the last $avg_num epochs (cifst average)
+#   5  posteriors + greedy text (cifst infer)      6  n-gram LM on $lm_text (cifst lm build)
+#   7  TLG graph (cifst graph build)
+#   8  decode each eval set: greedy (--no-graph), TLG, TLG + hotwords (cifst decode)
+#   9  score (cifst score --out: wer, details, per speaker, report.html), summary in $exp/RESULTS.txt
+# Variables it reads: train_set dev_set eval_sets lm_text tokenizer_kind vocab_size train_config exp avg_num lm_order
+# lm_options beam max_active hotword_score num_hotwords score_mode device seed train_threads lexicon_cmu.
+# Every stage skips finished work, so a rerun after a failure or a kill continues where it stopped.
+
+run_pipeline() {
+  local device_opt=()
+  [ "$device" != auto ] && device_opt=(--device "$device")
+  lang=data/lang_${tokenizer_kind}${vocab_size}
+  graph=exp/graph_cif_${lm_order}gram
+  ckpt=avg_${avg_num}.pt
+  local x post out dir kind line
+
+  if stage_on 1; then
+    log "stage 1: check the data directories"
+    for x in $(echo "$train_set $dev_set $eval_sets" | tr ' ' '\n' | awk 'NF && !seen[$0]++'); do
+      require_files "data/$x/wav.scp" "data/$x/text"
+      cifst data validate "data/$x"
+    done
+    require_files "$lm_text"
+    cut -d' ' -f2- "data/$train_set/text" | cat - "$lm_text" | tr ' ' '\n' | sed '/^$/d' | sort -u \
+      > data/local/words.txt
+    log "vocabulary: $(wc -l < data/local/words.txt) words; $train_set: $(wc -l < "data/$train_set/text")" \
+      "utterances$( [ -f "data/$train_set/utt2dur" ] && awk '{s += $2} END {printf ", %.2f h", s / 3600}' \
+      "data/$train_set/utt2dur")"
+  fi
+
+  if stage_on 2; then
+    log "stage 2: tokenizer ($tokenizer_kind, $vocab_size) and lexicon in $lang"
+    if [ ! -f "$lang/tokens.txt" ]; then
+      cifst tokenizer train --kind "$tokenizer_kind" --vocab-size "$vocab_size" --kaldi-text \
+        "data/$train_set/text" "$lang"
+    fi
+    if [ ! -f "$lang/lexicon.txt" ]; then
+      local cmu_opt=()
+      [ "$lexicon_cmu" = true ] || cmu_opt=(--no-cmu)
+      python -m asr.data.synth lexicon data/local/words.txt "$lang" "$lang" "${cmu_opt[@]}"
+    fi
+  fi
+
+  if stage_on 3; then
+    log "stage 3: train $exp with $train_config"
+    if [ ! -f "$exp/final.pt" ]; then
+      local resume=()
+      [ -f "$exp/checkpoint.pt" ] && resume=(--resume)
+      OMP_NUM_THREADS=$train_threads run_job train "$exp/log/train.log" cifst train --config "$train_config" \
+        --train-data "data/$train_set" --dev-data "data/${dev_set}" --tokenizer "$lang" "${resume[@]}" \
+        "${device_opt[@]}" --no-progress "$exp"
+    fi
+  fi
+
+  if stage_on 4; then
+    log "stage 4: average the last $avg_num checkpoints"
+    [ -f "$exp/$ckpt" ] || cifst average "$exp" --num "$avg_num"
+  fi
+
+  if stage_on 5; then
+    for x in $eval_sets; do
+      out=$exp/infer_${x}_${ckpt%.pt}
+      if ! is_done "$out"; then
+        log "stage 5: infer $x -> $out"
+        OMP_NUM_THREADS=$train_threads run_job infer "$out/log/infer.log" cifst infer "$exp" "data/$x" "$out" \
+          --checkpoint "$ckpt" "${device_opt[@]}"
+        mark_done "$out"
+      fi
+    done
+  fi
+
+  if stage_on 6; then
+    log "stage 6: ${lm_order}-gram LM from $lm_text"
+    if [ ! -s "data/lm/${lm_order}gram.arpa" ]; then
+      mkdir -p data/lm
+      # shellcheck disable=SC2086
+      cifst lm build -o "$lm_order" $lm_options < "$lm_text" > "data/lm/${lm_order}gram.arpa.tmp"
+      mv "data/lm/${lm_order}gram.arpa.tmp" "data/lm/${lm_order}gram.arpa"
+    fi
+  fi
+
+  if stage_on 7; then
+    log "stage 7: TLG graph $graph"
+    [ -f "$graph/TLG.pt" ] || cifst graph build --tokens "$lang/tokens.txt" --lexicon "$lang/lexicon.txt" \
+      --arpa "data/lm/${lm_order}gram.arpa" --topo cif "$graph"
+  fi
+
+  if stage_on 8; then
+    for x in $eval_sets; do
+      post=$exp/infer_${x}_${ckpt%.pt}
+      require_files "$post/posteriors.scp"
+      [ -s "data/local/hotwords_$x.txt" ] || python -m asr.data.synth hotwords "data/$x/text" "$lm_text" \
+        "data/local/hotwords_$x.txt" --num "$num_hotwords" --seed "$seed"
+      if ! is_done "$exp/decode_greedy_$x"; then
+        log "stage 8: greedy decode $x (no graph)"
+        run_job decode "$exp/decode_greedy_$x/log/decode.log" cifst decode --no-graph "$post/posteriors.scp" \
+          "$exp/decode_greedy_$x" --no-progress "${device_opt[@]}"
+        mark_done "$exp/decode_greedy_$x"
+      fi
+      if ! is_done "$exp/decode_tlg_$x"; then
+        log "stage 8: TLG decode $x"
+        run_job decode "$exp/decode_tlg_$x/log/decode.log" cifst decode "$graph" "$post/posteriors.scp" \
+          "$exp/decode_tlg_$x" --beam "$beam" --max-active "$max_active" --no-progress "${device_opt[@]}"
+        mark_done "$exp/decode_tlg_$x"
+      fi
+      if ! is_done "$exp/decode_tlg_hotwords_$x"; then
+        log "stage 8: TLG + hotwords decode $x"
+        run_job decode "$exp/decode_tlg_hotwords_$x/log/decode.log" cifst decode "$graph" "$post/posteriors.scp" \
+          "$exp/decode_tlg_hotwords_$x" --beam "$beam" --max-active "$max_active" --no-progress \
+          --hotwords "data/local/hotwords_$x.txt" --hotword-score "$hotword_score" "${device_opt[@]}"
+        mark_done "$exp/decode_tlg_hotwords_$x"
+      fi
+    done
+  fi
+
+  if stage_on 9; then
+    log "stage 9: score"
+    local summary=$exp/RESULTS.txt
+    : > "$summary.tmp"
+    for x in $eval_sets; do
+      for kind in greedy tlg tlg_hotwords; do
+        dir=$exp/decode_${kind}_$x
+        [ -f "$dir/text" ] || continue
+        # every system is scored with the hotword list, so recall with and without biasing can be compared
+        line=$(cifst score "data/$x/text" "$dir/text" --mode "$score_mode" --out "$dir/report" \
+          --utt2spk "data/$x/utt2spk" --hotwords "data/local/hotwords_$x.txt" | grep -E '^%(WER|CER)')
+        printf '%-12s %-13s %s\n' "$x" "$kind" "$line" >> "$summary.tmp"
+      done
+    done
+    mv "$summary.tmp" "$summary"
+    log "results ($PWD/$summary):"
+    cat "$summary" >&2
+    for x in $eval_sets; do
+      [ -f "$exp/decode_tlg_hotwords_$x/report/report.html" ] && \
+        log "report for $x: $PWD/$exp/decode_tlg_hotwords_$x/report/report.html"
+    done
+    log "all reports: $PWD/$exp/decode_*/report/ (wer, details.txt, speakers.txt, summary.json, report.html)"
+  fi
+  return 0
+}
