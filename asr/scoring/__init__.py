@@ -30,6 +30,7 @@ _EXPORTS = {
     "asr.scoring.normalize": ["NormalizeConfig", "Normalizer", "read_mapping", "split_units"],
     "asr.scoring.report": ["format_kaldi_line", "format_ser_line", "write_details", "write_speaker_table"],
     "asr.scoring.html_report": ["render_html"],
+    "asr.scoring.timestamps": ["TimedWord", "TimestampScore", "read_ctm", "score_timestamps"],
     "asr.scoring.score": [
         "ErrorCounts",
         "ScoreConfig",

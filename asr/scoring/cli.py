@@ -34,6 +34,20 @@ Examples:
 """
 
 
+_TIMES = """\
+Timestamp accuracy of hypothesis word times (CTM: utt channel start duration word [conf])
+against reference word times (forced alignment, or a synthesizer's word times).
+
+Each utterance's words are aligned (Levenshtein); for the correctly recognized words the
+accumulated average shift is AAS = mean((|start_hyp - start_ref| + |end_hyp - end_ref|) / 2),
+in seconds (Shi et al. 2023). Also prints mean start/end shifts, the median shift, and the
+share of words whose start and end are both within each --tolerance.
+
+Example:
+  cifst score-times data/test/ctm exp/decode/ctm --tolerance 0.05 0.1 0.2
+"""
+
+
 def register(sub) -> None:
     p = add_command(
         sub, "score", "WER/CER scoring, detailed and HTML reports, system comparison", _DESCRIPTION, run
@@ -84,6 +98,25 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--max-ranked", type=int, default=None, metavar="N", help="keep N entries per ranked error list"
+    )
+
+    p = add_command(
+        sub,
+        "score-times",
+        "timestamp accuracy (AAS) of a hypothesis ctm against a reference ctm",
+        _TIMES,
+        run_times,
+    )
+    p.add_argument("ref_ctm", metavar="REF_CTM", help="reference word times")
+    p.add_argument("hyp_ctm", metavar="HYP_CTM", help="hypothesis word times (e.g. the decoder's ctm)")
+    p.add_argument("--lower-case", action="store_true", help="match words case-insensitively")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        nargs="+",
+        default=[0.05, 0.1, 0.2],
+        metavar="SEC",
+        help="tolerances (seconds)",
     )
 
 
@@ -232,4 +265,28 @@ def _run_compare(args, config, hyps: list[str], utt2spk) -> int:
         with atomic_write(out / "compare.txt") as f:
             f.write(text + "\n")
         print(f"cifst score: reports written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def run_times(args: argparse.Namespace) -> int:
+    from asr.errors import CifstError, InputError
+    from asr.scoring.timestamps import format_timestamp_score, read_ctm, score_timestamps
+
+    ref = read_ctm(args.ref_ctm)
+    hyp = read_ctm(args.hyp_ctm)
+    if ref and hyp and not any(k in ref for k in hyp):
+        raise InputError(args.hyp_ctm, None, f"no utterance is shared with {args.ref_ctm}: wrong file pair?")
+    if not ref:
+        raise CifstError(f"{args.ref_ctm} has no words: nothing to score")
+    s = score_timestamps(ref, hyp, lower_case=args.lower_case, tolerances=args.tolerance)
+    for keys, what in (
+        (s.missing_keys, f"missing from {args.hyp_ctm}"),
+        (s.extra_keys, f"not in {args.ref_ctm}"),
+    ):
+        if keys:
+            print(
+                f"cifst score-times: warning: {len(keys)} utterance(s) {what}, not scored (e.g. '{keys[0]}')",
+                file=sys.stderr,
+            )
+    print(format_timestamp_score(s))
     return 0
