@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asr.errors import InputError
 from asr.scoring.normalize import NormalizeConfig, Normalizer, is_cjk_char, read_mapping, split_units
@@ -96,3 +98,26 @@ def test_regex_split_agrees_with_is_cjk_char():
             continue
         assert (split_units(["a" + c + "b"], "wer") == ["a", c, "b"]) == is_cjk_char(c), hex(o)
     assert split_units(["<噪音>", "ab中c", "<unk>中"], "wer") == ["<噪音>", "ab", "中", "c", "<unk>", "中"]
+
+
+_text = st.text(
+    alphabet=st.sampled_from(list("ab Z9,.'<>") + ["中", "文", "タ", "ä", "\t", "▁", "@", "한"]), max_size=40
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_text)
+def test_units_are_never_empty_or_contain_spaces(text):
+    for mode in ("wer", "cer", "auto"):
+        units = norm(text, mode=mode)
+        assert all(u and not any(c.isspace() for c in u) for u in units)
+        # nothing but whitespace is lost: the units are the text's non-space characters, in order
+        assert "".join(units) == "".join(text.split())
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=_text)
+def test_normalization_is_idempotent(text):
+    cfg = dict(lower_case=True, strip_special=True, strip_punct=True)
+    once = " ".join(Normalizer(NormalizeConfig(**cfg)).words(text))
+    assert Normalizer(NormalizeConfig(**cfg)).words(once) == once.split()
