@@ -4,6 +4,7 @@ confidence intervals of each error rate and two matched-pairs significance tests
 - Confidence intervals: the bootstrap of Bisani and Ney (ICASSP 2004, "Bootstrap estimates for confidence intervals
   in ASR performance evaluation"): utterances are resampled with replacement, the rate of each replicate is
   ``sum(errors) / sum(ref_len)``, the interval is the 2.5th..97.5th percentile of the replicates.
+  :func:`compare_systems` draws one set of resamples and uses it for both systems and the paired test.
 - Paired bootstrap (the primary test): both systems are resampled with the same utterance draws; the p-value is
   two-sided, ``2 * min(P(delta <= 0), P(delta >= 0))`` over replicates of ``delta = rate_A - rate_B``, and
   ``P(B better) = P(delta > 0)`` is Bisani and Ney's "probability of improvement".
@@ -25,6 +26,7 @@ from asr.scoring.score import ScoreResult, error_rate
 __all__ = ["BootstrapCI", "Comparison", "bootstrap_ci", "compare_systems", "matched_pairs_z"]
 
 _MAX_CHUNK_CELLS = 4_000_000
+_PROGRESS_CELLS = 50_000_000  # resampled utterances above which a progress bar is shown
 
 
 @dataclass(frozen=True)
@@ -64,12 +66,16 @@ class Comparison:
 
 def _replicate_sums(values: list[np.ndarray], replications: int, seed: int) -> list[np.ndarray]:
     """For each array in ``values`` (all length U), the sums over ``replications`` resamples of U indices
-    (the same draws for every array): float64 [replications] each."""
+    (the same draws for every array): float64 [replications] each. Shows a progress bar for long runs."""
+    from tqdm import tqdm
+
     n = values[0].shape[0]
     rng = np.random.default_rng(seed)
     outs = [np.empty(replications, dtype=np.float64) for _ in values]
     chunk = max(1, _MAX_CHUNK_CELLS // max(n, 1))
-    for start in range(0, replications, chunk):
+    starts = range(0, replications, chunk)
+    quiet = n * replications < _PROGRESS_CELLS
+    for start in tqdm(starts, desc="bootstrap", unit="chunk", disable=quiet, leave=False):
         stop = min(replications, start + chunk)
         idx = rng.integers(0, n, size=(stop - start, n))
         for v, o in zip(values, outs):
@@ -155,18 +161,26 @@ def compare_systems(
         )
     ea, na = a.per_utterance_arrays()
     eb, _ = b.per_utterance_arrays()
-    ci_a = bootstrap_ci(ea, na, replications, seed, level)
-    ci_b = bootstrap_ci(eb, na, replications, seed, level)
     z, p_z = matched_pairs_z(ea, eb)
-    delta = ci_a.rate - ci_b.rate
+    rate_a = error_rate(int(ea.sum()), int(na.sum()))
+    rate_b = error_rate(int(eb.sum()), int(na.sum()))
     if len(keys_a) == 0:
-        d = BootstrapCI(delta, delta, delta, replications)
-        return Comparison(ci_a, ci_b, d, 0.0, 1.0, z, p_z, 0)
+
+        def point(r: float) -> BootstrapCI:
+            return BootstrapCI(r, r, r, replications)
+
+        return Comparison(point(rate_a), point(rate_b), point(rate_a - rate_b), 0.0, 1.0, z, p_z, 0)
+    # one set of resamples serves both systems' intervals and the paired test
     sa, sb, sn = _replicate_sums(
-        [ea.astype(np.float64), eb.astype(np.float64), na.astype(np.float64)], replications, seed + 1
+        [ea.astype(np.float64), eb.astype(np.float64), na.astype(np.float64)], replications, seed
     )
-    deltas = _rates(sa, sn) - _rates(sb, sn)
-    lo, hi = np.quantile(deltas, [(1 - level) / 2, (1 + level) / 2])
+    reps_a, reps_b = _rates(sa, sn), _rates(sb, sn)
+    q = [(1 - level) / 2, (1 + level) / 2]
+    ci_a = BootstrapCI(rate_a, *map(float, np.quantile(reps_a, q)), replications)
+    ci_b = BootstrapCI(rate_b, *map(float, np.quantile(reps_b, q)), replications)
+    deltas = reps_a - reps_b
+    lo, hi = np.quantile(deltas, q)
+    delta = rate_a - rate_b
     p_better = float(np.mean(deltas > 0))
     p_two = min(1.0, 2.0 * min(float(np.mean(deltas <= 0)), float(np.mean(deltas >= 0))))
     return Comparison(

@@ -90,3 +90,16 @@ def test_similar_systems_are_not_significant():
 def test_compare_requires_the_same_references():
     with pytest.raises(ValueError, match="same references"):
         compare_systems(process({"a": "x"}, {"a": "x"}), process({"b": "x"}, {"b": "x"}))
+
+
+def test_empty_comparison_and_per_system_intervals_from_the_paired_resamples():
+    empty = process({}, {})
+    c = compare_systems(empty, empty, replications=10)
+    assert c.utterances == 0 and c.p_bootstrap == 1.0
+    refs, hyp_a, hyp_b = _corpus(150, 0.2, 0.1, seed=8)
+    ra, rb = process(refs, hyp_a), process(refs, hyp_b)
+    c = compare_systems(ra, rb, replications=1000, seed=4)
+    for ci, r in ((c.a, ra), (c.b, rb)):
+        assert ci.low < r.error_rate < ci.high
+        alone = bootstrap_ci(*r.per_utterance_arrays(), replications=1000, seed=4)
+        assert ci.low == pytest.approx(alone.low, abs=0.01) and ci.high == pytest.approx(alone.high, abs=0.01)
