@@ -78,7 +78,10 @@ def register(sub) -> None:
     g.add_argument(
         "--strip-punct", action="store_true", help="remove punctuation (keeps apostrophes inside words)"
     )
-    g.add_argument("--normalize", action="store_true", help="all four options above")
+    g.add_argument(
+        "--nfkc", action="store_true", help="Unicode NFKC first (full-width ＡＢＣ１２３ -> ABC123)"
+    )
+    g.add_argument("--normalize", action="store_true", help="all five options above")
     g.add_argument(
         "--mapping",
         metavar="FILE",
@@ -132,6 +135,7 @@ def _config(args):
         strip_special=args.strip_special or args.normalize,
         strip_bpe=args.strip_bpe or args.normalize,
         strip_punct=args.strip_punct or args.normalize,
+        nfkc=args.nfkc or args.normalize,
         mapping=mapping,
     )
     return ScoreConfig(normalize=norm, policy=args.policy)

@@ -10,7 +10,7 @@ Units (``mode``):
 - ``auto``: the ``wer`` split; the report calls the figure CER when most reference units are CJK characters
   (a Mandarin set) and WER otherwise. Latin words are never split into letters in ``auto``.
 
-Normalization runs in a fixed order: BPE markers, special tags, lower-case, punctuation, mapping, unit split.
+Normalization runs in a fixed order: NFKC, BPE markers, special tags, lower-case, punctuation, mapping, unit split.
 References: WeNet ``tools/compute-wer.py`` (CJK split, tag handling); jiwer's transformation presets.
 """
 
@@ -64,6 +64,8 @@ class NormalizeConfig:
             ``▁`` pieces are joined into words (``▁he llo ▁world`` -> ``hello world``).
         strip_punct: Replace punctuation (Unicode categories P*, e.g. ``,.!?，。！？、“”``) by spaces; an apostrophe
             between two letters (``don't``) is kept.
+        nfkc: Unicode NFKC normalization first: full-width ``ＡＢＣ１２３`` -> ``ABC123``, half-width katakana ->
+            full-width, ligatures and circled digits decomposed.
         mapping: Word-level replacements applied after the steps above: word -> list of words (empty list deletes
             the word), e.g. from :func:`read_mapping`.
     """
@@ -74,6 +76,7 @@ class NormalizeConfig:
     special_tokens: tuple[str, ...] = _SPECIAL_DEFAULT
     strip_bpe: bool = False
     strip_punct: bool = False
+    nfkc: bool = False
     mapping: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -157,6 +160,8 @@ class Normalizer:
     def words(self, text: str) -> list[str]:
         """Normalized whitespace words of ``text`` (before the CJK/character split)."""
         c = self.config
+        if c.nfkc:
+            text = unicodedata.normalize("NFKC", text)
         if c.strip_bpe:
             text = _BPE_AT.sub("", text)
             if "▁" in text:

@@ -121,3 +121,8 @@ def test_normalization_is_idempotent(text):
     cfg = dict(lower_case=True, strip_special=True, strip_punct=True)
     once = " ".join(Normalizer(NormalizeConfig(**cfg)).words(text))
     assert Normalizer(NormalizeConfig(**cfg)).words(once) == once.split()
+
+
+def test_nfkc():
+    assert norm("ＡＢＣ１２３ ｶﾀ", nfkc=True) == ["ABC123", "カ", "タ"]
+    assert norm("ＡＢＣ") == ["ＡＢＣ"]
