@@ -401,10 +401,12 @@ def score_files(
 
     Raises:
         InputError: unreadable files, or key sets with nothing in common (or, with ``strict_keys``, any
-            difference), naming the file and example keys.
+            difference), or an empty reference file, naming the file and example keys.
     """
     refs = read_hyp_ref(ref_path, "reference")
     hyps = read_hyp_ref(hyp_path, "hypothesis")
+    if not refs:
+        raise InputError(ref_path, None, "the reference has no utterances: nothing to score")
     common = sum(1 for k in hyps if k in refs)
     if refs and hyps and common == 0:
         raise InputError(
@@ -423,6 +425,5 @@ def score_files(
                 f"key sets differ from {ref_path}: {len(missing)} missing (e.g. '{(missing or [''])[0]}'), "
                 f"{len(extra)} extra (e.g. '{(extra or [''])[0]}'); drop --strict-keys to score anyway",
             )
-    if not refs and not hyps:
-        raise CifstError(f"{ref_path} and {hyp_path} are both empty: nothing to score")
+
     return process(refs, hyps, config)

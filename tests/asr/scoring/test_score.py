@@ -140,8 +140,10 @@ def test_score_files_errors(tmp_path):
         score_files(tmp_path / "nope", hyp)
     (tmp_path / "e1").write_text("", encoding="utf-8")
     (tmp_path / "e2").write_text("", encoding="utf-8")
-    with pytest.raises(CifstError, match="both empty"):
+    with pytest.raises(InputError, match="e1: the reference has no utterances"):
         score_files(tmp_path / "e1", tmp_path / "e2")
+    r = score_files(ref, tmp_path / "e2")  # a decoder that produced nothing: all deletions
+    assert r.error_rate == 1.0 and r.missing_keys == ["u1", "u2"]
 
 
 def test_too_long_pair_is_a_clear_error(monkeypatch):
