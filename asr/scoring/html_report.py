@@ -13,7 +13,7 @@ import io
 from collections.abc import Mapping
 
 from asr.scoring.report import format_kaldi_line, format_ser_line
-from asr.scoring.score import ScoreResult
+from asr.scoring.score import ScoreResult, UttScore
 
 __all__ = ["render_html"]
 
@@ -87,7 +87,7 @@ def _plots(result: ScoreResult, utt2spk: Mapping[str, str] | None) -> list[tuple
     return out
 
 
-def _aligned_html(u) -> str:
+def _aligned_html(u: UttScore) -> str:
     ref_cells, hyp_cells = [], []
     for r, h in u.alignment():
         cls = "D" if h is None else "I" if r is None else ("" if r == h else "S")

@@ -16,17 +16,19 @@ import unicodedata
 from collections.abc import Mapping
 from typing import IO
 
-from asr.scoring.score import ScoreResult, SpeakerScore
+from asr.scoring.score import ScoreResult, SpeakerScore, UttScore
 
 __all__ = [
     "display_width",
     "format_kaldi_line",
     "format_ser_line",
+    "format_scored_line",
     "format_summary_lines",
     "format_utterance",
     "write_details",
     "write_speaker_table",
     "summary_dict",
+    "write_summary_json",
 ]
 
 GAP = "*"
@@ -70,7 +72,7 @@ def format_scored_line(result: ScoreResult) -> str:
     )
 
 
-def format_utterance(u) -> list[str]:
+def format_utterance(u: UttScore) -> list[str]:
     """The report block of one :class:`~asr.scoring.score.UttScore` (no trailing blank line)."""
     ref_cells: list[str] = []
     hyp_cells: list[str] = []
@@ -148,11 +150,6 @@ def write_details(result: ScoreResult, f: IO[str], max_ranked: int | None = None
     f.write("\n" + "\n".join(format_summary_lines(result)) + "\n")
 
 
-def speaker_rows(result: ScoreResult, utt2spk: Mapping[str, str]) -> list[SpeakerScore]:
-    """Per-speaker scores (see :meth:`ScoreResult.by_speaker`)."""
-    return result.by_speaker(utt2spk)
-
-
 def write_speaker_table(result: ScoreResult, utt2spk: Mapping[str, str], f: IO[str]) -> None:
     """The sclite-style per-speaker table: sentences, words, then %correct/sub/del/ins/err and sentence error.
 
@@ -215,5 +212,6 @@ def summary_dict(result: ScoreResult, utt2spk: Mapping[str, str] | None = None) 
 
 
 def write_summary_json(result: ScoreResult, f: IO[str], utt2spk: Mapping[str, str] | None = None) -> None:
+    """Write :func:`summary_dict` as indented UTF-8 JSON to the text stream ``f``."""
     json.dump(summary_dict(result, utt2spk), f, ensure_ascii=False, indent=2)
     f.write("\n")
