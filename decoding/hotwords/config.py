@@ -19,7 +19,7 @@ __all__ = [
 # and no whole-phrase weight met the targets on simulated posteriors (see there; real-model tuning is pending).
 DEFAULT_HOTWORD_SCORE = 1.0
 DEFAULT_HOTWORD_WEIGHT = 0.0
-DENSE_MAX_ENTRIES = 1 << 23  # 8M int32 cells = 32 MiB
+DENSE_MAX_ENTRIES = 1 << 25  # 32M int32 cells = 128 MiB (10,000 hotwords with V <= 1,000 stay dense)
 DFA_MAX_ENTRIES = 1 << 23  # compressed transitions (16 bytes each): 128 MiB
 
 

@@ -30,8 +30,9 @@ chosen by size:
   ``S * V <= dense_max_entries``;
 * ``sparse``: the same automaton compressed: only the transitions ``delta(s, t)`` that differ from the root's
   ``delta(root, t)`` are kept, as sorted int64 keys ``s * V + t`` (row of ``s`` = its own edges + the row of
-  ``fail(s)``, built level by level), plus the root edges; a step is two ``torch.searchsorted``, when the table has
-  at most ``dfa_max_entries`` entries;
+  ``fail(s)``, built level by level); a step gathers the root's transition from a dense ``[roots, V]`` table and
+  runs one ``torch.searchsorted`` for the hypotheses whose state has a row, when the table has at most
+  ``dfa_max_entries`` entries;
 * ``trie``: the trie edges only, failure links followed in at most ``max_depth + 1`` batched rounds (pathological
   lists whose compressed table would be too large).
 
@@ -73,6 +74,9 @@ class ContextGraph:
         dfa_key: ``sparse`` layout: int64 [M] sorted keys ``s * V + t`` of the transitions that differ from the
             root's, else ``None``.
         dfa_dst: int64 [M] their destinations.
+        row_len: ``sparse``: int32 [S] number of compressed transitions of each state (0: the root's apply).
+        root_table: ``sparse``: int32 [R, V] each root's transitions (``None`` when ``R * V`` is too large).
+        root_row: ``sparse``: int64 [S] the row of ``root_table`` for each state's root.
     """
 
     vocab_size: int
@@ -90,6 +94,9 @@ class ContextGraph:
     root_of: torch.Tensor | None = None
     dfa_key: torch.Tensor | None = None
     dfa_dst: torch.Tensor | None = None
+    row_len: torch.Tensor | None = None
+    root_table: torch.Tensor | None = None
+    root_row: torch.Tensor | None = None
 
     # ---------------------------------------------------------------- construction
 
@@ -228,7 +235,24 @@ class ContextGraph:
             table = graph._compressed_table(dfa_max_entries)
             if table is not None:
                 graph.dfa_key, graph.dfa_dst = table
+                graph._index_rows(dense_max_entries)
         return graph
+
+    def _index_rows(self, dense_max_entries: int) -> None:
+        """Row lengths of the compressed table and, when small enough, the roots' transitions as a dense table."""
+        v, s = self.vocab_size, self.num_states
+        row_ptr = torch.searchsorted(self.dfa_key, torch.arange(s + 1, dtype=torch.int64) * v)
+        self.row_len = (row_ptr[1:] - row_ptr[:-1]).to(torch.int32)
+        roots = torch.nonzero(self.is_root)[:, 0]
+        if roots.numel() * v <= dense_max_entries:
+            rank = torch.zeros(s, dtype=torch.int64)
+            rank[roots] = torch.arange(roots.numel())
+            table = roots[:, None].repeat(1, v)
+            table[
+                rank[self.edge_src[self.is_root[self.edge_src]]], self.edge_token[self.is_root[self.edge_src]]
+            ] = self.edge_dst[self.is_root[self.edge_src]]
+            self.root_table = table.to(torch.int32)
+            self.root_row = rank[self.root_of]
 
     def _levels(self) -> list[np.ndarray]:
         depth = self.depth.numpy()
@@ -432,10 +456,23 @@ class ContextGraph:
 
     def _step_sparse(self, state: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
         v = self.vocab_size
-        hit, dst = self._lookup(self.dfa_key, self.dfa_dst, state * v + token)
-        root = self.root_of[state]
-        rhit, rdst = self._lookup(self.edge_key, self.edge_dst, root * v + token)
-        return torch.where(hit, dst, torch.where(rhit, rdst, root))
+        if self.root_table is not None:
+            base = self.root_table[self.root_row[state], token].long()
+        else:
+            root = self.root_of[state]
+            rhit, rdst = self._lookup(self.edge_key, self.edge_dst, root * v + token)
+            base = torch.where(rhit, rdst, root)
+        if self.dfa_key.numel() == 0:
+            return base
+        # only hypotheses whose state has a row of its own search it (most sit at a root or a leaf)
+        has_row = self.row_len[state] > 0
+        idx = torch.nonzero(has_row)[:, 0]
+        if idx.numel() == 0:
+            return base
+        key = state[idx] * v + token[idx]
+        hit, dst = self._lookup(self.dfa_key, self.dfa_dst, key)
+        base[idx] = torch.where(hit, dst, base[idx])
+        return base
 
     def _step_trie(self, state: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
         v = self.vocab_size
