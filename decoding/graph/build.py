@@ -49,6 +49,9 @@ class GraphBuildConfig:
         disambig: Add ``#k`` disambiguation symbols (turn off only to see what goes wrong without them).
         max_det_states: Cap on the states of det(L o G); 0 = ``det_ratio`` x states of L o G + 100000.
         det_ratio: See ``max_det_states``.
+        tlg_method: ``arrays`` (T o LG built directly from LG's arcs, :mod:`decoding.graph.expand`; linear in LG,
+            independent of the vocabulary size) or ``openfst`` (compose with the T of :mod:`~decoding.graph.topology`;
+            the reference, slow for large vocabularies).
         write_pt: Also write ``TLG.pt``.
         keep_intermediate: Keep ``L_disambig.fst``, ``G.fst``, ``LG.fst`` (needed to skip steps on a rerun).
     """
@@ -67,6 +70,7 @@ class GraphBuildConfig:
     disambig: bool = True
     max_det_states: int = 0
     det_ratio: float = 20.0
+    tlg_method: str = "arrays"
     write_pt: bool = True
     keep_intermediate: bool = True
 
@@ -92,6 +96,15 @@ def _stamp(cfg: GraphBuildConfig) -> dict:
             st = os.stat(p)
             files[name] = [str(Path(p).resolve()), st.st_size, st.st_mtime_ns]
     return {"config": asdict(cfg), "inputs": files, "format": 1}
+
+
+def _check_labels(a, num_tokens: int) -> None:
+    """TLG must have no input epsilons and input labels <= number of tokens (token id + 1)."""
+    if a.num_arcs and (int(a.ilabel.min()) < 1 or int(a.ilabel.max()) > num_tokens):
+        raise CifstError(
+            f"TLG input labels span [{int(a.ilabel.min())}, {int(a.ilabel.max())}], expected [1, {num_tokens}] "
+            "(an epsilon or a disambiguation symbol survived: this is a bug, please report it)"
+        )
 
 
 def _write_fst(f, path: Path) -> None:
@@ -126,6 +139,8 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike, tokenize
         minimize_encoded,
         remove_disambig,
     )
+    from decoding.graph.expand import apply_topology
+    from decoding.graph.fst_arrays import arrays_to_fst, fst_to_arrays
     from decoding.graph.grammar import arpa_vocabulary, make_grammar_fst, parse_oov_policy
     from decoding.graph.lexicon import (
         add_disambig,
@@ -142,6 +157,8 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike, tokenize
         raise CifstError("no ARPA LM given (--arpa)")
     if (cfg.lexicon is None) == (cfg.tokenizer is None and tokenizer is None):
         raise CifstError("give exactly one of --lexicon (lexicon.txt) and --tokenizer (lexicon-free graph)")
+    if cfg.tlg_method not in ("arrays", "openfst"):
+        raise CifstError(f"tlg_method must be 'arrays' or 'openfst', got {cfg.tlg_method!r}")
     if cfg.topo not in TOPOLOGIES:
         raise CifstError(f"unknown --topo {cfg.topo!r}; choose one of {', '.join(TOPOLOGIES)}")
     try:
@@ -283,32 +300,48 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike, tokenize
             _write_fst(LG, out / "LG.fst")
     else:
         oov_words = []
+    TLG = tlg_arrays = None
     if not done("TLG.fst"):
         if LG is None:
             LG = fst.Fst.read(str(out / "LG.fst"))
         t0 = time.time()
         topo = TopologyConfig(kind=cfg.topo, cif_skip=cfg.cif_skip, cif_skip_penalty=cfg.cif_skip_penalty)
-        T = make_topology_fst(num_tokens, topo)
-        report(f"T ({cfg.topo})", T, t0)
-        t0 = time.time()
-        TLG = compose_tlg(T, LG)
-        report("TLG.fst", TLG, t0)
+        if cfg.tlg_method == "openfst":
+            T = make_topology_fst(num_tokens, topo)
+            report(f"T ({cfg.topo})", T, t0)
+            t0 = time.time()
+            TLG = compose_tlg(T, LG)
+            report("TLG.fst", TLG, t0)
+        else:
+            tlg_arrays = apply_topology(fst_to_arrays(LG), topo)
+            del LG
+            a = tlg_arrays
+            TLG = arrays_to_fst(a.num_states, a.start, a.src, a.dst, a.ilabel, a.olabel, a.weight, a.final)
+            sizes["TLG.fst"] = (a.num_states, a.num_arcs)
+            log.info(
+                "TLG.fst (%s): %d states, %d arcs (%.1f s)",
+                cfg.topo,
+                a.num_states,
+                a.num_arcs,
+                time.time() - t0,
+            )
+        if num_tokens and TLG.num_states():
+            _check_labels(tlg_arrays if tlg_arrays is not None else fst_to_arrays(TLG), num_tokens)
         _write_fst(TLG, out / "TLG.fst")
-    else:
-        TLG = None
     if cfg.write_pt and not done("TLG.pt"):
         from decoding.graph.csr import CsrGraph
 
-        if TLG is None:
-            TLG = fst.Fst.read(str(out / "TLG.fst"))
         t0 = time.time()
-        g = CsrGraph.from_fst(TLG)
+        if tlg_arrays is not None:
+            a = tlg_arrays
+            g = CsrGraph.from_arrays(
+                a.num_states, a.start, a.src, a.dst, a.ilabel, a.olabel, a.weight, a.final
+            )
+        else:
+            g = CsrGraph.from_fst(TLG if TLG is not None else fst.Fst.read(str(out / "TLG.fst")))
         g.save(out / "TLG.pt")
         log.info("TLG.pt: %d states, %d arcs (%.1f s)", g.num_states, g.num_arcs, time.time() - t0)
     if not cfg.keep_intermediate:
         for name in ("L_disambig.fst", "G.fst", "LG.fst"):
             (out / name).unlink(missing_ok=True)
-    if "TLG.fst" not in sizes and TLG is not None:
-        s = fst_size(TLG)
-        sizes["TLG.fst"] = (s.states, s.arcs)
     return GraphBuildResult(out, sizes, skipped, len(lexicon.words()), num_tokens, oov_words, lexicon.skipped)

@@ -246,9 +246,41 @@ def remove_disambig(f, first_disambig: int):
             a.final,
         )
         log.info("moved the words of %d epsilon arcs onto %d entering arcs", eps.size, inc.size)
+    g = _merge_parallel_arcs(g)
     g.connect()
     g.arcsort(sort_type="ilabel")
     return g
+
+
+def _merge_parallel_arcs(f):
+    """Keep the cheapest of arcs with equal (source, ilabel, olabel, destination) (the tropical sum).
+
+    Epsilon removal leaves such pairs where a history's own word arc and the copy from its back-off state lead to
+    the same state; a path through either has the same labels, so only the cheaper one can win.
+    """
+    from decoding.graph.fst_arrays import arrays_to_fst, fst_to_arrays
+
+    a = fst_to_arrays(f)
+    if a.num_arcs < 2:
+        return f
+    order = np.lexsort((a.weight, a.dst, a.olabel, a.ilabel, a.src))
+    s, i, o, d = a.src[order], a.ilabel[order], a.olabel[order], a.dst[order]
+    first = np.ones(a.num_arcs, bool)
+    first[1:] = (s[1:] != s[:-1]) | (i[1:] != i[:-1]) | (o[1:] != o[:-1]) | (d[1:] != d[:-1])
+    if first.all():
+        return f
+    keep = order[first]
+    log.info("merged %d parallel arcs", int((~first).sum()))
+    return arrays_to_fst(
+        a.num_states,
+        a.start,
+        a.src[keep],
+        a.dst[keep],
+        a.ilabel[keep],
+        a.olabel[keep],
+        a.weight[keep],
+        a.final,
+    )
 
 
 def compose_tlg(T, LG):

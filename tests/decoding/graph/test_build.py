@@ -215,3 +215,25 @@ def test_lexicon_free_with_char_tokenizer(tmp_path):
     assert [words.symbol(i) for i in wids] == ["你好", "世界"]
     with pytest.raises(Exception, match="hello"):
         build_graph(GraphBuildConfig(arpa=str(arpa), oov="error"), tmp_path / "g2", tokenizer=tok)
+
+
+@pytest.mark.parametrize("topo", ["ctc", "ctc-compact", "cif"])
+def test_array_expansion_equals_openfst_composition(tmp_path, built, topo):
+    """apply_topology(LG) is the same machine as OpenFst's T o LG (+ epsilon removal for ctc-compact)."""
+    import pywrapfst as fst
+
+    from decoding.graph.compose import compose_tlg
+    from decoding.graph.expand import apply_topology
+    from decoding.graph.fst_arrays import arrays_to_fst, fst_to_arrays
+    from decoding.graph.topology import TopologyConfig, make_topology_fst
+
+    _, res = built
+    LG = fst.Fst.read(str(res.graph_dir / "LG.fst"))
+    cfg = TopologyConfig(kind=topo, cif_skip_penalty=1.5)
+    a = apply_topology(fst_to_arrays(LG), cfg)
+    fast = arrays_to_fst(a.num_states, a.start, a.src, a.dst, a.ilabel, a.olabel, a.weight, a.final)
+    ref = compose_tlg(make_topology_fst(res.num_tokens, cfg), LG)
+    r = fst_to_arrays(ref)
+    assert (a.num_states, a.num_arcs) == (r.num_states, r.num_arcs)
+    assert np.bincount(a.ilabel).tolist() == np.bincount(r.ilabel).tolist()
+    assert fst.randequivalent(fast, ref, npath=300, seed=3)
