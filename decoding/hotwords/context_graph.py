@@ -235,16 +235,16 @@ class ContextGraph:
             table = graph._compressed_table(dfa_max_entries)
             if table is not None:
                 graph.dfa_key, graph.dfa_dst = table
-                graph._index_rows(dense_max_entries)
+                graph._index_rows(max(dense_max_entries, dfa_max_entries))
         return graph
 
-    def _index_rows(self, dense_max_entries: int) -> None:
+    def _index_rows(self, max_cells: int) -> None:
         """Row lengths of the compressed table and, when small enough, the roots' transitions as a dense table."""
         v, s = self.vocab_size, self.num_states
         row_ptr = torch.searchsorted(self.dfa_key, torch.arange(s + 1, dtype=torch.int64) * v)
         self.row_len = (row_ptr[1:] - row_ptr[:-1]).to(torch.int32)
         roots = torch.nonzero(self.is_root)[:, 0]
-        if roots.numel() * v <= dense_max_entries:
+        if roots.numel() * v <= max_cells:
             rank = torch.zeros(s, dtype=torch.int64)
             rank[roots] = torch.arange(roots.numel())
             table = roots[:, None].repeat(1, v)

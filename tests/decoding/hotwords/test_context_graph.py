@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -198,10 +199,18 @@ def test_large_list_layouts_agree():
     states = torch.randint(0, graphs["dense"].num_states, (5000,))
     tokens = torch.randint(1, v, (5000,))
     bd, nd = graphs["dense"].step(states, tokens)
-    for mode in ("sparse", "trie"):
-        b, n = graphs[mode].step(states, tokens)
-        assert torch.equal(nd, n), mode
-        assert torch.allclose(bd, b), mode
+    assert graphs["sparse"].root_table is not None
+    no_root_table = dataclasses.replace(
+        graphs["sparse"], root_table=None
+    )  # many lists: roots searched, not gathered
+    for name, g in [
+        ("sparse", graphs["sparse"]),
+        ("sparse-no-root-table", no_root_table),
+        ("trie", graphs["trie"]),
+    ]:
+        b, n = g.step(states, tokens)
+        assert torch.equal(nd, n), name
+        assert torch.allclose(bd, b), name
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
