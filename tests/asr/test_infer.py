@@ -51,10 +51,17 @@ def make_data(root: Path, n: int, seed: int) -> Path:
 def exp(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     train = make_data(root, 12, 0)
+    # bad input must cost one warning each, never the run: a corrupt wav and an empty transcript
+    (train / "wav" / "zbad.wav").write_bytes(b"RIFF\x00garbage")
+    (train / "wav.scp").write_text(
+        (train / "wav.scp").read_text() + f"zbad {train / 'wav' / 'zbad.wav'}\n"
+        f"zempty {train / 'wav' / 'utt000.wav'}\n"
+    )
+    (train / "text").write_text((train / "text").read_text() + "zbad abc\nzempty\n")
     dev = make_data(root, 3, 1)
     train_tokenizer(
         "char",
-        [line.split(" ", 1)[1] for line in (train / "text").read_text().splitlines()],
+        [line.split(" ", 1)[1] for line in (train / "text").read_text().splitlines() if " " in line],
         0,
         root / "lang",
     )
