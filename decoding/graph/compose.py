@@ -54,13 +54,10 @@ class FstSize:
 
 
 def fst_size(f) -> FstSize:
-    """Number of states and arcs of a ``pywrapfst`` FST (arcs counted in C++ via the const layout)."""
-    from decoding.graph.fst_arrays import fst_to_arrays
-
+    """Number of states and arcs of a ``pywrapfst`` FST."""
     n = f.num_states()
-    if n < 200_000:
-        return FstSize(n, sum(f.num_arcs(s) for s in f.states()))
-    return FstSize(n, fst_to_arrays(f).num_arcs)
+    num_arcs = f.num_arcs
+    return FstSize(n, sum(num_arcs(s) for s in range(n)))
 
 
 def compose_lg(L, G):
