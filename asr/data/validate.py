@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asr.data.atomic import atomic_write
 from asr.data.kaldi_dir import (
     c_sorted,
     iter_kv_lines,
@@ -288,6 +289,22 @@ def validate_data_dir(data_dir: str | os.PathLike, config: ValidateConfig | None
                 for lineno, key, value in iter_kv_lines(d / "wav.scp"):
                     _check_wav_entry(report, d / "wav.scp", lineno, key, value)
 
+    if (d / "ctm").is_file():
+        unknown = set()
+        try:
+            with open(d / "ctm", encoding="utf-8") as f:
+                for line in f:
+                    fields = line.split()
+                    if fields and not line.startswith(";;") and fields[0] not in utts:
+                        unknown.add(fields[0])
+        except UnicodeDecodeError as e:
+            report.errors.append(Problem(str(d / "ctm"), None, f"not valid UTF-8 (byte {e.start})"))
+        if unknown:
+            report.warnings.append(
+                Problem(
+                    str(d / "ctm"), None, f"{len(unknown)} utterance(s) not in utt2spk: {_examples(unknown)}"
+                )
+            )
     for name in ("utt2dur", "utt2num_frames", "feats.scp", "utt2lang", "utt2uniq"):
         p = d / name
         if not p.is_file():
@@ -311,7 +328,8 @@ def fix_data_dir(data_dir: str | os.PathLike, backup: bool = True) -> FixReport:
 
     Sorts every file in the C locale, keeps only utterances present in all per-utterance files (``text``,
     ``utt2spk``, ``segments`` or ``wav.scp``, and the optional ones), drops segments whose recording is missing and
-    recordings no segment uses, filters speaker files to the remaining speakers and rebuilds ``spk2utt``.
+    recordings no segment uses, filters speaker files to the remaining speakers and a reference ``ctm`` (word
+    times, several lines per utterance) to the remaining utterances, and rebuilds ``spk2utt``.
 
     Args:
         data_dir: The directory.
@@ -362,7 +380,7 @@ def fix_data_dir(data_dir: str | os.PathLike, backup: bool = True) -> FixReport:
             report.dropped[u] = "not in " + ", ".join(missing)
     report.kept = len(keep)
 
-    names = [*utt_data, *(n for n in ("wav.scp", "spk2utt", *SPK_FILES) if (d / n).is_file())]
+    names = [*utt_data, *(n for n in ("wav.scp", "spk2utt", "ctm", *SPK_FILES) if (d / n).is_file())]
     if backup:
         bdir = d / ".backup"
         bdir.mkdir(exist_ok=True)
@@ -382,6 +400,11 @@ def fix_data_dir(data_dir: str | os.PathLike, backup: bool = True) -> FixReport:
     utt2spk = {u: s for u, s in utt_data["utt2spk"].items() if u in keep}
     write_spk2utt(d / "spk2utt", utt2spk_to_spk2utt(utt2spk))
     report.rewritten.append("spk2utt")
+    if (d / "ctm").is_file():  # reference word times, several lines per utterance
+        lines = (d / "ctm").read_text(encoding="utf-8").splitlines(keepends=True)
+        with atomic_write(d / "ctm") as f:
+            f.writelines(ln for ln in lines if not ln.split() or ln.startswith(";;") or ln.split()[0] in keep)
+        report.rewritten.append("ctm")
     speakers = set(utt2spk.values())
     for name in SPK_FILES:
         if (d / name).is_file():

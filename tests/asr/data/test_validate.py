@@ -171,3 +171,17 @@ def test_cli_validate_and_fix(tmp_path, capsys):
     (tmp_path / "u").mkdir()
     assert main(["data", "fix", str(tmp_path / "u")]) == 1
     assert "utt2spk: required file is missing" in capsys.readouterr().err
+
+
+def test_ctm_is_checked_and_filtered(tmp_path):
+    ctm = "s1-a 1 0.0 0.3 今\ns1-a 1 0.3 0.2 好\ns2-a 1 0 1 再见\nzz 1 0 1 x\n"
+    d = make_dir(tmp_path / "d", text="s1-a 今 好\ns2-a 再见\n", ctm=ctm)
+    r = validate_data_dir(d)
+    assert any("ctm: 1 utterance(s) not in utt2spk: 'zz'" in w for w in messages(r)[1])
+    rep = fix_data_dir(d)
+    assert rep.dropped == {"s1-b": "not in text"} and "ctm" in rep.rewritten
+    assert (d / "ctm").read_text(
+        encoding="utf-8"
+    ) == "s1-a 1 0.0 0.3 今\ns1-a 1 0.3 0.2 好\ns2-a 1 0 1 再见\n"
+    r = validate_data_dir(d)
+    assert r.ok and not r.warnings, messages(r)
