@@ -136,7 +136,12 @@ def _read_orders(
     wid = {s: i for s, i in words}
     rows: dict[int, list] = {k: [] for k in range(1, order + 1)}
     oov_seen: dict[str, None] = {}
-    for e in iter_arpa(arpa):
+    from tqdm import tqdm
+
+    bar = tqdm(total=sum(header.values()), unit=" n-grams", desc="reading ARPA", disable=None, leave=False)
+    for n, e in enumerate(iter_arpa(arpa)):
+        if n % 65536 == 0:
+            bar.update(n - bar.n)
         ids = [wid.get(x, -1) for x in e.words]
         if -1 in ids:
             bad = [x for x, i in zip(e.words, ids) if i < 0]
@@ -159,6 +164,7 @@ def _read_orders(
                 continue
             ids = [unk if i < 0 else i for i in ids]
         rows[e.order].append((*ids, e.logprob, e.backoff))
+    bar.close()
     stats.oov_words = list(oov_seen)
     stats.order = order
     out = []

@@ -170,7 +170,8 @@ def lexicon_from_tokenizer(tokenizer, words: Iterable[str]) -> Lexicon:
     Args:
         tokenizer: Object with ``.symbols`` (:class:`SymbolTable`) and ``.encode(text) -> list[int]`` (the
             ``asr.text.tokenizer.Tokenizer`` interface). A word whose spelling is empty, contains ``<unk>`` or
-            raises ``ValueError`` is skipped and listed in :attr:`Lexicon.skipped`.
+            raises ``ValueError`` is skipped and listed in :attr:`Lexicon.skipped`. The word ``<unk>`` (lmplz
+            always writes it) is spelled by the ``<unk>`` token.
         words: The vocabulary (e.g. the LM's unigrams without ``<s>``/``</s>``/``<unk>``).
 
     Returns:
@@ -180,7 +181,10 @@ def lexicon_from_tokenizer(tokenizer, words: Iterable[str]) -> Lexicon:
     prons: list[Pronunciation] = []
     skipped: dict[str, str] = {}
     for word in dict.fromkeys(words):
-        if word in RESERVED_WORDS or word.startswith("#") or word == "<unk>":
+        if word == "<unk>" and unk is not None:  # the LM's unknown word is spelled by the <unk> token
+            prons.append(Pronunciation(word, (unk,)))
+            continue
+        if word in RESERVED_WORDS or word.startswith("#"):
             continue
         try:
             ids = [int(i) for i in tokenizer.encode(word)]

@@ -162,5 +162,10 @@ def test_lexicon_fst_optional_silence(tmp_path):
 def test_lexicon_from_tokenizer_spells_and_skips():
     tok = FakeCharTokenizer("你好世界")
     lex = lexicon_from_tokenizer(tok, ["你好", "世界", "你", "<s>", "</s>", "<unk>", "hello", "你好"])
-    assert [(p.word, p.tokens) for p in lex.prons] == [("你好", (2, 3)), ("世界", (4, 5)), ("你", (2,))]
+    assert [(p.word, p.tokens) for p in lex.prons] == [
+        ("你好", (2, 3)),
+        ("世界", (4, 5)),
+        ("你", (2,)),
+        ("<unk>", (1,)),
+    ]
     assert list(lex.skipped) == ["hello"] and "<unk>" in lex.skipped["hello"]

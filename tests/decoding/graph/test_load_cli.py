@@ -138,3 +138,36 @@ def test_cli_build_info_and_errors(tmp_path, tokens_file, lexicon_file, hand_arp
         ]
     )
     assert code == 1 and "lex4.txt:2: token 'qq'" in capsys.readouterr().err
+
+
+def test_cli_lexicon_free_with_real_char_tokenizer(tmp_path, capsys):
+    """`--tokenizer DIR` with a tokenizer made by asr.text.tokenizer (the features area's code)."""
+    from asr.text.tokenizer import load_tokenizer, train_tokenizer
+
+    train_tokenizer("char", ["你好 世界", "你们 好"], 0, tmp_path / "tok")
+    arpa = tmp_path / "zh.arpa"
+    arpa.write_text(
+        "\\data\\\nngram 1=6\nngram 2=1\n\n\\1-grams:\n-1\t</s>\n-99\t<s>\t-0.5\n-1\t<unk>\n-1\t你好\t-0.3\n"
+        "-1\t世界\n-1\t你们\n\n\\2-grams:\n-0.1\t你好 世界\n\n\\end\\\n"
+    )
+    out = tmp_path / "graph"
+    code = main(
+        [
+            "graph",
+            "build",
+            "--tokenizer",
+            str(tmp_path / "tok"),
+            "--arpa",
+            str(arpa),
+            "--topo",
+            "cif",
+            "--quiet",
+            str(out),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    graph, tokens, words = load_graph(out)
+    tok = load_tokenizer(tmp_path / "tok")
+    assert tokens == tok.symbols
+    assert {"你好", "世界", "你们", "<unk>"} <= {w for w, _ in words}
+    assert int(graph.ilabel.max()) <= len(tokens)
