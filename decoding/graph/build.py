@@ -88,6 +88,10 @@ class GraphBuildResult:
     skipped_words: dict[str, str]
 
 
+# options that do not change what is built
+_NOT_STAMPED = ("write_pt", "keep_intermediate", "max_det_states", "det_ratio")
+
+
 def _stamp(cfg: GraphBuildConfig) -> dict:
     files = {}
     for name in ("tokens", "arpa", "lexicon", "tokenizer"):
@@ -95,7 +99,8 @@ def _stamp(cfg: GraphBuildConfig) -> dict:
         if p:
             st = os.stat(p)
             files[name] = [str(Path(p).resolve()), st.st_size, st.st_mtime_ns]
-    return {"config": asdict(cfg), "inputs": files, "format": 1}
+    conf = {k: v for k, v in asdict(cfg).items() if k not in _NOT_STAMPED}
+    return {"config": conf, "inputs": files, "format": 1}
 
 
 def _check_labels(a, num_tokens: int) -> None:
@@ -261,7 +266,9 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike, tokenize
 
     L = G = LG = None
     cause = diagnose_lexicon(lexicon, disambig)
-    if not done("LG.fst"):
+    tlg_done = (out / "TLG.fst").exists()
+    oov_words: list[str] = []
+    if not tlg_done and not done("LG.fst"):
         t0 = time.time()
         L = make_lexicon_fst(lexicon, words, first_disambig, disambig, sil, cfg.sil_prob)
         report("L_disambig.fst", L, t0)
@@ -298,8 +305,6 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike, tokenize
         report("LG (disambiguation symbols and epsilons removed)", LG, t0)
         if cfg.keep_intermediate:
             _write_fst(LG, out / "LG.fst")
-    else:
-        oov_words = []
     TLG = tlg_arrays = None
     if not done("TLG.fst"):
         if LG is None:

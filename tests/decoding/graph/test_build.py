@@ -172,7 +172,15 @@ def test_rerun_skips_and_changed_input_rebuilds(tmp_path, built, lexicon_file, c
     cfg, res = built
     assert not res.skipped and "TLG.fst" in res.sizes
     res2 = build_graph(cfg, res.graph_dir)
-    assert res2.skipped == ["LG.fst", "TLG.fst", "TLG.pt"]
+    assert res2.skipped == ["TLG.fst", "TLG.pt"]
+    # a TLG.pt deleted by hand is made again from TLG.fst; options that do not change the graph keep the stamp
+    (res.graph_dir / "TLG.pt").unlink()
+    (res.graph_dir / "LG.fst").unlink()
+    cfg.keep_intermediate = False
+    res2 = build_graph(cfg, res.graph_dir)
+    assert res2.skipped == ["TLG.fst"] and (res.graph_dir / "TLG.pt").exists()
+    assert not (res.graph_dir / "G.fst").exists()
+    cfg.keep_intermediate = True
     lexicon_file.write_text(lexicon_file.read_text() + "h z z z\n")
     res3 = build_graph(cfg, res.graph_dir)
     assert not res3.skipped
