@@ -148,10 +148,9 @@ def test_two_process_ddp_on_cpu(tmp_path):
         sys.executable,
         "-m",
         "torch.distributed.run",
+        "--standalone",  # a free port, so parallel runs do not collide
         "--nproc_per_node",
         "2",
-        "--master_port",
-        "29517",
         str(Path(__file__).parent / "ddp_worker.py"),
         str(tmp_path),
     ]
