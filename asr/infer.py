@@ -142,6 +142,8 @@ def infer_data_dir(
     device = config.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise CifstError(f"--device {device}: CUDA is not available here; use --device cpu (or auto)")
     device = torch.device(device)
     exp_dir, out_dir = Path(exp_dir), Path(out_dir)
     model, frontend, tokenizer, cfg = load_experiment(exp_dir, config.checkpoint, device)

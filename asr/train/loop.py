@@ -88,6 +88,10 @@ def init_distributed(device: str) -> tuple[DistInfo, torch.device]:
     Returns:
         ``(DistInfo, torch.device)``.
     """
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        from asr.errors import CifstError
+
+        raise CifstError(f"--device {device}: CUDA is not available here; use --device cpu (or auto)")
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
