@@ -153,26 +153,30 @@ class TlgBeamSearch:
         beam_t = torch.full_like(best, cfg.beam)
         if cfg.max_active >= 2**31 - 1 and cfg.min_active == 0:
             return beam_cut, beam_t
-        within_lt = torch.zeros(num_utts, dtype=torch.int64, device=dev).index_add_(
-            0, utt, (cost < beam_cut[utt]).to(torch.int64)
-        )
-        within_le = torch.zeros(num_utts, dtype=torch.int64, device=dev).index_add_(
-            0, utt, (cost <= beam_cut[utt]).to(torch.int64)
-        )
+        ix = torch.index_select
+        bc = ix(beam_cut, 0, utt)
+        zeros = torch.zeros(num_utts, dtype=torch.int64, device=dev)
+        within_lt = zeros.index_add(0, utt, (cost < bc).to(torch.int64))
         need_max = within_lt > cfg.max_active  # sorted[max_active] < beam_cut
-        need_min = (~need_max) & (within_le <= cfg.min_active)  # sorted[min_active] > beam_cut
+        need_min = ~need_max
+        if cfg.min_active > 0:
+            within_le = zeros.index_add(0, utt, (cost <= bc).to(torch.int64))
+            need_min &= within_le <= cfg.min_active  # sorted[min_active] > beam_cut (inf when too few tokens)
+        else:
+            need_min &= False
+        any_max, any_min = (bool(x) for x in torch.stack([need_max.any(), need_min.any()]).tolist())
         cutoff, adaptive = beam_cut, beam_t
-        if bool((need_max | need_min).any()):
+        if any_max or any_min:
             count = torch.bincount(utt, minlength=num_utts)
             starts = torch.cumsum(count, 0) - count
             width = int(count.max())
-            dense = torch.full((num_utts, width), float("inf"), device=dev)
-            pos = torch.arange(cost.numel(), device=dev) - starts[utt]
+            dense = torch.full((num_utts, width + 1), float("inf"), device=dev)  # + 1: an inf column always
+            pos = torch.arange(cost.numel(), device=dev) - ix(starts, 0, utt)
             dense[utt, pos] = cost
-            k = min(width, cfg.max_active + 1)
-            srt = torch.topk(dense, k, dim=1, largest=False, sorted=True).values
-            kmax = srt[:, cfg.max_active] if k > cfg.max_active else torch.full_like(best, float("inf"))
-            kmin = srt[:, cfg.min_active] if k > cfg.min_active else torch.full_like(best, float("inf"))
+            big = torch.full_like(best, float("inf"))
+            # k-th smallest by quickselect (Kaldi's nth_element); + 1 because kthvalue counts from 1
+            kmax = torch.kthvalue(dense, min(cfg.max_active + 1, width + 1), dim=1).values if any_max else big
+            kmin = torch.kthvalue(dense, min(cfg.min_active + 1, width + 1), dim=1).values if any_min else big
             cutoff = torch.where(need_max, kmax, torch.where(need_min, kmin, beam_cut))
             adaptive = torch.where(need_max | need_min, cutoff - best + cfg.beam_delta, beam_t)
             adaptive = torch.where(torch.isfinite(cutoff), adaptive, inf)
@@ -257,27 +261,29 @@ class TlgBeamSearch:
                 ends_at.setdefault(n - 1, []).append(b)
 
         n_steps = int(lengths_cpu.max()) if B else 0
+        ix = torch.index_select  # much faster than x[idx] on CPU
         for t in range(n_steps):
             if utt.numel() == 0:
                 break
             # ---- expand every token along every arc leaving its state
-            deg = self.out_deg[h_state]
+            deg = ix(self.out_deg, 0, h_state)
             total = int(deg.sum())
             if total == 0:
                 utt = utt[:0]
                 break
             src_tok = torch.repeat_interleave(torch.arange(deg.numel(), device=dev), deg, output_size=total)
-            first = torch.cumsum(deg, 0) - deg
-            arc = g.row_ptr[h_state][src_tok] + (torch.arange(total, device=dev) - first[src_tok])
-            il = g.ilabel[arc]
-            c_utt = utt[src_tok]
+            base = ix(g.row_ptr, 0, h_state) - (torch.cumsum(deg, 0) - deg)  # arc = base[tok] + position
+            arc = ix(base, 0, src_tok) + torch.arange(total, device=dev)
+            il = ix(g.ilabel, 0, arc)
             ac_t = ac[:, t, :].reshape(-1)
-            cost = h_cost[src_tok] + self.weight[arc] + ac_t[c_utt * V + il - 1]
+            ac_c = ix(ac_t, 0, ix(utt * V - 1, 0, src_tok) + il)
+            c_utt = ix(utt, 0, src_tok)
+            cost = ix(h_cost, 0, src_tok) + ix(self.weight, 0, arc) + ac_c
             if use_ctx:
-                c_ctx_in = h_ctx[src_tok]
+                c_ctx_in = ix(h_ctx, 0, src_tok)
                 is_new = il != 1
                 if cfg.row_type == "frame":
-                    is_new &= il != h_prev[src_tok]
+                    is_new &= il != ix(h_prev, 0, src_tok)
                 tok = torch.where(is_new, il - 1, torch.ones_like(il))
                 bonus, nxt = context.step(c_ctx_in, tok)
                 cost = cost - torch.where(is_new, bonus.to(cost.dtype), torch.zeros_like(cost))
@@ -287,82 +293,61 @@ class TlgBeamSearch:
             # narrower than --beam, Kaldi's bound is loose in practice, so we use the wider of the two (anything
             # outside best + beam is cut by stage 2 anyway).
             best = torch.full((B,), float("inf"), device=dev).scatter_reduce(0, c_utt, cost, "amin")
-            keep = torch.nonzero(cost < (best + torch.clamp(adaptive, min=cfg.beam))[c_utt]).flatten()
-            src_tok, arc, il, c_utt, cost = src_tok[keep], arc[keep], il[keep], c_utt[keep], cost[keep]
-            dst = g.dst[arc]
+            thr = best + torch.clamp(adaptive, min=cfg.beam)
+            keep = torch.nonzero(cost < ix(thr, 0, c_utt)).flatten()
+            src_tok, arc, c_utt, cost = (
+                ix(src_tok, 0, keep),
+                ix(arc, 0, keep),
+                ix(c_utt, 0, keep),
+                ix(cost, 0, keep),
+            )
+            dst = ix(g.dst, 0, arc)
             key = c_utt * S + dst
             if use_ctx:
-                c_ctx = c_ctx[keep]
+                c_ctx = ix(c_ctx, 0, keep)
                 key = key * C + c_ctx
+            c_hash = None
             if self._whash:
-                ol = g.olabel[arc]
-                hh = h_hash[src_tok]
+                ol = ix(g.olabel, 0, arc)
+                hh = ix(h_hash, 0, src_tok)
                 c_hash = torch.where(ol > 0, (hh * _HASH_MULT + ol) & _INT64_HASH_MASK, hh)
-            # ---- recombine tokens that reach the same (state, context state)
-            win = self._recombine(key, cost, c_hash if self._whash else None)
-            src_tok, arc, il, c_utt, cost, dst = (
-                src_tok[win],
-                arc[win],
-                il[win],
-                c_utt[win],
-                cost[win],
-                dst[win],
-            )
-            if use_ctx:
-                c_ctx = c_ctx[win]
-            if self._whash:
-                c_hash = c_hash[win]
+            # ---- recombine tokens that reach the same (state, context state): indices ordered by key
+            win = self._recombine(key, cost, c_hash)
+            w_cost, w_utt = ix(cost, 0, win), ix(c_utt, 0, win)
             # ---- stage 2: Kaldi GetCutoff for the next row; utterances ending here keep everything
-            cutoff, adaptive = self._cutoff(cost, c_utt, B)
+            cutoff, adaptive = self._cutoff(w_cost, w_utt, B)
+            survive = w_cost < ix(cutoff, 0, w_utt)
             ending = ends_at.get(t, [])
             if ending:
                 end_mask = torch.zeros(B, dtype=torch.bool, device=dev)
                 end_mask[torch.tensor(ending, device=dev)] = True
-                ends_tok = end_mask[c_utt]
-                survive = (cost < cutoff[c_utt]) | ends_tok
-            else:
-                survive = cost < cutoff[c_utt]
-            sel = torch.nonzero(survive).flatten()
-            src_tok, arc, c_utt, cost, dst, il = (
-                src_tok[sel],
-                arc[sel],
-                c_utt[sel],
-                cost[sel],
-                dst[sel],
-                il[sel],
-            )
+                survive |= ix(end_mask, 0, w_utt)
+            sel = ix(win, 0, torch.nonzero(survive).flatten())
+            src_tok, arc, c_utt, cost, dst = (ix(x, 0, sel) for x in (src_tok, arc, c_utt, cost, dst))
             if use_ctx:
-                c_ctx = c_ctx[sel]
+                c_ctx = ix(c_ctx, 0, sel)
             if self._whash:
-                c_hash = c_hash[sel]
-            bp_prev.append(h_bp[src_tok])
+                c_hash = ix(c_hash, 0, sel)
+            bp_prev.append(ix(h_bp, 0, src_tok))
             bp_arc.append(arc)
             n_new = arc.numel()
             new_bp = torch.arange(offset, offset + n_new, device=dev)
             offset += n_new
             if ending:
-                ends_tok = end_mask[c_utt]
+                ends_tok = ix(end_mask, 0, c_utt)
                 self._finish(
-                    ending,
-                    ends_tok,
-                    c_utt,
-                    dst,
-                    cost,
-                    new_bp,
-                    c_ctx if use_ctx else None,
-                    c_hash if self._whash else None,
-                    context,
-                    finals,
+                    ends_tok, c_utt, dst, cost, new_bp, c_ctx if use_ctx else None, c_hash, context, finals
                 )
                 cont = torch.nonzero(~ends_tok).flatten()
-                c_utt, dst, cost, new_bp, il = c_utt[cont], dst[cont], cost[cont], new_bp[cont], il[cont]
+                c_utt, dst, cost, new_bp, arc = (ix(x, 0, cont) for x in (c_utt, dst, cost, new_bp, arc))
                 if use_ctx:
-                    c_ctx = c_ctx[cont]
+                    c_ctx = ix(c_ctx, 0, cont)
                 if self._whash:
-                    c_hash = c_hash[cont]
-            utt, h_state, h_cost, h_bp, h_prev = c_utt, dst, cost, new_bp, il
+                    c_hash = ix(c_hash, 0, cont)
+            utt, h_state, h_cost, h_bp = c_utt, dst, cost, new_bp
             if use_ctx:
                 h_ctx = c_ctx
+                h_prev = ix(g.ilabel, 0, arc)
             if self._whash:
                 h_hash = c_hash
 
@@ -400,12 +385,12 @@ class TlgBeamSearch:
         g = uniq.numel()
         seg_min = torch.full((g,), float("inf"), device=key.device).scatter_reduce(0, inv, cost, "amin")
         big = idx.numel()
-        cand = torch.where(cost == seg_min[inv], idx, torch.full_like(idx, big))
+        cand = torch.where(cost == torch.index_select(seg_min, 0, inv), idx, torch.full_like(idx, big))
         return torch.full((g,), big, dtype=torch.int64, device=key.device).scatter_reduce(
             0, inv, cand, "amin"
         )
 
-    def _finish(self, ending, ends_tok, c_utt, dst, cost, bp, ctx, whash, context, finals) -> None:
+    def _finish(self, ends_tok, c_utt, dst, cost, bp, ctx, whash, context, finals) -> None:
         """Record the end tokens of utterances whose last row was this one (best final, else best overall)."""
         sel = torch.nonzero(ends_tok).flatten()
         u, s, c, i = c_utt[sel], dst[sel], cost[sel], bp[sel]
