@@ -33,8 +33,8 @@ class OrderTable:
 
     Attributes:
         order: n.
-        first: int64 [m] id of the first word.
-        suffix: int64 [m] index of words 2..n in the order n-1 table (-1 at order 1).
+        first: int32 [m] id of the first word.
+        suffix: int32 [m] index of words 2..n in the order n-1 table (-1 at order 1; int64 past 2^31 rows).
         raw: int64 [m] raw occurrence counts.
         adjusted: int64 [m] counts used by Kneser-Ney (continuation counts below the top order).
         pruned: bool [m] removed by count pruning or the vocabulary limit.
@@ -123,7 +123,9 @@ def build_tables(
     flags = _change_flags(rows)
     coc = np.zeros((n_ord, 5), np.int64)
     tables: list[OrderTable] = []
-    group_to_index: list[np.ndarray] = []  # per order: row -> table index (only meaningful for valid groups)
+    group_to_index: list[
+        np.ndarray | None
+    ] = []  # per order: row -> table index (only meaningful for valid groups)
     prev_bad: np.ndarray | None = (
         None  # per entry of the order below: contains a word outside the limit vocab
     )
@@ -153,25 +155,27 @@ def build_tables(
             adjusted = np.where(begins_bos, raw, ext)
         grp = np.cumsum(chg, dtype=np.int64) - 1  # row -> group number
         keep_idx = np.cumsum(valid, dtype=np.int64) - 1  # group -> table index among valid groups
-        first = col_first[valid].astype(np.int64)
+        first = col_first[valid].astype(np.int32)
         raw_v, adj_v = raw[valid], adjusted[valid]
         if k == 1:
-            suffix = np.full(len(first), -1, np.int64)
+            suffix = np.full(len(first), -1, np.int32)
         else:
-            suffix = group_to_index[-1][starts[valid]]
+            suffix = group_to_index[-1][starts[valid]].astype(np.int32 if m < 2**31 else np.int64)
         if k == 1:
             # Unigrams are exactly the ids 2..V-1 (every word ends some row); add <unk> and <s> with count 0.
-            full_first = np.arange(vsize, dtype=np.int64)
+            full_first = np.arange(vsize, dtype=np.int32)
             full_raw = np.zeros(vsize, np.int64)
             full_adj = np.zeros(vsize, np.int64)
             full_raw[first] = raw_v
             full_adj[first] = adj_v
             first, raw_v, adj_v = full_first, full_raw, full_adj
-            suffix = np.full(vsize, -1, np.int64)
+            suffix = np.full(vsize, -1, np.int32)
             row_to_index = rows[:, n_ord - 1].astype(np.int64) if m else np.zeros(0, np.int64)
         else:
             row_to_index = keep_idx[grp]
         group_to_index.append(row_to_index)
+        if len(group_to_index) > 1:
+            group_to_index[-2] = None  # only the order below is needed
 
         # Pruning: raw count at or below the threshold, or a word outside the limit vocabulary.
         pruned = raw_v <= thr[k - 1]

@@ -101,9 +101,9 @@ class NgramCounts:
     _tmpdir: str | None = field(default=None, repr=False)
 
     def close(self) -> None:
-        """Delete the spill directory, if counting used one (the arrays must not be used afterwards)."""
+        """Drop the arrays and delete the spill directory, if counting used one (the counts are unusable after)."""
+        self.rows = self.counts = None  # type: ignore[assignment]
         if self._tmpdir:
-            self.rows = self.counts = None  # type: ignore[assignment]
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
 
@@ -413,9 +413,11 @@ def count_ngrams(sources: Iterable[str | os.PathLike], config: CountConfig) -> N
     sources = list(sources) or ["-"]
     vocab: dict[str, int] = {w: i for i, w in enumerate(SPECIAL)}
     # bytes per token in a chunk: the window row, the padded sequence and argsort temporaries
-    per_token = order * 4 * 3 + 64
-    chunk_tokens = max(10_000, config.memory // (3 * per_token))
-    runs = _Runs(order, config.memory // 2, config.temp_prefix)
+    # Peak bytes per token while a chunk is de-duplicated (id list, window rows, sort keys and permutations), and
+    # per distinct n-gram kept in a run; the final in-memory merge needs about three times the runs' size.
+    per_token = order * 8 + 140
+    chunk_tokens = max(10_000, config.memory // (4 * per_token))
+    runs = _Runs(order, config.memory // 5, config.temp_prefix)
     bar = _progress(config, [str(s) for s in sources])
     ids: list[int] = []
     lens: list[int] = []

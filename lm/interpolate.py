@@ -183,14 +183,20 @@ def assemble_model(tables: NgramTables, probs: list[np.ndarray], backoffs: list[
     with np.errstate(divide="ignore"):
         for n, t in enumerate(tables.tables, 1):
             keep = ~t.pruned
-            idx = np.flatnonzero(keep)
-            suffix = t.suffix[idx] if remap is None else remap[t.suffix[idx]]
+            if keep.all():  # share the tables' arrays instead of copying them
+                idx = slice(None)
+                first = t.first
+                suffix = t.suffix if remap is None else remap[t.suffix]
+            else:
+                idx = np.flatnonzero(keep)
+                first = t.first[idx]
+                suffix = t.suffix[idx] if remap is None else remap[t.suffix[idx]]
             # float32 values, log10 in double rounded to float32: what glibc's correctly rounded log10f gives
             # (numpy's float32 log10 is off by an ulp at times).
             lp = np.log10(probs[n - 1][idx].astype(np.float32).astype(np.float64)).astype(np.float32)
-            bo = np.zeros(len(idx), np.float32)
+            bo = np.zeros(len(lp), np.float32)
             if n < tables.order:
                 bo = np.log10(backoffs[n - 1][idx].astype(np.float32).astype(np.float64)).astype(np.float32)
-            orders.append(ModelOrder(t.first[idx].copy(), suffix, lp, bo))
-            remap = np.cumsum(keep, dtype=np.int64) - 1
+            orders.append(ModelOrder(first, suffix, lp, bo))
+            remap = None if keep.all() else np.cumsum(keep, dtype=np.int64) - 1
     return NgramModel(vocab=list(tables.vocab), orders=orders)
