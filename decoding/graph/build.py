@@ -301,7 +301,7 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike, tokenize
         LG = minimize_encoded(LG)
         report("min(det(L o G))", LG, t0)
         t0 = time.time()
-        LG = remove_disambig(LG, first_disambig)
+        LG = remove_disambig(LG, first_disambig, num_disambig)
         report("LG (disambiguation symbols and epsilons removed)", LG, t0)
         if cfg.keep_intermediate:
             _write_fst(LG, out / "LG.fst")

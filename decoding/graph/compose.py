@@ -184,7 +184,7 @@ def minimize_encoded(f):
     return f
 
 
-def remove_disambig(f, first_disambig: int):
+def remove_disambig(f, first_disambig: int, num_disambig: int | None = None):
     """Replace input labels ``>= first_disambig`` by epsilon and remove every input epsilon.
 
     Epsilon:epsilon arcs (G's back-off) go by OpenFst ``rmepsilon``. A disambiguation arc that carries a word (the
@@ -193,8 +193,10 @@ def remove_disambig(f, first_disambig: int):
     ``r -t:<eps>/a-> p -<eps>:w/b-> q`` becomes ``r -t:w/a+b-> q`` (k2 keeps such words as ragged aux labels).
 
     Args:
-        f: det(L o G) with token disambiguation symbols on its input side.
+        f: det(L o G) with token disambiguation symbols on its input side; a ``VectorFst`` is modified.
         first_disambig: Id of the first token disambiguation symbol (``#0``).
+        num_disambig: How many there are (``#0`` .. ``#num_disambig-1``); ``None`` = every label from
+            ``first_disambig`` up.
 
     Returns:
         LG without input epsilons, trimmed, ilabel-sorted.
@@ -205,16 +207,20 @@ def remove_disambig(f, first_disambig: int):
     """
     from decoding.graph.fst_arrays import arrays_to_fst, fst_to_arrays
 
-    a = fst_to_arrays(f)
-    il = np.where(a.ilabel >= first_disambig, 0, a.ilabel)
-    g = arrays_to_fst(a.num_states, a.start, a.src, a.dst, il, a.olabel, a.weight, a.final)
+    g = f if f.fst_type() == "vector" else fst_convert_vector(f)  # relabelled in place
+    top = (
+        first_disambig + num_disambig - 1 if num_disambig is not None else max(first_disambig, _max_ilabel(g))
+    )
+    g.relabel_pairs(ipairs=[(k, 0) for k in range(first_disambig, top + 1)])
     g.rmepsilon()
     a = fst_to_arrays(g)
-    eps = np.flatnonzero(a.ilabel == 0)
+    del g
+    src, dst, il, ol, w = a.src, a.dst, a.ilabel, a.olabel, a.weight
+    eps = np.flatnonzero(il == 0)
     if eps.size:
-        order = np.argsort(a.dst, kind="stable")
-        dst_sorted = a.dst[order]
-        p = a.src[eps]
+        order = np.argsort(dst, kind="stable")
+        dst_sorted = dst[order]
+        p = src[eps]
         lo = np.searchsorted(dst_sorted, p, "left")
         cnt = np.searchsorted(dst_sorted, p, "right") - lo
         if np.any(p == a.start) or np.any(cnt == 0):
@@ -224,60 +230,61 @@ def remove_disambig(f, first_disambig: int):
         rep = np.repeat(eps, cnt)
         first = np.repeat(lo - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
         inc = order[first + np.arange(int(cnt.sum()))]
-        if np.any(a.olabel[inc] != 0) or np.any(a.ilabel[inc] == 0):
+        if np.any(ol[inc] != 0) or np.any(il[inc] == 0):
             raise CifstError(
-                f"LG has {int(np.count_nonzero(a.olabel[inc] != 0))} word-emitting epsilon arcs entered by arcs "
+                f"LG has {int(np.count_nonzero(ol[inc] != 0))} word-emitting epsilon arcs entered by arcs "
                 "that already emit a word; cannot make it epsilon-free (check the lexicon's disambiguation)"
             )
         keep = np.ones(a.num_arcs, bool)
         keep[eps] = False
         cat = np.concatenate
-        g = arrays_to_fst(
-            a.num_states,
-            a.start,
-            cat([a.src[keep], a.src[inc]]),
-            cat([a.dst[keep], a.dst[rep]]),
-            cat([a.ilabel[keep], a.ilabel[inc]]),
-            cat([a.olabel[keep], a.olabel[rep]]),
-            cat([a.weight[keep], a.weight[inc] + a.weight[rep]]),
-            a.final,
+        src, dst, il, ol, w = (
+            cat([src[keep], src[inc]]),
+            cat([dst[keep], dst[rep]]),
+            cat([il[keep], il[inc]]),
+            cat([ol[keep], ol[rep]]),
+            cat([w[keep], w[inc] + w[rep]]),
         )
         log.info("moved the words of %d epsilon arcs onto %d entering arcs", eps.size, inc.size)
-    g = _merge_parallel_arcs(g)
+    keep = _cheapest_parallel(src, dst, il, ol, w)
+    if keep is not None:
+        log.info("merged %d parallel arcs", src.size - keep.size)
+        src, dst, il, ol, w = src[keep], dst[keep], il[keep], ol[keep], w[keep]
+    g = arrays_to_fst(a.num_states, a.start, src, dst, il, ol, w, a.final)
     g.connect()
     g.arcsort(sort_type="ilabel")
     return g
 
 
-def _merge_parallel_arcs(f):
-    """Keep the cheapest of arcs with equal (source, ilabel, olabel, destination) (the tropical sum).
+def fst_convert_vector(f):
+    import pywrapfst as fst
+
+    return fst.convert(f, "vector")
+
+
+def _max_ilabel(f) -> int:
+    from decoding.graph.fst_arrays import fst_to_arrays
+
+    a = fst_to_arrays(f)
+    return int(a.ilabel.max()) if a.num_arcs else 0
+
+
+def _cheapest_parallel(src, dst, il, ol, w) -> np.ndarray | None:
+    """Indices of the arcs to keep so that of arcs with equal (source, ilabel, olabel, destination) only the
+    cheapest stays (the tropical sum); ``None`` when there are no such duplicates.
 
     Epsilon removal leaves such pairs where a history's own word arc and the copy from its back-off state lead to
     the same state; a path through either has the same labels, so only the cheaper one can win.
     """
-    from decoding.graph.fst_arrays import arrays_to_fst, fst_to_arrays
-
-    a = fst_to_arrays(f)
-    if a.num_arcs < 2:
-        return f
-    order = np.lexsort((a.weight, a.dst, a.olabel, a.ilabel, a.src))
-    s, i, o, d = a.src[order], a.ilabel[order], a.olabel[order], a.dst[order]
-    first = np.ones(a.num_arcs, bool)
+    if src.size < 2:
+        return None
+    order = np.lexsort((w, dst, ol, il, src))
+    s, i, o, d = src[order], il[order], ol[order], dst[order]
+    first = np.ones(src.size, bool)
     first[1:] = (s[1:] != s[:-1]) | (i[1:] != i[:-1]) | (o[1:] != o[:-1]) | (d[1:] != d[:-1])
     if first.all():
-        return f
-    keep = order[first]
-    log.info("merged %d parallel arcs", int((~first).sum()))
-    return arrays_to_fst(
-        a.num_states,
-        a.start,
-        a.src[keep],
-        a.dst[keep],
-        a.ilabel[keep],
-        a.olabel[keep],
-        a.weight[keep],
-        a.final,
-    )
+        return None
+    return np.sort(order[first])
 
 
 def compose_tlg(T, LG):
