@@ -8,9 +8,10 @@
 #   5  posteriors + greedy text (cifst infer)      6  n-gram LM on $lm_text (cifst lm build)
 #   7  TLG graph (cifst graph build)
 #   8  decode each eval set: greedy (--no-graph), TLG, TLG + hotwords (cifst decode)
-#   9  score (cifst score --out: wer, details, per speaker, report.html), summary in $exp/RESULTS.txt
+#   9  score (cifst score --out: wer, details, per speaker, report.html; cifst score-times against data/<set>/ctm
+#      when the corpus has reference word times), summary in $exp/RESULTS.txt
 # Variables it reads: train_set dev_set eval_sets lm_text tokenizer_kind vocab_size train_config exp avg_num lm_order
-# lm_options beam max_active hotword_score num_hotwords score_mode device seed train_threads lexicon_cmu.
+# lm_options graph_options beam max_active hotword_score num_hotwords score_mode device seed train_threads lexicon_cmu.
 # Every stage skips finished work, so a rerun after a failure or a kill continues where it stopped.
 
 run_pipeline() {
@@ -88,8 +89,10 @@ run_pipeline() {
 
   if stage_on 7; then
     log "stage 7: TLG graph $graph"
+    # lmplz-style ARPAs always hold <unk>; the lexicon has no pronunciation for it, so its n-grams are dropped
+    # shellcheck disable=SC2086
     [ -f "$graph/TLG.pt" ] || cifst graph build --tokens "$lang/tokens.txt" --lexicon "$lang/lexicon.txt" \
-      --arpa "data/lm/${lm_order}gram.arpa" --topo cif "$graph"
+      --arpa "data/lm/${lm_order}gram.arpa" --topo cif ${graph_options---oov skip} "$graph"
   fi
 
   if stage_on 8; then
@@ -114,7 +117,8 @@ run_pipeline() {
         log "stage 8: TLG + hotwords decode $x"
         run_job decode "$exp/decode_tlg_hotwords_$x/log/decode.log" cifst decode "$graph" "$post/posteriors.scp" \
           "$exp/decode_tlg_hotwords_$x" --beam "$beam" --max-active "$max_active" --no-progress \
-          --hotwords "data/local/hotwords_$x.txt" --hotword-score "$hotword_score" "${device_opt[@]}"
+          --hotwords "data/local/hotwords_$x.txt" --hotword-score "$hotword_score" --tokenizer "$lang" --hotwords-skip-bad \
+          "${device_opt[@]}"
         mark_done "$exp/decode_tlg_hotwords_$x"
       fi
     done
@@ -132,6 +136,11 @@ run_pipeline() {
         line=$(cifst score "data/$x/text" "$dir/text" --mode "$score_mode" --out "$dir/report" \
           --utt2spk "data/$x/utt2spk" --hotwords "data/local/hotwords_$x.txt" | grep -E '^%(WER|CER)')
         printf '%-12s %-13s %s\n' "$x" "$kind" "$line" >> "$summary.tmp"
+        # word-time accuracy against the reference ctm (the synthetic recipes have one from the voices)
+        if [ -f "data/$x/ctm" ] && [ -s "$dir/ctm" ]; then
+          cifst score-times "data/$x/ctm" "$dir/ctm" > "$dir/report/times.txt"
+          printf '%-12s %-13s %s\n' "$x" "$kind" "$(grep -m1 -i 'AAS' "$dir/report/times.txt")" >> "$summary.tmp"
+        fi
       done
     done
     mv "$summary.tmp" "$summary"

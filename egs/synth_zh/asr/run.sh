@@ -15,7 +15,7 @@ cd "$(dirname "$0")"
 
 stage=0
 stop_stage=9
-hours=0.5           # training audio to synthesize (dev/test scale with it)
+hours=1             # training audio to synthesize (dev/test scale with it)
 nj=0                # synthesis processes, 0 = all cores
 seed=0
 augment=0.3         # share of train utterances with a sox effect (speed, noise, reverb, telephone)
@@ -34,9 +34,9 @@ tokenizer_kind=char
 vocab_size=0        # 0: every character of the training text
 lexicon_cmu=false
 exp=exp/paraformer_tiny
-avg_num=5
+avg_num=3
 lm_order=4
-lm_options="--discount_fallback"
+lm_options="--discount_fallback --prune 0 1"  # drop singleton 2/3-grams: a 2M-arc graph instead of 16M
 beam=12
 max_active=1000
 hotword_score=1.5   # bonus per matched hotword token (natural log)

@@ -1,0 +1,37 @@
+"""The whole synth_en recipe at a tiny size: every stage from synthesis to the WER report must join up."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        shutil.which("espeak-ng") is None or shutil.which("sox") is None, reason="espeak-ng, sox"
+    ),
+]
+
+
+def test_synth_en_end_to_end(tmp_path, recipes):
+    recipe = recipes.copy("synth_en", tmp_path)
+    conf = (recipe / "conf" / "train.yaml").read_text()
+    conf = re.sub(r"(?m)^  epochs: .*$", "  epochs: 2", conf)
+    (recipe / "conf" / "tiny_test.yaml").write_text(conf)
+    args = ["--hours", "0.02", "--nj", "2", "--vocab-size", "80", "--train-config", "conf/tiny_test.yaml",
+            "--avg-num", "1", "--num-hotwords", "10", "--beam", "8", "--max-active", "200"]  # fmt: skip
+    proc = recipes.run(recipe, *args, timeout=3000)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    exp = recipe / "exp" / "paraformer_tiny"
+    results = (exp / "RESULTS.txt").read_text()
+    for test_set in ("test_seen", "test_unseen"):
+        for kind in ("greedy", "tlg", "tlg_hotwords"):
+            assert re.search(rf"(?m)^{test_set} +{kind} +%WER [0-9.]+ \[", results), results
+            assert (exp / f"decode_{kind}_{test_set}" / "report" / "report.html").is_file()
+    assert "results (" in proc.stderr and "report.html" in proc.stderr  # the run ends by saying where to look
+    # a second run has nothing left to do and says so quickly
+    again = recipes.run(recipe, *args, "--stage", "3", timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "epoch" not in again.stderr
