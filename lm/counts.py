@@ -20,8 +20,9 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 from pathlib import Path
 
 import numpy as np
@@ -158,32 +159,35 @@ def split_units(line: str, unit: str = "word") -> list[str]:
     return line.split()
 
 
-def _iter_lines(sources: Iterable[str | os.PathLike]) -> Iterator[tuple[str, int, str]]:
-    """Yield (source name, 1-based line number, line without newline) over all sources (``"-"`` = stdin)."""
+def _iter_line_blocks(sources: Iterable[str | os.PathLike], block_chars: int = 1 << 22):
+    """Yield (source name, 1-based number of the first line, lines, raw block text) over all sources.
+
+    Lines end at ``\n`` only (lmplz's rule; a lone ``\r`` is whitespace inside a line); ``"-"`` is stdin.
+    """
     for src in sources:
         name = "<stdin>" if str(src) == "-" else str(src)
         f = open_text(src)
         try:
-            # newline="\n" semantics: lmplz ends lines at \n only; a lone \r is whitespace inside the line.
-            for lineno, raw in enumerate(_lines_lf(f), 1):
-                yield name, lineno, raw
+            buf = ""
+            line0 = 1
+            while True:
+                block = f.read(block_chars)
+                if not block:
+                    break
+                text = buf + block
+                cut = text.rfind("\n")
+                if cut < 0:
+                    buf = text
+                    continue
+                buf = text[cut + 1 :]
+                lines = text[:cut].split("\n")
+                yield name, line0, lines, text[:cut]
+                line0 += len(lines)
+            if buf:
+                yield name, line0, [buf], buf
         finally:
             if str(src) != "-":
                 f.close()
-
-
-def _lines_lf(f) -> Iterator[str]:
-    """Iterate over lines ending in ``\\n`` only (text streams opened with universal newlines would split on \\r)."""
-    buf = ""
-    while True:
-        block = f.read(1 << 20)
-        if not block:
-            break
-        parts = (buf + block).split("\n")
-        buf = parts.pop()
-        yield from parts
-    if buf:
-        yield buf
 
 
 def sort_unique_suffix(
@@ -419,9 +423,9 @@ def count_ngrams(sources: Iterable[str | os.PathLike], config: CountConfig) -> N
     chunk_tokens = max(10_000, config.memory // (4 * per_token))
     runs = _Runs(order, config.memory // 5, config.temp_prefix)
     bar = _progress(config, [str(s) for s in sources])
-    ids: list[int] = []
-    lens: list[int] = []
-    line_where: list[tuple[str, int]] = []  # first line of the chunk, for error messages
+    ids: list[np.ndarray] = []
+    lens: list[np.ndarray] = []
+    line_where: list[tuple[str, int, int]] = []  # (file, first line, lines) of each block, for error messages
     token_count = sentence_count = 0
     warned = False
     unit = config.unit
@@ -430,13 +434,18 @@ def count_ngrams(sources: Iterable[str | os.PathLike], config: CountConfig) -> N
         nonlocal warned, token_count
         if not lens:
             return
-        arr = np.asarray(ids, dtype=np.int64)
-        lens_arr = np.asarray(lens, dtype=np.int64)
+        arr = np.concatenate(ids)
+        lens_arr = np.concatenate(lens)
         bad = arr <= EOS
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
             sent = int(np.searchsorted(np.cumsum(lens_arr), first, side="right"))
-            name, line0 = line_where[0]
+            name, line0 = line_where[-1][0], line_where[-1][1]
+            for block_name, block_line0, n_lines in line_where:  # sentence index -> file and line
+                if sent < n_lines:
+                    name, line0 = block_name, block_line0
+                    break
+                sent -= n_lines
             word = SPECIAL[int(arr[first])]
             if not config.skip_symbols:
                 raise InputError(
@@ -464,24 +473,35 @@ def count_ngrams(sources: Iterable[str | os.PathLike], config: CountConfig) -> N
         line_where.clear()
 
     setdefault = vocab.setdefault
-    nbytes = 0
-    for name, lineno, line in _iter_lines(sources):
-        if not line_where:
-            line_where.append((name, lineno))
-        toks = split_units(line, unit)
-        ids.extend([setdefault(t, len(vocab)) for t in toks])
-        lens.append(len(toks))
-        sentence_count += 1
+    get = vocab.get
+    n_pending = 0
+    for name, line0, lines, raw in _iter_line_blocks(sources):
+        if unit == "char":
+            toks_per_line = list(map(_CHAR_UNIT.findall, lines))
+        elif _EXOTIC_WS.search(raw) or "\x00" in raw:
+            toks_per_line = [split_units(line, unit) for line in lines]
+        else:
+            toks_per_line = list(map(str.split, lines))
+        words = list(chain.from_iterable(toks_per_line))
+        arr = np.fromiter(map(get, words, repeat(-1)), np.int64, len(words))
+        unknown = np.flatnonzero(arr < 0).tolist()
+        if unknown:
+            new_words = [words[i] for i in unknown]
+            for w in dict.fromkeys(new_words):  # new words get ids in order of first appearance
+                setdefault(w, len(vocab))
+            arr[unknown] = np.fromiter(map(get, new_words), np.int64, len(new_words))
+        ids.append(arr)
+        lens.append(np.fromiter(map(len, toks_per_line), np.int64, len(toks_per_line)))
+        line_where.append((name, line0, len(lines)))
+        sentence_count += len(lines)
+        n_pending += len(words) + len(lines)
         if bar is not None:
-            nbytes += len(line) + 1
-            if nbytes > 1 << 20:
-                bar.update(nbytes)
-                nbytes = 0
-        if len(ids) + len(lens) >= chunk_tokens:
+            bar.update(len(raw) + 1)
+        if n_pending >= chunk_tokens:
             flush()
+            n_pending = 0
     flush()
     if bar is not None:
-        bar.update(nbytes)
         bar.close()
     rows, counts, tmpdir = runs.finish(len(vocab))
     return NgramCounts(

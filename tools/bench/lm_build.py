@@ -88,7 +88,7 @@ def main() -> None:
     ap.add_argument("--words", type=int, default=10_000_000)
     ap.add_argument("--vocab", type=int, default=200_000)
     ap.add_argument("--orders", type=int, nargs="+", default=[3, 5])
-    ap.add_argument("--memory", default="4G", help="-S for both tools")
+    ap.add_argument("--memory", default="1G", help="-S for both tools")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lmplz", default=str(ROOT / "tools" / "kenlm" / "bin" / "lmplz"))
     ap.add_argument("--corpus", default=None, help="use this text instead of generating one")
@@ -98,19 +98,39 @@ def main() -> None:
     if not args.corpus:
         t = time.time()
         make_corpus(corpus, args.words, args.vocab, args.seed)
-        print(f"corpus: {corpus} ({corpus.stat().st_size / 2**20:.0f} MiB, {time.time() - t:.0f} s to generate)")
-    cifst = [sys.executable, "-m", "asr.cli", "lm", "build", "--quiet"]
+        print(
+            f"corpus: {corpus} ({corpus.stat().st_size / 2**20:.0f} MiB, {time.time() - t:.0f} s to generate)"
+        )
+    # python -m lm = cifst lm without importing the other packages' CLIs (see docs/benchmarks/lm.md)
+    cifst = [sys.executable, "-m", "lm", "build", "--quiet"]
     print(f"load average before: {os.getloadavg()}")
     print("| order | ours s | lmplz s | time ratio | ours MiB | lmplz MiB | RSS ratio | same counts |")
     print("|---|---|---|---|---|---|---|---|")
     for order in args.orders:
         ours_arpa, kenlm_arpa = tmp / f"ours{order}.arpa", tmp / f"lmplz{order}.arpa"
-        ow, orss = run_measured(cifst + ["-o", str(order), "-S", args.memory, "-T", str(tmp), "--arpa", str(ours_arpa), str(corpus)])
+        ow, orss = run_measured(
+            cifst
+            + ["-o", str(order), "-S", args.memory, "-T", str(tmp), "--arpa", str(ours_arpa), str(corpus)]
+        )
         kw, krss = run_measured(
-            [args.lmplz, "-o", str(order), "-S", args.memory, "-T", str(tmp) + "/", "--text", str(corpus), "--arpa", str(kenlm_arpa)]
+            [
+                args.lmplz,
+                "-o",
+                str(order),
+                "-S",
+                args.memory,
+                "-T",
+                str(tmp) + "/",
+                "--text",
+                str(corpus),
+                "--arpa",
+                str(kenlm_arpa),
+            ]
         )
         same = header_counts(ours_arpa) == header_counts(kenlm_arpa)
-        print(f"| {order} | {ow:.1f} | {kw:.1f} | {ow / kw:.2f} | {orss:.0f} | {krss:.0f} | {orss / krss:.2f} | {same} |")
+        print(
+            f"| {order} | {ow:.1f} | {kw:.1f} | {ow / kw:.2f} | {orss:.0f} | {krss:.0f} | {orss / krss:.2f} | {same} |"
+        )
         ours_arpa.unlink()
         kenlm_arpa.unlink()
     print(f"load average after: {os.getloadavg()}")
