@@ -13,8 +13,10 @@ run_job() {
   case "${cmd_backend:-local}" in
     local)
       echo "# $* (started $(date '+%F %T'))" > "$logfile"
-      "$@" 2>&1 | tee -a "$logfile"
-      return "${PIPESTATUS[0]}"
+      local rc=0
+      # inside `{ } || true` a failure does not trip the caller's `set -e` before its code is kept
+      { "$@" 2>&1 | tee -a "$logfile"; rc=${PIPESTATUS[0]}; } || true
+      return "$rc"
       ;;
     slurm)
       command -v sbatch > /dev/null || { echo "cmd_backend=slurm but sbatch is not on PATH" >&2; return 1; }
@@ -31,8 +33,8 @@ run_job() {
         echo
       } > "$script"
       # shellcheck disable=SC2086
-      sbatch --wait --job-name "cifst-$kind" --output "$logfile" $opts "$script"
-      local rc=$?
+      local rc=0
+      sbatch --wait --job-name "cifst-$kind" --output "$logfile" $opts "$script" || rc=$?
       rm -f "$script"
       return $rc
       ;;

@@ -139,9 +139,12 @@ def english_inventory(config: VoiceConfig | None = None) -> list[Voice]:
                 voices.append(Voice("espeak", f"{accent}+{variant}", f"espeak-{variant}", pitch=rng.randint(35, 65),
                                     rate=float(rng.randint(150, 185))))  # fmt: skip
     if "mbrola" in config.engines and have["mbrola"]:
+        missing = [db for db in MBROLA_NATIVE + MBROLA_ACCENTED if not Path("/usr/share/mbrola", db).exists()]
+        if missing:
+            config.notes.append(f"mbrola voices not installed, skipped: {' '.join(missing)} (apt-get install "
+                                f"{' '.join('mbrola-' + db for db in missing)})")  # fmt: skip
         for db in MBROLA_NATIVE + MBROLA_ACCENTED:
-            if not Path("/usr/share/mbrola", db).exists():
-                config.notes.append(f"mbrola voice {db} not installed: skipped")
+            if db in missing:
                 continue
             name = f"mb-{db}" if db in MBROLA_NATIVE else f"mb-{db}-en"
             voices.append(
