@@ -11,6 +11,7 @@ References: Kaldi ``compute-wer`` (``%WER`` line), NIST sclite (per-speaker tabl
 
 from __future__ import annotations
 
+import functools
 import json
 import unicodedata
 from collections.abc import Mapping
@@ -32,10 +33,14 @@ __all__ = [
 ]
 
 GAP = "*"
+_PROGRESS_UTTS = 50_000  # show a progress bar while writing reports longer than this
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def display_width(s: str) -> int:
     """Terminal columns ``s`` takes: wide/fullwidth (CJK) characters count 2, combining marks 0."""
+    if s.isascii():
+        return len(s)
     w = 0
     for c in s:
         if unicodedata.combining(c):
@@ -79,18 +84,23 @@ def format_utterance(u: UttScore) -> list[str]:
     sub_l: list[str] = []
     del_l: list[str] = []
     ins_l: list[str] = []
+    width = display_width
     for r, h in u.alignment():
-        rr = GAP if r is None else r
-        hh = GAP if h is None else h
-        width = max(display_width(rr), display_width(hh))
-        ref_cells.append(rr + " " * (width - display_width(rr)))
-        hyp_cells.append(hh + " " * (width - display_width(hh)))
         if r is None:
             ins_l.append(f"({h})")
+            r = GAP
         elif h is None:
             del_l.append(f"({r})")
+            h = GAP
         elif r != h:
             sub_l.append(f"({r}) --> ({h})")
+        wr, wh = width(r), width(h)
+        if wr < wh:
+            r += " " * (wh - wr)
+        elif wh < wr:
+            h += " " * (wr - wh)
+        ref_cells.append(r)
+        hyp_cells.append(h)
     c = u.counts
     key = u.key + ("  (no hypothesis)" if u.hyp_missing else "")
     lines = [
@@ -135,7 +145,10 @@ def write_details(result: ScoreResult, f: IO[str], max_ranked: int | None = None
     if result.extra_keys:
         f.write(f"Only in the hypothesis (not scored): {' '.join(result.extra_keys)}\n")
     f.write("\n")
-    for u in result.utterances:
+    from tqdm import tqdm
+
+    quiet = len(result.utterances) < _PROGRESS_UTTS
+    for u in tqdm(result.utterances, desc="details", unit="utt", disable=quiet, leave=False):
         f.write("\n".join(format_utterance(u)) + "\n\n")
     subs, dels, ins = result.confusions()
     f.write(f"SUBSTITUTIONS: {sum(subs.values())} total, ranked by count (count  ref --> hyp)\n")

@@ -177,6 +177,9 @@ class ScoreResult:
     metric: str = "WER"
     missing_keys: list[str] = field(default_factory=list)
     extra_keys: list[str] = field(default_factory=list)
+    _confusions: tuple[Counter, Counter, Counter] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def error_rate(self) -> float:
@@ -215,7 +218,15 @@ class ScoreResult:
         return out
 
     def confusions(self) -> tuple[Counter, Counter, Counter]:
-        """``(substitutions, deletions, insertions)`` counters: ``(ref, hyp)`` pairs, ref units, hyp units."""
+        """``(substitutions, deletions, insertions)`` counters: ``(ref, hyp)`` pairs, ref units, hyp units.
+
+        Computed once and kept (the reports ask twice); the result is not updated if ``utterances`` changes.
+        """
+        if self._confusions is None:
+            self._confusions = self._count_confusions()
+        return self._confusions
+
+    def _count_confusions(self) -> tuple[Counter, Counter, Counter]:
         subs: Counter = Counter()
         dels: Counter = Counter()
         ins: Counter = Counter()
