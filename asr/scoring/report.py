@@ -5,7 +5,8 @@ The detailed report follows the shape Chinese ASR teams parse (FunASR/WeNet ``co
 utterance ``KEY:``, ``REF:`` and ``HYP:`` aligned unit by unit (columns padded to the same display width, CJK
 characters counting double, ``*`` filling gaps), ``CNT: H(n) S(n) D(n) I(n)`` and the ``SUB: (ref) --> (hyp)``,
 ``DEL: (ref)`` and ``INS: (hyp)`` lines of that utterance; then substitutions, deletions and insertions ranked by
-count; then the summary lines ``WER: x%``, ``WORDS: n  SUB: x%  DEL: x%  INS: x%`` and ``ACC_UTT: x%  SENTS: n``.
+count; then the summary lines ``WER: x%``, ``WORDS: n  SUB: x%  DEL: x%  INS: x%``, ``ACC_UTT: x%  SENTS: n`` and
+WeNet's ``Overall -> x % N=n C=h S=s D=d I=i``.
 References: Kaldi ``compute-wer`` (``%WER`` line), NIST sclite (per-speaker table), WeNet ``tools/compute-wer.py``.
 """
 
@@ -119,13 +120,16 @@ def format_utterance(u: UttScore) -> list[str]:
 
 
 def format_summary_lines(result: ScoreResult) -> list[str]:
-    """``WER: x%``, ``WORDS: n  SUB: x%  DEL: x%  INS: x%``, ``ACC_UTT: x%  SENTS: n``."""
+    """``WER: x%``, ``WORDS: n  SUB: x%  DEL: x%  INS: x%``, ``ACC_UTT: x%  SENTS: n``, and WeNet's
+    ``Overall -> x % N=n C=h S=s D=d I=i``."""
     t = result.totals
     n = t.ref_len
     return [
         f"{result.metric}: {100.0 * result.error_rate:.2f}%",
         f"WORDS: {n}  SUB: {_pct(t.subs, n):.2f}%  DEL: {_pct(t.dels, n):.2f}%  INS: {_pct(t.ins, n):.2f}%",
         f"ACC_UTT: {100.0 - 100.0 * result.ser:.2f}%  SENTS: {result.sentences}",
+        # WeNet tools/compute-wer.py's summary line, for scripts that grep it
+        f"Overall -> {100.0 * result.error_rate:.2f} % N={n} C={t.hits} S={t.subs} D={t.dels} I={t.ins}",
     ]
 
 

@@ -53,7 +53,8 @@ def test_detailed_report_exact():
     assert "SUBSTITUTIONS: 1 total" in text and "     1  big --> bag" in text
     assert "DELETIONS: 3 total" in text
     assert text.rstrip().endswith(
-        "WER: 50.00%\nWORDS: 10  SUB: 10.00%  DEL: 30.00%  INS: 10.00%\nACC_UTT: 0.00%  SENTS: 3"
+        "WER: 50.00%\nWORDS: 10  SUB: 10.00%  DEL: 30.00%  INS: 10.00%\nACC_UTT: 0.00%  SENTS: 3\n"
+        "Overall -> 50.00 % N=10 C=6 S=1 D=3 I=1"
     )
 
 
