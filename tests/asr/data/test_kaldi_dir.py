@@ -68,7 +68,11 @@ def test_require_sorted(tmp_path):
 def test_c_sorted_is_byte_order_like_lc_all_c_sort(tmp_path):
     keys = ["b", "B", "a-1", "a_1", "a.1", "ä", "中", "Z", "10", "9", "a"]
     r = subprocess.run(
-        ["sort"], input="\n".join(keys) + "\n", capture_output=True, text=True, env={"LC_ALL": "C"}
+        ["sort"],
+        input="\n".join(keys) + "\n",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LC_ALL": "C"},
     )
     assert c_sorted(keys) == r.stdout.split()
 
