@@ -25,6 +25,7 @@ _EXPORTS = {
         "Comparison",
         "bootstrap_ci",
         "compare_systems",
+        "mapsswe",
         "matched_pairs_z",
     ],
     "asr.scoring.normalize": ["NormalizeConfig", "Normalizer", "read_mapping", "split_units"],

@@ -8,10 +8,12 @@ confidence intervals of each error rate and two matched-pairs significance tests
 - Paired bootstrap (the primary test): both systems are resampled with the same utterance draws; the p-value is
   two-sided, ``2 * min(P(delta <= 0), P(delta >= 0))`` over replicates of ``delta = rate_A - rate_B``, and
   ``P(B better) = P(delta > 0)`` is Bisani and Ney's "probability of improvement".
-- Matched pairs at utterance level: the NIST MAPSSWE statistic with each utterance as one segment,
-  ``z = mean(d) / (std(d) / sqrt(n))`` for ``d_i = errors_A_i - errors_B_i``, p from the normal distribution.
-  (sclite's MAPSSWE cuts finer segments at runs of words both systems got right; utterance segments are coarser and
-  so more conservative.)
+- MAPSSWE (NIST's Matched Pairs Sentence-Segment Word Error test, Gillick and Cox, ICASSP 1989, as in sclite):
+  each utterance is cut into segments at runs of at least ``min_good`` (2) consecutive reference words that both
+  systems got right with no insertion between them; per segment ``d = errors_A - errors_B`` (substitutions and
+  deletions of its reference words plus insertions inside it); over the segments where either system erred,
+  ``z = mean(d) / (std(d) / sqrt(n))`` and the two-sided p-value comes from the normal distribution. Errors that are
+  far apart fall in different segments, so segments are closer to independent than whole utterances.
 """
 
 from __future__ import annotations
@@ -21,9 +23,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from asr.scoring.score import ScoreResult, error_rate
+from asr.scoring.align import OP_CORRECT, OP_INS
+from asr.scoring.score import ScoreResult, UttScore, error_rate
 
-__all__ = ["BootstrapCI", "Comparison", "bootstrap_ci", "compare_systems", "matched_pairs_z"]
+__all__ = [
+    "BootstrapCI",
+    "Comparison",
+    "bootstrap_ci",
+    "compare_systems",
+    "mapsswe",
+    "mapsswe_segments",
+    "matched_pairs_z",
+]
 
 _MAX_CHUNK_CELLS = 4_000_000
 _PROGRESS_CELLS = 50_000_000  # resampled utterances above which a progress bar is shown
@@ -49,8 +60,9 @@ class Comparison:
         delta: ``rate_A - rate_B`` (positive: B is better) with its 95% paired-bootstrap CI.
         p_b_better: Fraction of paired replicates where B has the lower rate.
         p_bootstrap: Two-sided paired-bootstrap p-value of "no difference".
-        z_matched_pairs: Utterance-level matched-pairs statistic.
-        p_matched_pairs: Its two-sided p-value.
+        z_mapsswe: MAPSSWE statistic (positive: B makes fewer errors).
+        p_mapsswe: Its two-sided p-value.
+        mapsswe_segments: Segments where either system erred (the sample size of MAPSSWE).
         utterances: Number of utterances compared.
     """
 
@@ -59,8 +71,9 @@ class Comparison:
     delta: BootstrapCI
     p_b_better: float
     p_bootstrap: float
-    z_matched_pairs: float
-    p_matched_pairs: float
+    z_mapsswe: float
+    p_mapsswe: float
+    mapsswe_segments: int
     utterances: int
 
 
@@ -116,11 +129,11 @@ def bootstrap_ci(
 
 
 def matched_pairs_z(errors_a: np.ndarray, errors_b: np.ndarray) -> tuple[float, float]:
-    """Utterance-level matched-pairs test (module docstring).
+    """The matched-pairs z test on paired error counts (MAPSSWE segments, or whole utterances).
 
     Args:
-        errors_a: int [U] errors of system A per utterance.
-        errors_b: int [U] errors of system B on the same utterances.
+        errors_a: int [U] errors of system A per segment.
+        errors_b: int [U] errors of system B on the same segments.
 
     Returns:
         ``(z, two_sided_p)``; ``(0.0, 1.0)`` when the systems never differ, ``(±inf, 0.0)`` when they differ by
@@ -136,6 +149,78 @@ def matched_pairs_z(errors_a: np.ndarray, errors_b: np.ndarray) -> tuple[float, 
         return math.copysign(math.inf, mean), 0.0
     z = mean / (sd / math.sqrt(n))
     return z, math.erfc(abs(z) / math.sqrt(2.0))
+
+
+def _positions(u: UttScore) -> tuple[np.ndarray, np.ndarray]:
+    """Per reference position ``i`` in ``0..M``: ``errors[i]`` (substitution/deletion of word ``i`` plus insertions
+    just before it; position ``M`` holds trailing insertions) and ``hit[i]`` (word ``i`` correct), int64/bool [M+1]."""
+    m = len(u.ref)
+    errors = np.zeros(m + 1, dtype=np.int64)
+    hit = np.zeros(m + 1, dtype=bool)
+    i = 0
+    for op in u.ops.tolist():
+        if op == OP_INS:
+            errors[i] += 1
+        else:
+            if op == OP_CORRECT:
+                hit[i] = True
+            else:
+                errors[i] += 1
+            i += 1
+    return errors, hit
+
+
+def mapsswe_segments(a: UttScore, b: UttScore, min_good: int = 2) -> list[tuple[int, int]]:
+    """Cut one utterance into MAPSSWE segments and count each system's errors in them.
+
+    Args:
+        a: System A's scored utterance.
+        b: System B's scored utterance (same reference).
+        min_good: A run of at least this many reference words correct in both systems, with no insertion before
+            any of them but the first, separates segments (sclite uses 2).
+
+    Returns:
+        ``(errors_A, errors_B)`` per segment where either system erred, in reference order.
+    """
+    ea, ha = _positions(a)
+    eb, hb = _positions(b)
+    m = len(a.ref)
+    segments: list[tuple[int, int]] = []
+    seg_a = seg_b = 0  # errors of the open segment
+    run = 0  # length of the current run of words both got right, with no insertion inside the run
+    for i in range(m + 1):
+        good = i < m and bool(ha[i] and hb[i])
+        if good and not ea[i] and not eb[i]:
+            run += 1
+            continue
+        # an error at position i (word i wrong, or insertions just before it, or the end of the utterance)
+        if run >= min_good and (seg_a or seg_b):
+            segments.append((seg_a, seg_b))
+            seg_a = seg_b = 0
+        seg_a += int(ea[i])
+        seg_b += int(eb[i])
+        run = 1 if good else 0  # a correct word after insertions starts a new run
+    if seg_a or seg_b:
+        segments.append((seg_a, seg_b))
+    return segments
+
+
+def mapsswe(a: ScoreResult, b: ScoreResult, min_good: int = 2) -> tuple[float, float, int]:
+    """NIST's MAPSSWE test (module docstring) of two systems scored on the same references.
+
+    Returns:
+        ``(z, two_sided_p, segments)``; ``z > 0`` when B makes fewer errors.
+    """
+    d_a: list[int] = []
+    d_b: list[int] = []
+    for ua, ub in zip(a.utterances, b.utterances):
+        if ua.correct and ub.correct:
+            continue
+        for x, y in mapsswe_segments(ua, ub, min_good):
+            d_a.append(x)
+            d_b.append(y)
+    z, p = matched_pairs_z(np.array(d_a, dtype=np.int64), np.array(d_b, dtype=np.int64))
+    return z, p, len(d_a)
 
 
 def compare_systems(
@@ -161,7 +246,7 @@ def compare_systems(
         )
     ea, na = a.per_utterance_arrays()
     eb, _ = b.per_utterance_arrays()
-    z, p_z = matched_pairs_z(ea, eb)
+    z, p_z, n_seg = mapsswe(a, b)
     rate_a = error_rate(int(ea.sum()), int(na.sum()))
     rate_b = error_rate(int(eb.sum()), int(na.sum()))
     if len(keys_a) == 0:
@@ -169,7 +254,7 @@ def compare_systems(
         def point(r: float) -> BootstrapCI:
             return BootstrapCI(r, r, r, replications)
 
-        return Comparison(point(rate_a), point(rate_b), point(rate_a - rate_b), 0.0, 1.0, z, p_z, 0)
+        return Comparison(point(rate_a), point(rate_b), point(rate_a - rate_b), 0.0, 1.0, z, p_z, n_seg, 0)
     # one set of resamples serves both systems' intervals and the paired test
     sa, sb, sn = _replicate_sums(
         [ea.astype(np.float64), eb.astype(np.float64), na.astype(np.float64)], replications, seed
@@ -189,8 +274,9 @@ def compare_systems(
         delta=BootstrapCI(delta, float(lo), float(hi), replications),
         p_b_better=p_better,
         p_bootstrap=p_two,
-        z_matched_pairs=z,
-        p_matched_pairs=p_z,
+        z_mapsswe=z,
+        p_mapsswe=p_z,
+        mapsswe_segments=n_seg,
         utterances=len(keys_a),
     )
 
@@ -204,6 +290,7 @@ def format_comparison(cmp: Comparison, name_a: str, name_b: str, metric: str = "
         f"A - B    {100 * cmp.delta.rate:>+6.2f}   [{100 * cmp.delta.low:+.2f}, {100 * cmp.delta.high:+.2f}] "
         f"(paired bootstrap, {cmp.utterances} utterances)",
         f"P(B better than A) = {cmp.p_b_better:.4f}; paired bootstrap two-sided p = {cmp.p_bootstrap:.4f}",
-        f"matched pairs (utterance segments): z = {cmp.z_matched_pairs:.3f}, two-sided p = {cmp.p_matched_pairs:.4g}",
+        f"MAPSSWE (NIST matched pairs, {cmp.mapsswe_segments} segments): z = {cmp.z_mapsswe:.3f}, "
+        f"two-sided p = {cmp.p_mapsswe:.4g}",
     ]
     return "\n".join(lines)

@@ -10,7 +10,8 @@ import kaldialign
 import numpy as np
 import pytest
 
-from asr.scoring import bootstrap_ci, compare_systems, matched_pairs_z, process
+from asr.scoring import bootstrap_ci, compare_systems, mapsswe, matched_pairs_z, process
+from asr.scoring.compare import mapsswe_segments
 
 
 def _corpus(n: int, err_a: float, err_b: float, seed: int = 0):
@@ -70,7 +71,7 @@ def test_clearly_better_system_is_significant():
     assert c.a.rate > c.b.rate
     assert c.delta.rate == pytest.approx(ra.error_rate - rb.error_rate)
     assert c.delta.low > 0 and c.p_b_better > 0.99
-    assert c.p_bootstrap < 0.01 and c.p_matched_pairs < 0.01 and c.z_matched_pairs > 0
+    assert c.p_bootstrap < 0.01 and c.p_mapsswe < 0.01 and c.z_mapsswe > 0
     assert c.utterances == 300
 
 
@@ -78,7 +79,7 @@ def test_identical_systems_are_not_significant():
     refs, hyp_a, _ = _corpus(200, 0.2, 0.2, seed=6)
     ra = process(refs, hyp_a)
     c = compare_systems(ra, process(refs, hyp_a), replications=500)
-    assert c.delta.rate == 0.0 and c.p_bootstrap == 1.0 and c.p_matched_pairs == 1.0
+    assert c.delta.rate == 0.0 and c.p_bootstrap == 1.0 and c.p_mapsswe == 1.0 and c.mapsswe_segments > 0
 
 
 def test_similar_systems_are_not_significant():
@@ -103,3 +104,41 @@ def test_empty_comparison_and_per_system_intervals_from_the_paired_resamples():
         assert ci.low < r.error_rate < ci.high
         alone = bootstrap_ci(*r.per_utterance_arrays(), replications=1000, seed=4)
         assert ci.low == pytest.approx(alone.low, abs=0.01) and ci.high == pytest.approx(alone.high, abs=0.01)
+
+
+def _pair(ref: str, hyp_a: str, hyp_b: str):
+    ra = process({"u": ref}, {"u": hyp_a}).utterances[0]
+    rb = process({"u": ref}, {"u": hyp_b}).utterances[0]
+    return ra, rb
+
+
+def test_mapsswe_segments_by_hand():
+    # errors far apart (a run of >= 2 words both got right between them): two segments
+    assert mapsswe_segments(*_pair("a b c d e f g h", "a x c d e f g h", "a b c d e y g h")) == [
+        (1, 0),
+        (0, 1),
+    ]
+    # errors close together: one segment
+    assert mapsswe_segments(*_pair("a b c d", "a x c d", "a b y d")) == [(1, 1)]
+    # a single correct word between errors does not separate them
+    assert mapsswe_segments(*_pair("a b c d e", "a x c y e", "a b c d e")) == [(2, 0)]
+    # an insertion inside a run breaks it; trailing insertions form their own segment after a good run
+    assert mapsswe_segments(*_pair("a b c d", "a z b c d", "a b c d q")) == [(1, 0), (0, 1)]
+    assert mapsswe_segments(*_pair("a b", "a b", "a b")) == []
+    # empty reference: all insertions in one segment
+    assert mapsswe_segments(*_pair("", "x y", "x")) == [(2, 1)]
+    # min_good=3: a run of two does not separate
+    assert mapsswe_segments(*_pair("a b c d e", "x b c d e", "a b c y e"), min_good=3) == [(1, 1)]
+    assert mapsswe_segments(*_pair("a b c d e", "x b c d e", "a b c y e"), min_good=2) == [(1, 0), (0, 1)]
+
+
+def test_mapsswe_totals_match_the_error_counts():
+    refs, hyp_a, hyp_b = _corpus(200, 0.15, 0.1, seed=9)
+    ra, rb = process(refs, hyp_a), process(refs, hyp_b)
+    segs = [s for ua, ub in zip(ra.utterances, rb.utterances) for s in mapsswe_segments(ua, ub)]
+    assert sum(x for x, _ in segs) == ra.totals.errors and sum(y for _, y in segs) == rb.totals.errors
+    z, p, n = mapsswe(ra, rb)
+    assert n == len(segs) and n > len(refs) * 0.5  # finer than utterances
+    assert z == pytest.approx(
+        matched_pairs_z(np.array([x for x, _ in segs]), np.array([y for _, y in segs]))[0]
+    )
