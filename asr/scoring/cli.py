@@ -197,7 +197,8 @@ def _write_reports(result, out_dir, utt2spk, title: str, max_ranked, hotwords: s
     with atomic_write(out / "summary.json") as f:
         write_summary_json(result, f, utt2spk)
     with atomic_write(out / "report.html") as f:
-        f.write(render_html(result, utt2spk, title=title))
+        sections = {"Hotwords": hotwords} if hotwords is not None else None
+        f.write(render_html(result, utt2spk, title=title, sections=sections))
     if hotwords is not None:
         with atomic_write(out / "hotwords.txt") as f:
             f.write(hotwords + "\n")

@@ -103,6 +103,7 @@ def render_html(
     title: str = "cifst scoring report",
     max_utts: int = 200,
     max_ranked: int = 30,
+    sections: Mapping[str, str] | None = None,
 ) -> str:
     """Render the report page.
 
@@ -112,6 +113,8 @@ def render_html(
         title: Page title (e.g. the hypothesis path).
         max_utts: How many utterances with errors to show, worst (most errors) first.
         max_ranked: How many entries of each ranked confusion list to show.
+        sections: Extra preformatted text blocks, heading -> text (e.g. the hotword metrics), shown after the
+            totals.
 
     Returns:
         The HTML text.
@@ -134,6 +137,8 @@ def render_html(
             f"<p>{len(result.extra_keys)} hypothesis key(s) have no reference and were not scored: "
             f"{esc(' '.join(result.extra_keys[:50]))}{' ...' if len(result.extra_keys) > 50 else ''}</p>"
         )
+    for heading, text in (sections or {}).items():
+        parts.append(f"<h2>{esc(heading)}</h2><pre>{esc(text)}</pre>")
     if utt2spk:
         parts.append(
             f"<h2>Per speaker</h2><table><tr><th class='l'>speaker</th><th>sents</th><th>units</th><th>corr %</th>"

@@ -149,6 +149,9 @@ def test_hotwords_block(capsys, tmp_path):
     assert code == 0
     assert "%HOTWORD recall 66.67 [ 2 / 3 ]" in out  # 'batch size' became 'batch 赛斯'
     assert (tmp_path / "r" / "hotwords.txt").read_text(encoding="utf-8").startswith("%HOTWORD")
+    assert "<h2>Hotwords</h2><pre>%HOTWORD recall" in (tmp_path / "r" / "report.html").read_text(
+        encoding="utf-8"
+    )
     code, out, err = run(
         capsys, "score", SAMPLES / "ref", SAMPLES / "hyp", "--hotwords", tmp_path / "none.txt"
     )
