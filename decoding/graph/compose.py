@@ -33,6 +33,7 @@ __all__ = [
     "determinize_capped",
     "minimize_encoded",
     "remove_disambig",
+    "remove_input_epsilons",
     "compose_tlg",
     "diagnose_lexicon",
 ]
@@ -205,13 +206,30 @@ def remove_disambig(f, first_disambig: int, num_disambig: int | None = None):
         CifstError: a word-bearing epsilon arc whose entering arcs already emit a word or start at the start state
             (cannot happen with disambiguation symbols from :func:`~decoding.graph.lexicon.add_disambig`).
     """
-    from decoding.graph.fst_arrays import arrays_to_fst, fst_to_arrays
-
     g = f if f.fst_type() == "vector" else fst_convert_vector(f)  # relabelled in place
     top = (
         first_disambig + num_disambig - 1 if num_disambig is not None else max(first_disambig, _max_ilabel(g))
     )
     g.relabel_pairs(ipairs=[(k, 0) for k in range(first_disambig, top + 1)])
+    return remove_input_epsilons(g)
+
+
+def remove_input_epsilons(f):
+    """Make ``f`` input-epsilon-free: ``rmepsilon`` for epsilon:epsilon arcs, then each epsilon:word arc's word is
+    moved onto the arcs entering its source state (see :func:`remove_disambig`), then parallel arcs are merged.
+
+    Args:
+        f: A ``VectorFst`` (modified).
+
+    Returns:
+        The epsilon-free FST, trimmed and ilabel-sorted.
+
+    Raises:
+        CifstError: an epsilon:word arc at the start state or entered by an arc that already emits a word.
+    """
+    from decoding.graph.fst_arrays import arrays_to_fst, fst_to_arrays
+
+    g = f
     g.rmepsilon()
     a = fst_to_arrays(g)
     del g

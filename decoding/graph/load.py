@@ -4,9 +4,10 @@ Input: a directory holding ``tokens.txt``, ``words.txt`` and ``TLG.pt`` and/or `
 WeNet, sherpa or icefall tools with the shared convention: input label = token id + 1, 0 = epsilon, 1 = blank,
 output label = word id, tropical costs). Output: the :class:`~decoding.graph.csr.CsrGraph` and the two symbol
 tables. When ``TLG.pt`` is missing or older than ``TLG.fst`` it is made from ``TLG.fst`` and cached (atomically).
-A foreign TLG may hold input epsilons (e.g. back-off arcs kept by WeNet's ``make_tlg.sh``): epsilon:epsilon arcs are
-removed with OpenFst ``rmepsilon`` on conversion, since our search never follows input epsilons; input-epsilon arcs
-that emit words cannot be removed that way and are reported.
+A foreign TLG may hold input epsilons (e.g. back-off arcs and disambiguation positions kept by WeNet's
+``make_tlg.sh``); our search never follows them, so they are removed on conversion as in our own build
+(:func:`decoding.graph.compose.remove_input_epsilons`: OpenFst ``rmepsilon``, then words on epsilon arcs moved onto
+the token arcs entering them); a graph where that is impossible is reported.
 """
 
 from __future__ import annotations
@@ -56,20 +57,16 @@ def convert_fst(fst_path: str | os.PathLike, num_tokens: int | None = None) -> C
         raise InputError(fst_path, None, "the FST has no start state (it is empty)")
     a = fst_to_arrays(f)
     if np.any(a.ilabel == 0):
+        from asr.errors import CifstError
+        from decoding.graph.compose import remove_input_epsilons
+
         n_eps = int(np.count_nonzero(a.ilabel == 0))
         log.info("%s: removing %d input-epsilon arcs (the search does not follow epsilons)", fst_path, n_eps)
         g = f.copy() if f.fst_type() == "vector" else fst.convert(f, "vector")
-        g.rmepsilon()
-        g.connect()
-        a = fst_to_arrays(g)
-        bad = int(np.count_nonzero(a.ilabel == 0))
-        if bad:
-            raise InputError(
-                fst_path,
-                None,
-                f"{bad} input-epsilon arcs emit words and cannot be removed; rebuild the graph with "
-                "cifst graph build (which moves such words onto token arcs)",
-            )
+        try:
+            a = fst_to_arrays(remove_input_epsilons(g))
+        except CifstError as e:
+            raise InputError(fst_path, None, f"cannot remove its input epsilons: {e}") from None
     if num_tokens is not None and a.num_arcs and int(a.ilabel.max()) > num_tokens:
         raise InputError(
             fst_path,

@@ -8,6 +8,8 @@ import math
 import random
 from pathlib import Path
 
+import numpy as np
+
 from asr.text.symbol_table import SymbolTable
 
 LN10 = math.log(10.0)
@@ -115,3 +117,45 @@ def output_strings(f, max_paths: int = 1000) -> dict[tuple[int, ...], float]:
         for a in f.arcs(s):
             stack.append((a.nextstate, labels + ((a.olabel,) if a.olabel else ()), cost + float(a.weight)))
     return out
+
+
+def emission_fst(logp: np.ndarray):
+    """Frames x tokens lattice: arc t -> t+1 on label token+1 with cost -log p."""
+    import pywrapfst as fst
+
+    f = fst.VectorFst()
+    f.add_states(logp.shape[0] + 1)
+    f.set_start(0)
+    f.set_final(logp.shape[0])
+    for t in range(logp.shape[0]):
+        for v in range(logp.shape[1]):
+            f.add_arc(t, fst.Arc(v + 1, v + 1, fst.Weight("tropical", float(-logp[t, v])), t + 1))
+    return f
+
+
+def viterbi(graph, logp: np.ndarray) -> tuple[float, list[int]]:
+    """Plain frame-synchronous Viterbi over the CSR arrays (no epsilon handling: there must be none)."""
+    src, dst = graph.src.numpy(), graph.dst.numpy()
+    il, ol, w = graph.ilabel.numpy(), graph.olabel.numpy(), graph.weight.numpy().astype(np.float64)
+    assert np.all(il > 0)
+    score = np.full(graph.num_states, np.inf)
+    score[graph.start] = 0.0
+    back = []
+    for t in range(logp.shape[0]):
+        cand = score[src] + w - logp[t, il - 1]
+        new = np.full_like(score, np.inf)
+        np.minimum.at(new, dst, cand)
+        best_arc = np.full(graph.num_states, -1)
+        ok = np.isfinite(cand) & (cand == new[dst])
+        best_arc[dst[ok]] = np.flatnonzero(ok)
+        back.append(best_arc)
+        score = new
+    total = score + graph.final.numpy()
+    s = int(np.argmin(total))
+    words = []
+    for t in reversed(range(logp.shape[0])):
+        a = back[t][s]
+        if ol[a]:
+            words.append(int(ol[a]))
+        s = int(src[a])
+    return float(total.min()), words[::-1]

@@ -9,7 +9,7 @@ import random
 
 import numpy as np
 import pytest
-from graph_test_helpers import FakeCharTokenizer, best_cost, linear_fst
+from graph_test_helpers import FakeCharTokenizer, best_cost, emission_fst, linear_fst, viterbi
 
 from asr.text.symbol_table import SymbolTable
 from decoding.graph.build import GraphBuildConfig, build_graph
@@ -82,48 +82,6 @@ def test_lg_and_tlg_scores_match_reference(tmp_path, built, tokens_file, lexicon
     assert all(arc.ilabel != 0 for s in a.states() for arc in a.arcs(s))
 
 
-def _emission_fst(logp: np.ndarray):
-    """Frames x tokens lattice: arc t -> t+1 on label token+1 with cost -log p."""
-    import pywrapfst as fst
-
-    f = fst.VectorFst()
-    f.add_states(logp.shape[0] + 1)
-    f.set_start(0)
-    f.set_final(logp.shape[0])
-    for t in range(logp.shape[0]):
-        for v in range(logp.shape[1]):
-            f.add_arc(t, fst.Arc(v + 1, v + 1, fst.Weight("tropical", float(-logp[t, v])), t + 1))
-    return f
-
-
-def _viterbi(graph, logp: np.ndarray) -> tuple[float, list[int]]:
-    """Plain frame-synchronous Viterbi over the CSR arrays (no epsilon handling: there must be none)."""
-    src, dst = graph.src.numpy(), graph.dst.numpy()
-    il, ol, w = graph.ilabel.numpy(), graph.olabel.numpy(), graph.weight.numpy().astype(np.float64)
-    assert np.all(il > 0)
-    score = np.full(graph.num_states, np.inf)
-    score[graph.start] = 0.0
-    back = []
-    for t in range(logp.shape[0]):
-        cand = score[src] + w - logp[t, il - 1]
-        new = np.full_like(score, np.inf)
-        np.minimum.at(new, dst, cand)
-        best_arc = np.full(graph.num_states, -1)
-        ok = np.isfinite(cand) & (cand == new[dst])
-        best_arc[dst[ok]] = np.flatnonzero(ok)
-        back.append(best_arc)
-        score = new
-    total = score + graph.final.numpy()
-    s = int(np.argmin(total))
-    words = []
-    for t in reversed(range(logp.shape[0])):
-        a = back[t][s]
-        if ol[a]:
-            words.append(int(ol[a]))
-        s = int(src[a])
-    return float(total.min()), words[::-1]
-
-
 def _linear_olabels(path) -> list[int]:
     """Output labels along a linear FST (shortestpath numbers its states in no particular order)."""
     out, s = [], path.start()
@@ -153,10 +111,10 @@ def test_best_path_equals_shortestpath_viterbi_and_kaldi_decoder(
     for _ in range(4):
         x = rng.normal(size=(7, len(tokens))) * 2.0
         logp = (x - np.log(np.exp(x).sum(1, keepdims=True))).astype(np.float32)
-        best = fst.shortestpath(fst.compose(_emission_fst(logp), TLG))
+        best = fst.shortestpath(fst.compose(emission_fst(logp), TLG))
         ref_cost = best_cost(best)
         ref_words = _linear_olabels(best)
-        ours_cost, ours_words = _viterbi(graph, logp)
+        ours_cost, ours_words = viterbi(graph, logp)
         assert ours_cost == pytest.approx(ref_cost, abs=1e-3)
         assert ours_words == ref_words
         dec = kaldi_decoder.FasterDecoder(
@@ -219,7 +177,7 @@ def test_lexicon_free_with_char_tokenizer(tmp_path):
     logp = np.full((4, len(tokens)), -10.0, np.float32)
     for r, ch in enumerate("你好世界"):
         logp[r, tokens.id(ch)] = -0.01
-    cost, wids = _viterbi(graph, logp)
+    cost, wids = viterbi(graph, logp)
     assert [words.symbol(i) for i in wids] == ["你好", "世界"]
     with pytest.raises(Exception, match="hello"):
         build_graph(GraphBuildConfig(arpa=str(arpa), oov="error"), tmp_path / "g2", tokenizer=tok)

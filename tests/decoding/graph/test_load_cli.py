@@ -57,9 +57,17 @@ def test_foreign_tlg_converted_once_with_epsilons_removed(tmp_path):
     assert (d / "TLG.pt").stat().st_mtime_ns == mtime and torch.equal(g2.dst, g.dst)
 
 
-def test_foreign_tlg_with_word_on_epsilon_is_reported(tmp_path):
-    d = _foreign_dir(tmp_path, [(0, 1, 2, 0, 0.0), (1, 2, 0, 1, 0.0)], [np.inf, np.inf, 0.0])
-    with pytest.raises(InputError, match="input-epsilon arcs emit words") as e:
+def test_foreign_tlg_word_on_epsilon_moved_or_reported(tmp_path):
+    # 0 -b:<eps>/1-> 1 -<eps>:A/0.5-> 2 (final): A moves onto the b arc
+    d = _foreign_dir(tmp_path, [(0, 1, 2, 0, 1.0), (1, 2, 0, 1, 0.5)], [np.inf, np.inf, 0.0])
+    g, _, _ = load_graph(d)
+    assert list(zip(g.src.tolist(), g.ilabel.tolist(), g.olabel.tolist(), g.weight.tolist())) == [
+        (0, 2, 1, 1.5)
+    ]
+    # a word on an epsilon arc leaving the start state cannot move
+    shutil.rmtree(d)
+    d = _foreign_dir(tmp_path, [(0, 1, 0, 1, 0.0), (1, 2, 2, 0, 0.0)], [np.inf, np.inf, 0.0])
+    with pytest.raises(InputError, match="cannot remove its input epsilons") as e:
         load_graph(d)
     assert e.value.path.endswith("TLG.fst")
 
@@ -171,3 +179,43 @@ def test_cli_lexicon_free_with_real_char_tokenizer(tmp_path, capsys):
     assert tokens == tok.symbols
     assert {"你好", "世界", "你们", "<unk>"} <= {w for w, _ in words}
     assert int(graph.ilabel.max()) <= len(tokens)
+
+
+def test_wenet_style_tlg_with_epsilons_loads_and_decodes_the_same(
+    tmp_path, tokens_file, lexicon_file, lm3_arpa
+):
+    """A TLG made the WeNet way (disambiguation symbols -> <eps>, no word moving: input epsilons with and without
+    words) converts on load to an epsilon-free graph whose best paths equal OpenFst's on the original."""
+    import pywrapfst as fst
+    from graph_test_helpers import best_cost, emission_fst, viterbi
+
+    from decoding.graph.build import GraphBuildConfig, build_graph
+    from decoding.graph.compose import minimize_encoded
+    from decoding.graph.topology import TopologyConfig, make_topology_fst
+
+    ours = build_graph(
+        GraphBuildConfig(tokens=str(tokens_file), lexicon=str(lexicon_file), arpa=str(lm3_arpa)),
+        tmp_path / "ours",
+    ).graph_dir
+    L = fst.Fst.read(str(ours / "L_disambig.fst"))
+    G = fst.Fst.read(str(ours / "G.fst"))
+    LG = minimize_encoded(fst.determinize(fst.compose(L, G)))
+    V = len(SymbolTable.read(tokens_file))
+    LG.relabel_pairs(ipairs=[(V + k, 0) for k in range(3)])
+    LG.rmepsilon()
+    LG.arcsort("ilabel")
+    TLG = fst.compose(make_topology_fst(V, TopologyConfig()), LG)
+    assert any(a.ilabel == 0 and a.olabel != 0 for s in TLG.states() for a in TLG.arcs(s))
+    d = tmp_path / "wenet"
+    d.mkdir()
+    TLG.write(str(d / "TLG.fst"))
+    shutil.copy(ours / "tokens.txt", d / "tokens.txt")
+    shutil.copy(ours / "words.txt", d / "words.txt")
+    graph, _, _ = load_graph(d)
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        x = rng.normal(size=(6, V)) * 2
+        logp = (x - np.log(np.exp(x).sum(1, keepdims=True))).astype(np.float32)
+        ref = best_cost(fst.shortestpath(fst.compose(emission_fst(logp), TLG)))
+        cost, _ = viterbi(graph, logp)
+        assert cost == pytest.approx(ref, abs=1e-3)
