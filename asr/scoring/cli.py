@@ -212,6 +212,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.bootstrap < 1:
         raise CifstError(f"--bootstrap must be >= 1, got {args.bootstrap}")
+    if args.max_ranked is not None and args.max_ranked < 0:
+        raise CifstError(f"--max-ranked must be >= 0, got {args.max_ranked}")
     config = _config(args)
     utt2spk = read_utt2spk(args.utt2spk) if args.utt2spk else None
     args.hotword_phrases = _read_hotwords(args.hotwords)  # read first: a bad list fails before any output
