@@ -127,6 +127,7 @@ def test_compare(capsys, tmp_path):
             ["score", "{d}/hyp", "{d}/hyp", "--bootstrap", "0", "--compare", "{d}/hyp"],
             "--bootstrap",
         ),
+        (lambda d: None, ["score", "{d}/hyp", "{d}/hyp", "--max-ranked", "-1"], "--max-ranked must be >= 0"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_1(capsys, tmp_path, setup, argv, message):
