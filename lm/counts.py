@@ -160,7 +160,7 @@ def split_units(line: str, unit: str = "word") -> list[str]:
 
 
 def _iter_line_blocks(sources: Iterable[str | os.PathLike], block_chars: int = 1 << 22):
-    """Yield (source name, 1-based number of the first line, lines, raw block text) over all sources.
+    """Yield (source name, 1-based number of the first line, lines, raw block text, last line ended by \\n).
 
     Lines end at ``\n`` only (lmplz's rule; a lone ``\r`` is whitespace inside a line); ``"-"`` is stdin.
     """
@@ -181,10 +181,11 @@ def _iter_line_blocks(sources: Iterable[str | os.PathLike], block_chars: int = 1
                     continue
                 buf = text[cut + 1 :]
                 lines = text[:cut].split("\n")
-                yield name, line0, lines, text[:cut]
+                yield name, line0, lines, text[:cut], True
                 line0 += len(lines)
             if buf:
-                yield name, line0, [buf], buf
+                # lmplz counts the words of a last line without a newline but gives it no </s>
+                yield name, line0, [buf], buf, False
         finally:
             if str(src) != "-":
                 f.close()
@@ -242,19 +243,22 @@ def sort_unique_suffix(
         key_bits = max(1, int(rank[-1]).bit_length())
 
 
-def _windows(ids: np.ndarray, lens: np.ndarray, order: int) -> np.ndarray:
+def _windows(ids: np.ndarray, lens: np.ndarray, order: int, has_eos: np.ndarray | None = None) -> np.ndarray:
     """All order-N windows of a chunk of sentences, padded with N-1 <s> and one </s>.
 
     Args:
         ids: int64 [W] word ids of the chunk's sentences, concatenated.
         lens: int64 [S] words per sentence.
         order: N.
+        has_eos: bool [S], False for a sentence that gets no </s> (lmplz: an unterminated last line); all True
+            when ``None``.
 
     Returns:
-        uint32 [W + S, N] one row per token (each word and each </s>), the row ending at that token.
+        uint32 [W + #</s>, N] one row per token (each word and each </s>), the row ending at that token.
     """
     s = len(lens)
-    plen = lens + order  # N-1 <s>, the words, </s>
+    eos = np.ones(s, np.int64) if has_eos is None else has_eos.astype(np.int64)
+    plen = lens + order - 1 + eos  # N-1 <s>, the words, </s>
     total = int(plen.sum())
     seq = np.full(total, BOS, np.uint32)
     sent_start = np.cumsum(plen) - plen
@@ -263,7 +267,7 @@ def _windows(ids: np.ndarray, lens: np.ndarray, order: int) -> np.ndarray:
         sent_of_word = np.repeat(np.arange(s), lens)
         within = np.arange(len(ids)) - np.repeat(np.cumsum(lens) - lens, lens)
         seq[sent_start[sent_of_word] + (order - 1) + within] = ids
-    eos_pos = sent_start + plen - 1
+    eos_pos = (sent_start + plen - 1)[eos.astype(bool)]
     seq[eos_pos] = EOS
     ends = np.flatnonzero(seq != BOS)
     win = np.lib.stride_tricks.sliding_window_view(seq, order)
@@ -425,6 +429,7 @@ def count_ngrams(sources: Iterable[str | os.PathLike], config: CountConfig) -> N
     bar = _progress(config, [str(s) for s in sources])
     ids: list[np.ndarray] = []
     lens: list[np.ndarray] = []
+    eos_flags: list[np.ndarray] = []
     line_where: list[tuple[str, int, int]] = []  # (file, first line, lines) of each block, for error messages
     token_count = sentence_count = 0
     warned = False
@@ -436,6 +441,7 @@ def count_ngrams(sources: Iterable[str | os.PathLike], config: CountConfig) -> N
             return
         arr = np.concatenate(ids)
         lens_arr = np.concatenate(lens)
+        eos_arr = np.concatenate(eos_flags)
         bad = arr <= EOS
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
@@ -465,17 +471,18 @@ def count_ngrams(sources: Iterable[str | os.PathLike], config: CountConfig) -> N
             lens_arr = lens_arr - np.bincount(sent_of[bad], minlength=len(lens_arr))
             arr = arr[~bad]
         token_count += len(arr)
-        win = _windows(arr, lens_arr, order)
+        win = _windows(arr, lens_arr, order, eos_arr)
         rows, counts = sort_unique_suffix(win, None, len(vocab))
         runs.add(rows, counts, len(vocab))
         ids.clear()
         lens.clear()
+        eos_flags.clear()
         line_where.clear()
 
     setdefault = vocab.setdefault
     get = vocab.get
     n_pending = 0
-    for name, line0, lines, raw in _iter_line_blocks(sources):
+    for name, line0, lines, raw, terminated in _iter_line_blocks(sources):
         if unit == "char":
             toks_per_line = list(map(_CHAR_UNIT.findall, lines))
         elif _EXOTIC_WS.search(raw) or "\x00" in raw:
@@ -493,6 +500,9 @@ def count_ngrams(sources: Iterable[str | os.PathLike], config: CountConfig) -> N
         ids.append(arr)
         lens.append(np.fromiter(map(len, toks_per_line), np.int64, len(toks_per_line)))
         line_where.append((name, line0, len(lines)))
+        flags = np.ones(len(lines), bool)
+        flags[-1] = terminated
+        eos_flags.append(flags)
         sentence_count += len(lines)
         n_pending += len(words) + len(lines)
         if bar is not None:
