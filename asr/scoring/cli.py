@@ -23,7 +23,7 @@ keys only in HYP are reported and not scored.
 
 With --out REPORT_DIR, writes REPORT_DIR/wer (the two lines), details.txt (per-utterance
 KEY/REF/HYP/CNT/SUB/DEL/INS, ranked errors, summary), speakers.txt (with --utt2spk),
-summary.json and report.html (with plots).
+summary.json, utterances.tsv (one row per utterance) and report.html (with plots).
 
 Examples:
   cifst score data/test/text exp/decode/text --out exp/decode/report
@@ -184,6 +184,7 @@ def _write_reports(result, out_dir, utt2spk, title: str, max_ranked, hotwords: s
         write_details,
         write_speaker_table,
         write_summary_json,
+        write_utterance_table,
     )
 
     out = Path(out_dir)
@@ -196,6 +197,8 @@ def _write_reports(result, out_dir, utt2spk, title: str, max_ranked, hotwords: s
             write_speaker_table(result, utt2spk, f)
     with atomic_write(out / "summary.json") as f:
         write_summary_json(result, f, utt2spk)
+    with atomic_write(out / "utterances.tsv") as f:
+        write_utterance_table(result, f, utt2spk)
     with atomic_write(out / "report.html") as f:
         sections = {"Hotwords": hotwords} if hotwords is not None else None
         f.write(render_html(result, utt2spk, title=title, sections=sections))

@@ -31,6 +31,7 @@ __all__ = [
     "write_speaker_table",
     "summary_dict",
     "write_summary_json",
+    "write_utterance_table",
 ]
 
 GAP = "*"
@@ -232,3 +233,22 @@ def write_summary_json(result: ScoreResult, f: IO[str], utt2spk: Mapping[str, st
     """Write :func:`summary_dict` as indented UTF-8 JSON to the text stream ``f``."""
     json.dump(summary_dict(result, utt2spk), f, ensure_ascii=False, indent=2)
     f.write("\n")
+
+
+def write_utterance_table(result: ScoreResult, f: IO[str], utt2spk: Mapping[str, str] | None = None) -> None:
+    """One tab-separated line per utterance for spreadsheets and pandas: ``key speaker ref_units hits subs dels
+    ins errors rate hyp_missing`` (rate in %, speaker ``-`` without ``utt2spk``).
+
+    Args:
+        result: The scores.
+        f: Open text stream.
+        utt2spk: Optional ``utt -> speaker``.
+    """
+    f.write("key\tspeaker\tref_units\thits\tsubs\tdels\tins\terrors\trate\thyp_missing\n")
+    spk = utt2spk or {}
+    for u in result.utterances:
+        c = u.counts
+        f.write(
+            f"{u.key}\t{spk.get(u.key, '-')}\t{c.ref_len}\t{c.hits}\t{c.subs}\t{c.dels}\t{c.ins}\t{c.errors}\t"
+            f"{100.0 * c.rate:.2f}\t{int(u.hyp_missing)}\n"
+        )

@@ -39,8 +39,13 @@ def test_report_directory(capsys, tmp_path):
         "report.html",
         "speakers.txt",
         "summary.json",
+        "utterances.tsv",
         "wer",
     ]
+    rows = (out_dir / "utterances.tsv").read_text(encoding="utf-8").splitlines()
+    assert rows[0].split("\t")[:3] == ["key", "speaker", "ref_units"] and len(rows) == 13
+    missing = next(r for r in rows if r.startswith("spk02-utt003")).split("\t")
+    assert missing[1] == "spk02" and missing[-1] == "1" and missing[8] == "100.00"
     assert (out_dir / "wer").read_text(encoding="utf-8").splitlines() == out.splitlines()[:2]
     details = (out_dir / "details.txt").read_text(encoding="utf-8")
     assert "KEY: spk01-utt002" in details and "SUB: (链) --> (连)" in details
