@@ -8,9 +8,10 @@ Steps (Kaldi ``mkgraph.sh`` / WeNet ``make_tlg.sh`` / icefall ``compile_hlg.py``
 (functional: the disambiguation symbols make L o G determinizable) with a state cap so a non-determinizable input
 (homophones without ``#k``) or an exploding one stops with a message naming the words instead of eating all memory;
 minimize with labels and weights encoded (Kaldi ``fstminimizeencoded``); replace the disambiguation symbols by
-epsilon and remove the epsilons (icefall ``k2.remove_epsilon`` on LG); compose T o LG; for topologies with epsilons
-(``ctc-compact``) remove them from TLG too. Because LG has no input epsilons after this, T o LG has none either
-unless LG emits a word on an epsilon arc, which is checked.
+epsilon and remove the epsilons (icefall ``k2.remove_epsilon`` on LG; words left on epsilon arcs move onto the token
+arcs before them); then T o LG, here by OpenFst composition (:func:`compose_tlg`, the reference; the build uses
+:func:`decoding.graph.expand.apply_topology`), removing T's epsilons (``ctc-compact``) from TLG too. Because LG has no
+input epsilons after this, T o LG has none either, which is checked.
 """
 
 from __future__ import annotations
@@ -243,15 +244,15 @@ def remove_input_epsilons(f):
         cnt = np.searchsorted(dst_sorted, p, "right") - lo
         if np.any(p == a.start) or np.any(cnt == 0):
             raise CifstError(
-                "LG has a word-emitting epsilon arc at its start state (an empty pronunciation?)"
+                "the graph has a word-emitting epsilon arc at its start state (an empty pronunciation?)"
             )
         rep = np.repeat(eps, cnt)
         first = np.repeat(lo - np.concatenate([[0], np.cumsum(cnt)[:-1]]), cnt)
         inc = order[first + np.arange(int(cnt.sum()))]
         if np.any(ol[inc] != 0) or np.any(il[inc] == 0):
             raise CifstError(
-                f"LG has {int(np.count_nonzero(ol[inc] != 0))} word-emitting epsilon arcs entered by arcs "
-                "that already emit a word; cannot make it epsilon-free (check the lexicon's disambiguation)"
+                f"the graph has word-emitting epsilon arcs entered by {int(np.count_nonzero(ol[inc] != 0))} arcs "
+                "that already emit a word (or by other epsilon arcs); cannot make it epsilon-free (check the lexicon's disambiguation)"
             )
         keep = np.ones(a.num_arcs, bool)
         keep[eps] = False
