@@ -203,3 +203,31 @@ def test_array_expansion_equals_openfst_composition(tmp_path, built, topo):
     assert (a.num_states, a.num_arcs) == (r.num_states, r.num_arcs)
     assert np.bincount(a.ilabel).tolist() == np.bincount(r.ilabel).tolist()
     assert fst.randequivalent(fast, ref, npath=300, seed=3)
+
+
+def test_optional_silence_through_tlg(tmp_path, tokens_file, lexicon_file, lm3_arpa):
+    import pywrapfst as fst
+
+    cfg = GraphBuildConfig(
+        tokens=str(tokens_file),
+        lexicon=str(lexicon_file),
+        arpa=str(lm3_arpa),
+        topo="cif",
+        sil_token="sil",
+        sil_prob=0.3,
+    )
+    d = build_graph(cfg, tmp_path / "g").graph_dir
+    TLG = fst.Fst.read(str(d / "TLG.fst"))
+    words = SymbolTable.read(d / "words.txt")
+    tokens = SymbolTable.read(d / "tokens.txt")
+    x, y, z, sil = (tokens.id(t) + 1 for t in ("x", "y", "z", "sil"))
+    c_e = [words.id("c"), words.id("e")]  # c = y z, e = z z
+
+    def cost(rows):
+        return best_cost(fst.compose(fst.compose(linear_fst(rows), TLG).arcsort("olabel"), linear_fst(c_e)))
+
+    plain = cost([y, z, z, z])
+    ps, pn = -math.log(0.3), -math.log(0.7)
+    assert cost([y, z, sil, z, z]) - plain == pytest.approx(ps - pn, abs=1e-4)
+    assert cost([sil, y, z, z, z, sil]) - plain == pytest.approx(2 * (ps - pn), abs=1e-4)
+    assert cost([y, z, sil, sil, z, z]) == math.inf
