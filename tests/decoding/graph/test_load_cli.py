@@ -219,3 +219,53 @@ def test_wenet_style_tlg_with_epsilons_loads_and_decodes_the_same(
         ref = best_cost(fst.shortestpath(fst.compose(emission_fst(logp), TLG)))
         cost, _ = viterbi(graph, logp)
         assert cost == pytest.approx(ref, abs=1e-3)
+
+
+def test_lexicon_free_sentencepiece_graph_decodes_words(tmp_path, lmplz, capsys):
+    """Words spelled by a BPE tokenizer (asr.text.tokenizer): rows peaked on the pieces of 'the cat sat' decode to
+    those words; an LM word the tokenizer cannot spell is skipped with --oov skip."""
+    import random
+    import subprocess
+
+    from graph_test_helpers import viterbi
+
+    from asr.text.tokenizer import train_tokenizer
+
+    rng = random.Random(0)
+    vocab = "the cat sat on a mat with another hat and that bat ran fast past".split()
+    texts = [" ".join(rng.choices(vocab, k=8)) for _ in range(300)]
+    tok = train_tokenizer("bpe", texts, 40, tmp_path / "tok")
+    (tmp_path / "corpus.txt").write_text("\n".join(texts + ["zebra the cat"]) + "\n")
+    with open(tmp_path / "corpus.txt", "rb") as fin, open(tmp_path / "lm.arpa", "wb") as fout:
+        subprocess.run(
+            [str(lmplz), "-o", "2", "--discount_fallback"],
+            stdin=fin,
+            stdout=fout,
+            stderr=subprocess.DEVNULL,
+            check=True,
+        )
+    out = tmp_path / "graph"
+    code = main(
+        [
+            "graph",
+            "build",
+            "--tokenizer",
+            str(tmp_path / "tok"),
+            "--arpa",
+            str(tmp_path / "lm.arpa"),
+            "--topo",
+            "cif",
+            "--oov",
+            "skip",
+            "--quiet",
+            str(out),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    graph, tokens, words = load_graph(out)
+    assert "zebra" not in words and "another" in words
+    ids = [i for w in "the cat sat".split() for i in tok.encode(w)]
+    logp = np.full((len(ids), len(tokens)), -12.0, np.float32)
+    logp[np.arange(len(ids)), ids] = -0.01
+    _, wids = viterbi(graph, logp)
+    assert [words.symbol(i) for i in wids] == ["the", "cat", "sat"]
