@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asr.cli import main
-from asr.data.kaldi_dir import read_spk2utt, read_text
+from asr.data.kaldi_dir import read_kv, read_spk2utt, read_text
 from asr.data.validate import ValidateConfig, fix_data_dir, validate_data_dir
 from asr.errors import InputError
 
@@ -185,3 +190,33 @@ def test_ctm_is_checked_and_filtered(tmp_path):
     ) == "s1-a 1 0.0 0.3 今\ns1-a 1 0.3 0.2 好\ns2-a 1 0 1 再见\n"
     r = validate_data_dir(d)
     assert r.ok and not r.warnings, messages(r)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    data=st.data(),
+    utts=st.lists(st.from_regex(r"s[0-3]-u[0-9]{1,2}", fullmatch=True), min_size=1, max_size=12, unique=True),
+)
+def test_fix_then_validate_is_clean_for_any_inconsistent_directory(data, utts):
+    """Whatever subset of utterances each file holds, in whatever order, `fix` leaves a directory `validate`
+    accepts, holding exactly the utterances present in every file."""
+    files = {}
+    for name in ("text", "utt2spk", "wav.scp", "utt2dur"):
+        subset = data.draw(st.lists(st.sampled_from(utts), unique=True), label=name)
+        values = {
+            "text": lambda u: f"word{len(u)} 字",
+            "utt2spk": lambda u: u.split("-")[0],
+            "wav.scp": lambda u: f"/w/{u}.wav",
+            "utt2dur": lambda u: "1.5",
+        }[name]
+        files[name] = "".join(f"{u} {values(u)}\n" for u in subset)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = make_dir(Path(tmp) / "d", spk2utt=None, **files)
+        kept = set.intersection(*(set(read_kv(d / n)) for n in ("text", "utt2spk", "wav.scp", "utt2dur")))
+        rep = fix_data_dir(d)
+        assert rep.kept == len(kept)
+        assert set(rep.dropped) == set().union(*(set(read_kv(d / ".backup" / n)) for n in files)) - kept
+        assert set(read_text(d / "text")) == kept
+        if kept:
+            r = validate_data_dir(d)
+            assert r.ok, messages(r)
