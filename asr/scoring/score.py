@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 _OP_NAMES = "CSDI"
+_PROGRESS_UTTS = 200_000
 
 
 def error_rate(errors: int, ref_len: int) -> float:
@@ -358,7 +359,13 @@ def process(
     keys = list(refs)
     missing = [k not in hyps for k in keys]
     with _gc_paused():
-        ref_units = [norm(refs[k]) for k in keys]
+        if len(keys) >= _PROGRESS_UTTS:  # a million-utterance set takes a minute: show progress
+            from tqdm import tqdm
+
+            keys_iter = tqdm(keys, desc="normalize", unit="utt", leave=False, mininterval=1.0)
+        else:
+            keys_iter = keys
+        ref_units = [norm(refs[k]) for k in keys_iter]
         hyp_units = [[] if miss else norm(hyps[k]) for k, miss in zip(keys, missing)]
     utts, totals = process_units(keys, ref_units, hyp_units, policy=config.policy, missing=missing)
     metric = {"wer": "WER", "cer": "CER"}.get(config.normalize.mode)
