@@ -154,3 +154,54 @@ def test_too_long_pair_is_a_clear_error(monkeypatch):
         CifstError, match="utterance 'long' is too long to align \\(20 reference x 10 hypothesis"
     ):
         process({"ok": "a b", "long": " ".join("x" * 20)}, {"ok": "a b", "long": " ".join("y" * 10)})
+
+
+def _fortune_lines(n: int) -> list[str]:
+    """Real Chinese (with some English) sentences from the fortunes-zh package, ANSI colour codes removed."""
+    import re
+    from pathlib import Path
+
+    p = Path("/usr/share/games/fortunes/chinese")
+    if not p.exists():
+        pytest.skip("fortunes-zh is not installed")
+    lines = []
+    for line in p.read_text(encoding="utf-8", errors="ignore").splitlines():
+        line = re.sub(r"\x1b\[[0-9;]*m", "", line).strip()
+        if 6 <= len(line) <= 40 and "<" not in line and any("\u4e00" <= c <= "\u9fff" for c in line):
+            lines.append("".join(line.split()))
+        if len(lines) == n:
+            break
+    return lines
+
+
+def test_real_chinese_text_cer_matches_kaldialign_and_jiwer():
+    refs = _fortune_lines(400)
+    chars = sorted(set("".join(refs)))
+    rng = random.Random(11)
+    hyps = []
+    for ref in refs:
+        hyp = list(ref)
+        for _ in range(rng.randint(0, 4)):
+            pos = rng.randrange(len(hyp) + 1)
+            op = rng.random()
+            if op < 0.5 and pos < len(hyp):
+                hyp[pos] = rng.choice(chars)
+            elif op < 0.75 and pos < len(hyp):
+                del hyp[pos]
+            else:
+                hyp.insert(pos, rng.choice(chars))
+        hyps.append("".join(hyp))
+    cer = ScoreConfig(NormalizeConfig(mode="cer"))
+    r = process(refs, hyps, cer)
+    k = kaldialign.batch_error_rate([list(x) for x in refs], [list(x) for x in hyps])
+    assert (r.totals.subs, r.totals.dels, r.totals.ins) == (k["sub"], k["del"], k["ins"])
+    rj = process(refs, hyps, ScoreConfig(NormalizeConfig(mode="cer"), policy="jiwer"))
+    o = jiwer.process_characters(refs, hyps)
+    assert (rj.totals.hits, rj.totals.subs, rj.totals.dels, rj.totals.ins) == (
+        o.hits,
+        o.substitutions,
+        o.deletions,
+        o.insertions,
+    )
+    # auto mode on this text: Latin words stay words, so units differ, but the figure is named CER
+    assert process(refs, hyps, ScoreConfig(NormalizeConfig(mode="auto"))).metric == "CER"
