@@ -109,3 +109,16 @@ def test_console_script_runs_as_a_process(tmp_path):
         cwd=ROOT,
     )
     assert r.returncode == 0 and r.stdout.startswith("%WER 0.00 [ 0 / 3, 0 ins, 0 del, 0 sub ]")
+
+
+def test_hypothesis_from_standard_input(tmp_path):
+    ref = tmp_path / "ref"
+    ref.write_text("u1 a b c\nu2 d\n", encoding="utf-8")
+    r = subprocess.run(
+        [sys.executable, "-m", "asr.cli", "score", str(ref), "-"],
+        input="u1 a x c\nu2 d\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert r.returncode == 0 and r.stdout.startswith("%WER 25.00 [ 1 / 4, 0 ins, 0 del, 1 sub ]"), r.stderr

@@ -31,6 +31,7 @@ Examples:
   cifst score ref hyp --mode cer --normalize --mapping conf/glm.txt
   cifst score data/test/text exp/A/text --compare exp/B/text
   cifst score data/test/text exp/decode_hw/text --hotwords data/test/hotwords.txt
+  sed 's/<unk>//g' exp/decode/text | cifst score data/test/text -
 """
 
 
@@ -53,7 +54,9 @@ def register(sub) -> None:
         sub, "score", "WER/CER scoring, detailed and HTML reports, system comparison", _DESCRIPTION, run
     )
     p.add_argument("ref", metavar="REF", help="reference text file (key text)")
-    p.add_argument("hyp", metavar="HYP", nargs="?", help="hypothesis text file (key text)")
+    p.add_argument(
+        "hyp", metavar="HYP", nargs="?", help="hypothesis text file (key text); - reads standard input"
+    )
     p.add_argument("--mode", choices=["wer", "cer", "auto"], default="auto", help="scoring units (see above)")
     p.add_argument(
         "--out", metavar="REPORT_DIR", help="directory for the detailed, per-speaker and HTML reports"

@@ -386,7 +386,7 @@ def read_hyp_ref(path: str | os.PathLike, what: str) -> dict[str, str]:
     """Read a Kaldi ``text``-format transcript file (``key<TAB or space>text``, empty text allowed).
 
     Args:
-        path: The file.
+        path: The file, or ``-`` for standard input.
         what: ``"reference"`` or ``"hypothesis"``, for messages.
 
     Raises:
@@ -395,6 +395,8 @@ def read_hyp_ref(path: str | os.PathLike, what: str) -> dict[str, str]:
     """
     from asr.data.kaldi_dir import read_text
 
+    if str(path) == "-":  # standard input, e.g. `... | cifst score REF -`
+        return read_text("/dev/stdin")
     p = Path(path)
     if p.is_dir():
         raise InputError(p, None, f"the {what} is a directory; give the 'text' file inside it")
