@@ -13,7 +13,13 @@ import sys
 
 from decoding.hotwords.config import DEFAULT_HOTWORD_SCORE, DEFAULT_HOTWORD_WEIGHT, HotwordConfig
 
-__all__ = ["register", "add_hotword_options", "config_from_args", "context_from_args"]
+__all__ = [
+    "register",
+    "add_hotword_options",
+    "config_from_args",
+    "context_from_args",
+    "resolve_tokenizer_dir",
+]
 
 _CHECK_HELP = """Check a hotword file against a model's tokenizer before decoding with it.
 
@@ -101,10 +107,52 @@ def context_from_args(args: argparse.Namespace, tokenizer):
         return None
     from decoding.hotwords.load import UttContexts, load_context, load_context_scp
 
+    tokenizer = resolve_tokenizer_dir(tokenizer, getattr(args, "paths", None))
     config = config_from_args(args)
     if args.hotwords_scp:
         return load_context_scp(args.hotwords_scp, tokenizer, global_path=args.hotwords, config=config)
     return UttContexts(load_context(args.hotwords, tokenizer, config=config), {}, 0)
+
+
+def resolve_tokenizer_dir(tokenizer, paths=None):
+    """The directory to load the hotword tokenizer from.
+
+    A graph directory has ``tokens.txt`` but no ``tokenizer.yaml``; loading it gives a plain character/word
+    tokenizer that cannot spell BPE pieces the model's way (every phrase would fail or be mis-split). When the given
+    directory has no ``tokenizer.yaml``, the model named by ``post.yaml`` beside the posteriors (``model:``, written
+    by ``cifst infer``) is used instead when it has one.
+
+    Args:
+        tokenizer: A tokenizer object (returned as is) or a directory.
+        paths: The decode command's positional paths (``... POSTERIORS_SCP OUT_DIR``), to find ``post.yaml``.
+    """
+    import logging
+    from pathlib import Path
+
+    if not isinstance(tokenizer, (str, Path)):
+        return tokenizer
+    given = Path(tokenizer)
+    if not given.is_dir() or (given / "tokenizer.yaml").exists():
+        return tokenizer
+    log = logging.getLogger("decoding.hotwords")
+    if paths and len(paths) >= 2:
+        meta = Path(paths[-2]).parent / "post.yaml"
+        if meta.exists():
+            import yaml
+
+            info = yaml.safe_load(meta.read_text(encoding="utf-8")) or {}
+            for cand in (info.get("model"), info.get("tokens") and (meta.parent / info["tokens"]).parent):
+                if cand and (Path(cand) / "tokenizer.yaml").exists():
+                    log.info(
+                        "hotwords: %s has no tokenizer.yaml; using the model's tokenizer %s", given, cand
+                    )
+                    return str(cand)
+    log.warning(
+        "hotwords: %s has no tokenizer.yaml: phrases are spelled with a tokenizer rebuilt from tokens.txt, which "
+        "may not split them the model's way; pass --tokenizer MODEL_DIR",
+        given,
+    )
+    return tokenizer
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -55,3 +55,21 @@ def test_decode_options_build_the_context(tmp_path, tok_dir):
     ctx = context_from_args(args, tok_dir)
     assert ctx.start_states(["a", "b"]).tolist() == [0, 0]
     assert ctx.graph.num_states == 3
+
+
+def test_graph_dir_without_tokenizer_yaml_falls_back_to_the_model(tmp_path, tok_dir, caplog):
+    from decoding.hotwords.cli import resolve_tokenizer_dir
+
+    graph = tmp_path / "graph"
+    graph.mkdir()
+    (graph / "tokens.txt").write_text((tok_dir / "tokens.txt").read_text())
+    post = tmp_path / "infer"
+    post.mkdir()
+    (post / "posteriors.scp").write_text("")
+    (post / "post.yaml").write_text(f"tokens: tokens.txt\nrow_type: cif\nmodel: {tok_dir}\n")
+    paths = [str(graph), str(post / "posteriors.scp"), str(tmp_path / "out")]
+    assert resolve_tokenizer_dir(str(graph), paths) == str(tok_dir)
+    assert resolve_tokenizer_dir(str(tok_dir), paths) == str(tok_dir)
+    (post / "post.yaml").write_text("tokens: tokens.txt\nrow_type: cif\n")
+    assert resolve_tokenizer_dir(str(graph), paths) == str(graph)
+    assert "has no tokenizer.yaml" in caplog.text
