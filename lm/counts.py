@@ -213,6 +213,38 @@ def sort_unique_suffix(
     bits = max(1, int(vocab_size - 1).bit_length())
     if bits > 32:
         raise CifstError(f"vocabulary of {vocab_size} words is too large (over 2^32)")
+    ub = np.uint64(bits)
+    if n * bits <= 64:
+        # Fast path: the whole row fits in one key; sort the keys in place and decode the rows back from them.
+        k = rows[:, n - 1].astype(np.uint64)
+        for c in range(n - 2, -1, -1):
+            k <<= ub
+            k |= rows[:, c]
+        if counts is None:
+            k.sort()
+            sk, sc = k, None
+        else:
+            order = np.argsort(k)
+            sk, sc = k[order], counts[order]
+            del order
+        del k
+        new = np.empty(t, bool)
+        new[0] = True
+        np.not_equal(sk[1:], sk[:-1], out=new[1:])
+        starts = np.flatnonzero(new)
+        del new
+        if sc is None:
+            ucounts = np.diff(np.append(starts, t)).astype(np.int64)
+        else:
+            ucounts = np.add.reduceat(sc.astype(np.int64), starts)
+        uk = sk[starts]
+        del sk, sc
+        urows = np.empty((len(uk), n), np.uint32)
+        mask = np.uint64((1 << bits) - 1)
+        for c in range(n):
+            urows[:, c] = uk & mask
+            uk >>= ub
+        return urows, ucounts
     j = n
     key: np.ndarray | None = None
     key_bits = 0
@@ -222,13 +254,16 @@ def sort_unique_suffix(
             raise CifstError("too many distinct n-grams to sort")
         k = np.zeros(t, np.uint64) if key is None else key
         for c in range(j - 1, j - 1 - take, -1):
-            k = (k << np.uint64(bits)) | rows[:, c].astype(np.uint64)
+            k <<= ub
+            k |= rows[:, c]
         j -= take
         order = np.argsort(k)
         sk = k[order]
+        del k
         new = np.empty(t, bool)
         new[0] = True
         np.not_equal(sk[1:], sk[:-1], out=new[1:])
+        del sk
         if j == 0:
             starts = np.flatnonzero(new)
             urows = rows[order[starts]]
@@ -237,10 +272,12 @@ def sort_unique_suffix(
             else:
                 ucounts = np.add.reduceat(counts[order].astype(np.int64), starts)
             return np.ascontiguousarray(urows, dtype=np.uint32), ucounts
-        rank = np.cumsum(new, dtype=np.int64) - 1
         key = np.empty(t, np.uint64)
+        rank = np.cumsum(new, dtype=np.int64) - 1
+        del new
         key[order] = rank.astype(np.uint64)
         key_bits = max(1, int(rank[-1]).bit_length())
+        del rank, order
 
 
 def _windows(ids: np.ndarray, lens: np.ndarray, order: int, has_eos: np.ndarray | None = None) -> np.ndarray:
@@ -425,7 +462,7 @@ def count_ngrams(sources: Iterable[str | os.PathLike], config: CountConfig) -> N
     # per distinct n-gram kept in a run; the final in-memory merge needs about three times the runs' size.
     per_token = order * 8 + 140
     chunk_tokens = max(10_000, config.memory // (4 * per_token))
-    runs = _Runs(order, config.memory // 5, config.temp_prefix)
+    runs = _Runs(order, config.memory // 8, config.temp_prefix)
     bar = _progress(config, [str(s) for s in sources])
     ids: list[np.ndarray] = []
     lens: list[np.ndarray] = []
