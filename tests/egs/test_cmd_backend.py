@@ -49,7 +49,9 @@ def test_slurm_backend_runs_the_job_script(tmp_path):
               "echo rc=$?")  # fmt: skip
     proc = _bash(script, tmp_path, env)
     assert "rc=0" in proc.stdout, proc.stderr
-    assert (tmp_path / "exp" / "log" / "train.log").read_text().strip() == f"in {tmp_path} with yes arg with space"
+    assert (
+        tmp_path / "exp" / "log" / "train.log"
+    ).read_text().strip() == f"in {tmp_path} with yes arg with space"
     opts = (tmp_path / "sbatch.log").read_text().split("\n")
     assert "job-name cifst-train" in opts and "opt --gres=gpu:1" in opts and "opt --time=1:00:00" in opts
     assert not list((tmp_path / "exp" / "log").glob("*.sbatch"))  # the job script is cleaned up

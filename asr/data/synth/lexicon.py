@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import random
 import re
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -66,11 +67,14 @@ def write_lexicons(
         out_dir: output directory.
         cmu: also write the phone lexicon.
 
+    Words holding a character the tokenizer maps to ``<unk>`` are left out (and counted on stderr): the model cannot
+    spell them, and the graph drops them from the LM.
+
     Returns:
         Number of words written.
 
     Raises:
-        InputError: a word the tokenizer cannot encode (the word and its line are named).
+        InputError: a word that tokenizes to nothing.
     """
     from asr.text.tokenizer import load_tokenizer
 
@@ -78,14 +82,18 @@ def write_lexicons(
     words = sorted(read_word_list(words_file), key=lambda w: w.encode())
     out_dir = Path(out_dir)
     lines = []
-    for i, w in enumerate(words, start=1):
-        try:
-            pieces = tok.tokenize(w)
-        except ValueError as e:
-            raise InputError(words_file, None, f"word {i} '{w}' cannot be tokenized: {e}") from None
+    skipped: list[str] = []
+    for w in words:
+        pieces = tok.tokenize(w)
         if not pieces:
             raise InputError(words_file, None, f"word '{w}' tokenizes to nothing")
+        if "<unk>" in pieces:
+            skipped.append(w)  # a character the tokenizer never saw: the model cannot spell this word
+            continue
         lines.append(f"{w} {' '.join(pieces)}\n")
+    if skipped:
+        print(f"synth lexicon: {len(skipped)} words left out, they hold characters outside tokens.txt "
+              f"(e.g. {', '.join(skipped[:5])})", file=sys.stderr)  # fmt: skip
     with atomic_write(out_dir / "lexicon.txt") as f:
         f.write("".join(lines))
     if cmu:
@@ -94,7 +102,7 @@ def write_lexicons(
             for w in words:
                 for pron in cmud.get(w, []):
                     f.write(f"{w} {' '.join(pron)}\n")
-    return len(words)
+    return len(lines)
 
 
 def make_hotword_list(text_file: str | Path, lm_text: str | Path, out: str | Path, num: int = 30,
