@@ -115,3 +115,20 @@ def test_console_script_scores_standard_input(tmp_path):
         cwd=ROOT,
     )
     assert r.returncode == 0 and r.stdout.startswith("%WER 25.00 [ 1 / 4, 0 ins, 0 del, 1 sub ]"), r.stderr
+
+
+def test_cifst_debug_shows_the_traceback(monkeypatch):
+    from asr.errors import InputError
+
+    monkeypatch.setenv("CIFST_DEBUG", "1")
+    with pytest.raises(InputError, match="reference file not found"):
+        main(["score", "/nonexistent/ref", "/nonexistent/hyp"])
+
+
+def test_input_error_message_format():
+    from asr.errors import CifstError, InputError
+
+    e = InputError("data/text", 12, "duplicate key 'u1'")
+    assert str(e) == "data/text:12: duplicate key 'u1'" and (e.path, e.line) == ("data/text", 12)
+    assert str(InputError("f", None, "empty")) == "f: empty" and isinstance(e, CifstError)
+    assert str(InputError(None, None, "x")) == "<input>: x"
