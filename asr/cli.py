@@ -112,7 +112,9 @@ def add_group(sub, name: str, help: str) -> argparse._SubParsersAction:
     return p.add_subparsers(dest=f"{name}_command", metavar="SUBCOMMAND")
 
 
-def add_command(sub, name: str, help: str, description: str, func, prog: str | None = None) -> argparse.ArgumentParser:
+def add_command(
+    sub, name: str, help: str, description: str, func, prog: str | None = None
+) -> argparse.ArgumentParser:
     """Add one subcommand with the house formatter (description shown verbatim, defaults shown).
 
     Args:

@@ -19,8 +19,13 @@ if str(ROOT) not in sys.path:
 # Test helper modules (fakes, brute-force references) sit beside the tests that use them and are imported by bare
 # name (`from search_refs import FakeContext`). With --import-mode=importlib (needed because several packages have a
 # test_cli.py) pytest no longer puts test directories on sys.path, so add the ones that hold such helpers.
-for _d in sorted({p.parent for p in (ROOT / "tests").rglob("*.py")
-                  if not p.name.startswith("test_") and p.name not in ("conftest.py", "__init__.py")}):
+for _d in sorted(
+    {
+        p.parent
+        for p in (ROOT / "tests").rglob("*.py")
+        if not p.name.startswith("test_") and p.name not in ("conftest.py", "__init__.py")
+    }
+):
     if str(_d) not in sys.path:
         sys.path.append(str(_d))
 

@@ -54,8 +54,12 @@ def iter_kv_lines(path: str | os.PathLike, allow_empty_value: bool = True) -> It
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise InputError(path, lineno, f"not valid UTF-8 (byte {e.start}: {raw[e.start:e.start + 1]!r}); "
-                                 "convert the file with iconv -t UTF-8") from None
+                raise InputError(
+                    path,
+                    lineno,
+                    f"not valid UTF-8 (byte {e.start}: {raw[e.start : e.start + 1]!r}); "
+                    "convert the file with iconv -t UTF-8",
+                ) from None
             line = line.rstrip("\r\n")
             if line.startswith("\ufeff") and lineno == 1:
                 line = line[1:]
@@ -71,7 +75,9 @@ def iter_kv_lines(path: str | os.PathLike, allow_empty_value: bool = True) -> It
             yield lineno, key, value
 
 
-def read_kv(path: str | os.PathLike, allow_empty_value: bool = True, require_sorted: bool = False) -> dict[str, str]:
+def read_kv(
+    path: str | os.PathLike, allow_empty_value: bool = True, require_sorted: bool = False
+) -> dict[str, str]:
     """Read a ``key value`` file into an insertion-ordered dict.
 
     Args:
@@ -92,8 +98,12 @@ def read_kv(path: str | os.PathLike, allow_empty_value: bool = True, require_sor
             raise InputError(path, lineno, f"duplicate key '{key}' (first on line {first_line[key]})")
         kb = key.encode("utf-8")
         if require_sorted and prev is not None and kb < prev:
-            raise InputError(path, lineno, f"key '{key}' is out of order: the file must be sorted "
-                             "with LC_ALL=C sort (cifst data fix sorts a data directory)")
+            raise InputError(
+                path,
+                lineno,
+                f"key '{key}' is out of order: the file must be sorted "
+                "with LC_ALL=C sort (cifst data fix sorts a data directory)",
+            )
         prev = kb
         out[key] = value
         first_line[key] = lineno
@@ -115,7 +125,9 @@ def read_utt2spk(path: str | os.PathLike, require_sorted: bool = False) -> dict[
     out = read_kv(path, allow_empty_value=False, require_sorted=require_sorted)
     for lineno, key, value in iter_kv_lines(path):
         if len(value.split()) != 1:
-            raise InputError(path, lineno, f"utterance '{key}' must map to exactly one speaker, got '{value}'")
+            raise InputError(
+                path, lineno, f"utterance '{key}' must map to exactly one speaker, got '{value}'"
+            )
     return out
 
 
@@ -144,11 +156,15 @@ def read_segments(path: str | os.PathLike) -> dict[str, Segment]:
     for lineno, key, value in iter_kv_lines(path, allow_empty_value=False):
         fields = value.split()
         if len(fields) != 3:
-            raise InputError(path, lineno, f"expected 'utt recording start end', got {len(fields) + 1} fields")
+            raise InputError(
+                path, lineno, f"expected 'utt recording start end', got {len(fields) + 1} fields"
+            )
         try:
             start, end = float(fields[1]), float(fields[2])
         except ValueError:
-            raise InputError(path, lineno, f"start/end must be numbers, got '{fields[1]}' '{fields[2]}'") from None
+            raise InputError(
+                path, lineno, f"start/end must be numbers, got '{fields[1]}' '{fields[2]}'"
+            ) from None
         if start < 0 or (end != -1 and end <= start):
             raise InputError(path, lineno, f"bad segment times start={start} end={end}")
         if key in out:
@@ -169,7 +185,9 @@ def read_utt2dur(path: str | os.PathLike) -> dict[str, float]:
     return out
 
 
-def write_kv(path: str | os.PathLike, items: Mapping[str, str] | Iterable[tuple[str, str]], sort: bool = True) -> None:
+def write_kv(
+    path: str | os.PathLike, items: Mapping[str, str] | Iterable[tuple[str, str]], sort: bool = True
+) -> None:
     """Write ``key value`` lines atomically, C-locale sorted by key unless ``sort`` is false.
 
     Raises:
@@ -178,7 +196,9 @@ def write_kv(path: str | os.PathLike, items: Mapping[str, str] | Iterable[tuple[
     pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
     for key, _ in pairs:
         if not key or any(c.isspace() for c in key):
-            raise ValueError(f"cannot write key {key!r} to {path}: keys must be non-empty and contain no whitespace")
+            raise ValueError(
+                f"cannot write key {key!r} to {path}: keys must be non-empty and contain no whitespace"
+            )
     if sort:
         pairs.sort(key=lambda kv: kv[0].encode("utf-8"))
     with atomic_write(path) as f:

@@ -47,7 +47,9 @@ class SymbolTable:
         if symbol in self._sym2id:
             if id is None or self._sym2id[symbol] == id:
                 return self._sym2id[symbol]
-            raise ValueError(f"symbol '{symbol}' already has id {self._sym2id[symbol]}, cannot give it id {id}")
+            raise ValueError(
+                f"symbol '{symbol}' already has id {self._sym2id[symbol]}, cannot give it id {id}"
+            )
         if id is None:
             id = max(self._id2sym, default=-1) + 1
         if id in self._id2sym:
@@ -78,7 +80,9 @@ class SymbolTable:
                     continue
                 fields = line.split()
                 if len(fields) != 2:
-                    raise InputError(path, lineno, f"expected 'symbol id', got {len(fields)} fields: '{line}'")
+                    raise InputError(
+                        path, lineno, f"expected 'symbol id', got {len(fields)} fields: '{line}'"
+                    )
                 try:
                     idx = int(fields[1])
                 except ValueError:
