@@ -35,8 +35,8 @@ class OrderTable:
         order: n.
         first: int32 [m] id of the first word.
         suffix: int32 [m] index of words 2..n in the order n-1 table (-1 at order 1; int64 past 2^31 rows).
-        raw: int64 [m] raw occurrence counts.
-        adjusted: int64 [m] counts used by Kneser-Ney (continuation counts below the top order).
+        raw: int32 [m] raw occurrence counts (int64 for corpora over 2^31 tokens).
+        adjusted: int32/int64 [m] counts used by Kneser-Ney (continuation counts below the top order).
         pruned: bool [m] removed by count pruning or the vocabulary limit.
     """
 
@@ -156,7 +156,8 @@ def build_tables(
         grp = np.cumsum(chg, dtype=np.int64) - 1  # row -> group number
         keep_idx = np.cumsum(valid, dtype=np.int64) - 1  # group -> table index among valid groups
         first = col_first[valid].astype(np.int32)
-        raw_v, adj_v = raw[valid], adjusted[valid]
+        small = np.int32 if m == 0 or int(raw_full.sum()) < 2**31 else np.int64
+        raw_v, adj_v = raw[valid].astype(small), adjusted[valid].astype(small)
         if k == 1:
             suffix = np.full(len(first), -1, np.int32)
         else:
@@ -164,8 +165,8 @@ def build_tables(
         if k == 1:
             # Unigrams are exactly the ids 2..V-1 (every word ends some row); add <unk> and <s> with count 0.
             full_first = np.arange(vsize, dtype=np.int32)
-            full_raw = np.zeros(vsize, np.int64)
-            full_adj = np.zeros(vsize, np.int64)
+            full_raw = np.zeros(vsize, raw_v.dtype)
+            full_adj = np.zeros(vsize, adj_v.dtype)
             full_raw[first] = raw_v
             full_adj[first] = adj_v
             first, raw_v, adj_v = full_first, full_raw, full_adj

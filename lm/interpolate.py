@@ -86,12 +86,12 @@ def _group_stats(adj: np.ndarray, pruned: np.ndarray, d: Discount, perm: np.ndar
     if not m:
         z = np.zeros(0)
         return starts, np.zeros(0, np.int64), z, z.astype(np.float32)
-    denom = np.add.reduceat(sa, starts)
+    denom = np.add.reduceat(sa, starts, dtype=np.int64)
     cut = np.where(sp, 0, sa)
-    n1 = np.add.reduceat((cut == 1).astype(np.int64), starts)
-    n2 = np.add.reduceat((cut == 2).astype(np.int64), starts)
-    n3 = np.add.reduceat((cut >= 3).astype(np.int64), starts)
-    pruned_mass = np.add.reduceat(np.where(sp, sa, 0), starts)
+    n1 = np.add.reduceat(cut == 1, starts, dtype=np.int64)
+    n2 = np.add.reduceat(cut == 2, starts, dtype=np.int64)
+    n3 = np.add.reduceat(cut >= 3, starts, dtype=np.int64)
+    pruned_mass = np.add.reduceat(np.where(sp, sa, 0), starts, dtype=np.int64)
     gamma = _gamma32(d, n1, n2, n3, pruned_mass, denom)
     return starts, sc[starts], denom, gamma
 
@@ -111,16 +111,13 @@ def modified_kneser_ney(
         The model (pruned n-grams removed), in suffix order.
     """
     n_ord = tables.order
-    probs: list[np.ndarray] = []
-    gammas_as_ctx: list[
-        np.ndarray
-    ] = []  # per order: gamma of each n-gram as a context (1.0 when not a context)
-    ctx_prev = None
+    orders: list[ModelOrder] = []
+    p_prev = gam_prev = last_prev = ctx_prev = remap = None
     for n in range(1, n_ord + 1):
         t = tables.tables[n - 1]
         d = discounts[n - 1]
         adj = t.adjusted
-        gammas_as_ctx.append(np.ones(len(t), np.float32))
+        gam = np.ones(len(t), np.float32)  # gamma of each n-gram as a context (1.0 when it is not one)
         if n == 1:
             denom = int(adj.sum())
             cut = np.where(t.pruned, 0, adj)
@@ -136,35 +133,56 @@ def modified_kneser_ney(
                 p = uninterp.copy()
                 p[UNK] = gamma
             p[BOS] = 1.0
-            probs.append(p)
-            continue
-        ctx, perm = context_groups(tables, ctx_prev, n)
-        starts, gctx, denom, gamma = _group_stats(adj, t.pruned, d, perm, ctx)
-        counts_per_group = np.diff(np.append(starts, len(perm)))
-        g_of_sorted = np.repeat(np.arange(len(starts)), counts_per_group)
-        denom_e = np.empty(len(t), np.int64)
-        gamma_e = np.empty(len(t), np.float32)
-        denom_e[perm] = denom[g_of_sorted]
-        gamma_e[perm] = gamma[g_of_sorted]
-        uninterp = _uninterp32(d, adj, denom_e)
-        p = uninterp + gamma_e * probs[n - 2][t.suffix]
-        probs.append(p)
-        gammas_as_ctx[n - 2][gctx] = gamma
-        ctx_prev = ctx
-    # n-grams ending in </s> or <unk> never carry a back-off (lmplz); they are never contexts anyway.
-    for n in range(1, n_ord):
-        t = tables.tables[n - 1]
-        last = t.first if n == 1 else tables.tables[0].first[_last_word(tables, n)]
-        gammas_as_ctx[n - 1][(last == EOS) | (last == UNK)] = 1.0
-    return assemble_model(tables, probs, gammas_as_ctx)
+            last = t.first
+        else:
+            ctx, perm = context_groups(tables, ctx_prev, n)
+            starts, gctx, denom, gamma = _group_stats(adj, t.pruned, d, perm, ctx)
+            gid = np.empty(len(t), np.int32 if len(starts) < 2**31 else np.int64)
+            gid[perm] = np.repeat(
+                np.arange(len(starts), dtype=gid.dtype), np.diff(np.append(starts, len(perm)))
+            )
+            del perm, starts
+            p = _uninterp32(d, adj, denom[gid])
+            p += gamma[gid] * p_prev[t.suffix]
+            del gid
+            gam_prev[gctx] = gamma
+            ctx_prev = ctx.astype(np.int32) if len(ctx) and int(ctx.max()) < 2**31 else ctx
+            del ctx
+            last = last_prev[t.suffix]
+            # the order below is complete now: n-grams ending in </s> or <unk> carry no back-off (lmplz)
+            gam_prev[(last_prev == EOS) | (last_prev == UNK)] = 1.0
+            order_below, remap = _finalize(tables.tables[n - 2], p_prev, gam_prev, remap)
+            orders.append(order_below)
+        p_prev, gam_prev, last_prev = p, gam, last
+    top, _ = _finalize(tables.tables[n_ord - 1], p_prev, None, remap)
+    orders.append(top)
+    return NgramModel(vocab=list(tables.vocab), orders=orders)
 
 
-def _last_word(tables: NgramTables, n: int) -> np.ndarray:
-    """int64 [m_n]: the last word id of each order-n n-gram (order 1: the word)."""
-    idx = np.arange(len(tables.tables[n - 1]))
-    for k in range(n, 1, -1):
-        idx = tables.tables[k - 1].suffix[idx]
-    return idx  # unigram table index == word id
+def _finalize(t, p: np.ndarray, gamma: np.ndarray | None, remap: np.ndarray | None):
+    """One order of the model: drop pruned n-grams, renumber suffixes, log10 (double, rounded to float32).
+
+    Returns:
+        (ModelOrder, remap of this order's table indices to kept indices or ``None`` when all are kept).
+    """
+    keep = ~t.pruned
+    if keep.all():  # share the table's arrays instead of copying them
+        idx = slice(None)
+        first = t.first
+        suffix = t.suffix if remap is None else remap[t.suffix]
+        new_remap = None
+    else:
+        idx = np.flatnonzero(keep)
+        first = t.first[idx]
+        suffix = t.suffix[idx] if remap is None else remap[t.suffix[idx]]
+        new_remap = np.cumsum(keep, dtype=np.int64) - 1
+    with np.errstate(divide="ignore"):
+        lp = np.log10(p[idx].astype(np.float64)).astype(np.float32)
+        if gamma is None:
+            bo = np.zeros(len(lp), np.float32)
+        else:
+            bo = np.log10(gamma[idx].astype(np.float64)).astype(np.float32)
+    return ModelOrder(first, suffix, lp, bo), new_remap
 
 
 def assemble_model(tables: NgramTables, probs: list[np.ndarray], backoffs: list[np.ndarray]) -> NgramModel:
