@@ -93,3 +93,29 @@ def test_estimated_times_cover_the_speech_of_another_engine():
     assert syn.word_times[0][0] == pytest.approx(lo, abs=0.02)
     assert syn.word_times[-1][1] == pytest.approx(hi, abs=0.02)
     assert all(e > s for s, e in syn.word_times)
+
+
+@needs_espeak
+def test_forced_estimate_is_close_to_measured_times():
+    """The estimate other engines get, checked where the truth is known: audio of an espeak-ng voice with another
+    accent and rate (measured times) against the estimate mapped from the en-us voice."""
+    from asr.data.synth.engines import estimate_word_times
+
+    sentences = [
+        "the quick brown fox jumps over the lazy dog.",
+        "well, i don't know what you mean by that.",
+        "a gift of a flower will soon be made to you.",
+        "all the troubles you have will pass away very quickly.",
+        "necessity is the mother of invention.",
+        "he that is giddy thinks the world turns round.",
+    ]
+    errors = []
+    for text in sentences:
+        n = len(text.split())
+        target = synthesize(Voice("espeak", "en-gb-scotland+m3", "x", pitch=45, rate=150), text, n)
+        est = estimate_word_times(
+            Voice("flite", "slt", "slt"), text, n, target.audio, target.sample_rate, 175
+        )
+        errors += [(abs(a0 - b0) + abs(a1 - b1)) / 2 for (a0, a1), (b0, b1) in zip(target.word_times, est)]
+    assert np.mean(errors) < 0.06  # measured 32 ms over 100 fortune sentences (docs/benchmarks/recipes.md)
+    assert np.mean(np.array(errors) < 0.1) > 0.85

@@ -24,7 +24,15 @@ from asr.data.synth.espeak_api import get_library
 from asr.data.synth.voices import Voice
 from asr.errors import CifstError
 
-__all__ = ["Synthesis", "synthesize", "speech_span", "refine_word_times", "word_offsets", "align_word_events"]
+__all__ = [
+    "Synthesis",
+    "synthesize",
+    "speech_span",
+    "refine_word_times",
+    "word_offsets",
+    "align_word_events",
+    "estimate_word_times",
+]
 
 _FRAME = 0.01  # seconds per energy frame
 _SILENCE_DB = 35.0  # a frame more than this below the utterance's loudest frame is silence
@@ -166,8 +174,12 @@ def _reference_accent(voice: Voice) -> str:
     return "en-us"
 
 
-def _estimate(voice: Voice, spoken: str, n_words: int, audio: np.ndarray, rate: int, wpm: float):
-    """Forced estimate of word times on ``audio`` from the espeak-ng voice of the same accent."""
+def estimate_word_times(
+    voice: Voice, spoken: str, n_words: int, audio: np.ndarray, rate: int, wpm: float
+) -> list[tuple[float, float]]:
+    """Forced estimate of word times on ``audio`` (float32 [n] at ``rate``) from the espeak-ng voice of the accent
+    ``voice`` speaks (see the module doc); ``wpm`` is the reference voice's rate. Returns ``(start, end)`` seconds per
+    word."""
     ref = get_library().synth(spoken, _reference_accent(voice), rate_wpm=int(wpm))
     ref_audio = ref.audio.astype(np.float32) / 32768
     r0, r1 = speech_span(ref_audio, ref.sample_rate)
@@ -237,9 +249,9 @@ def synthesize(voice: Voice, spoken: str, n_words: int, rate_jitter: float = 1.0
             starts = align_word_events(res.word_starts, word_offsets(spoken, n_words), len(spoken), end)
             return Synthesis(audio, res.sample_rate, refine_word_times(starts, end, audio, res.sample_rate),
                              "measured")  # fmt: skip
-        times = _estimate(voice, spoken, n_words, audio, res.sample_rate, wpm)
+        times = estimate_word_times(voice, spoken, n_words, audio, res.sample_rate, wpm)
         return Synthesis(audio, res.sample_rate, times, "estimated")
     audio, rate = _external(voice, spoken, 1.0 / rate_jitter)
     if len(audio) == 0:
         raise CifstError(f"{voice.engine} voice {voice.name} produced no audio for {spoken!r}")
-    return Synthesis(audio, rate, _estimate(voice, spoken, n_words, audio, rate, wpm), "estimated")
+    return Synthesis(audio, rate, estimate_word_times(voice, spoken, n_words, audio, rate, wpm), "estimated")

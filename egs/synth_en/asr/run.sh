@@ -2,7 +2,7 @@
 # Synthetic English ASR, end to end: offline voices -> Paraformer (CIF) -> greedy / TLG / TLG+hotword decoding ->
 # WER report. Every stage is rerunnable (finished work is skipped) and writes only under data/ and exp/.
 #
-#   bash run.sh                                         # the small default demo (about 20 minutes on 2 cores)
+#   bash run.sh                                         # the small default demo (1 h of audio, 5 epochs)
 #   bash run.sh --stage 0 --stop-stage 1 --hours 3      # just a 3-hour corpus
 #   bash run.sh --stage 3 --train-config conf/train_small.yaml --exp exp/paraformer_small
 #
