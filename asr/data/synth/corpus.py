@@ -23,6 +23,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from asr.data.atomic import atomic_write
 from asr.data.kaldi_dir import utt2spk_to_spk2utt, write_kv, write_spk2utt
 from asr.data.synth.augment import Augmentation, choose_augmentation, render_wav
 from asr.data.synth.engines import synthesize
@@ -196,8 +197,6 @@ def _write_split(out: Path, utts: list[Utterance], results: dict[str, dict]) -> 
     for u in sorted(ok, key=lambda u: u.key.encode()):
         for w, start, dur in results[u.key]["ctm"]:
             lines.append(f"{u.key} 1 {start:.3f} {max(dur, 0.01):.3f} {w} 1.00")
-    from asr.data.atomic import atomic_write
-
     with atomic_write(out / "ctm") as f:
         f.write("".join(line + "\n" for line in lines))
     return len(ok), sum(results[u.key]["dur"] for u in ok)
@@ -283,8 +282,6 @@ def build_corpus(
 
 def _write_local(local: Path, voices: list[Voice], identities: dict[str, set[str]], plan: list[Utterance],
                  lm_sentences: list[Sentence], config: CorpusConfig) -> None:  # fmt: skip
-    from asr.data.atomic import atomic_write
-
     used = {u.voice.speaker_id for u in plan}
     with atomic_write(local / "voices.tsv") as f:
         f.write("speaker\tengine\tname\tidentity\tside\tpitch\trate\tused\n")

@@ -74,6 +74,7 @@ class VoiceConfig:
         engines: engines to use when present (missing ones are skipped with a note).
         accents_per_variant: espeak accents each espeak variant speaks with (chosen at random, seeded).
         seed: random seed for accent and pitch choices.
+        notes: filled by the inventory functions: what was skipped and why (engine or voice not installed).
     """
 
     engines: tuple[str, ...] = ("espeak", "mbrola", "festival", "flite", "pico")
