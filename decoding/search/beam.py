@@ -18,6 +18,7 @@ token, arc) are stored per row and traced back once at the end.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -128,8 +129,19 @@ class TlgBeamSearch:
         fin = g.final.to(torch.float32)
         self.final = torch.where(torch.isfinite(fin), fin * config.lm_scale, fin)
         self.out_deg = (g.row_ptr[1:] - g.row_ptr[:-1]).contiguous()
+        # the two arc fields every candidate reads, in one int64: (float32 bits of the scaled weight) << 32 | ilabel
+        self.arc_pack = (self.weight.view(torch.int32).to(torch.int64) << 32) | g.ilabel
+        if sys.byteorder != "little":  # the search reads the halves in place
+            raise RuntimeError("the TLG search assumes a little-endian machine")
         self.max_ilabel = int(g.ilabel.max()) if g.num_arcs else 0
         self._whash = config.nbest > 1
+        self._ar = torch.arange(1 << 16, device=self.device)
+
+    def _arange(self, n: int) -> torch.Tensor:
+        """``arange(n)`` from a cached buffer (one allocation instead of one per step)."""
+        if n > self._ar.numel():
+            self._ar = torch.arange(max(n, 2 * self._ar.numel()), device=self.device)
+        return self._ar[:n]
 
     # ------------------------------------------------------------------ pruning
     def _cutoff(
@@ -167,20 +179,39 @@ class TlgBeamSearch:
         any_max, any_min = (bool(x) for x in torch.stack([need_max.any(), need_min.any()]).tolist())
         cutoff, adaptive = beam_cut, beam_t
         if any_max or any_min:
-            count = torch.bincount(utt, minlength=num_utts)
-            starts = torch.cumsum(count, 0) - count
-            width = int(count.max())
-            dense = torch.full((num_utts, width + 1), float("inf"), device=dev)  # + 1: an inf column always
-            pos = torch.arange(cost.numel(), device=dev) - ix(starts, 0, utt)
-            dense[utt, pos] = cost
             big = torch.full_like(best, float("inf"))
-            # k-th smallest by quickselect (Kaldi's nth_element); + 1 because kthvalue counts from 1
-            kmax = torch.kthvalue(dense, min(cfg.max_active + 1, width + 1), dim=1).values if any_max else big
-            kmin = torch.kthvalue(dense, min(cfg.min_active + 1, width + 1), dim=1).values if any_min else big
+            kmax = self._kth_smallest(cost, utt, need_max, cfg.max_active + 1) if any_max else big
+            kmin = self._kth_smallest(cost, utt, need_min, cfg.min_active + 1) if any_min else big
             cutoff = torch.where(need_max, kmax, torch.where(need_min, kmin, beam_cut))
             adaptive = torch.where(need_max | need_min, cutoff - best + cfg.beam_delta, beam_t)
             adaptive = torch.where(torch.isfinite(cutoff), adaptive, inf)
         return cutoff, adaptive
+
+    @staticmethod
+    def _kth_smallest(cost: torch.Tensor, utt: torch.Tensor, rows: torch.Tensor, k: int) -> torch.Tensor:
+        """float32 [B]: the k-th smallest cost (1-based) of each utterance flagged in ``rows`` (inf when it has fewer
+        than k tokens, and for unflagged utterances). Quickselect (``kthvalue``, like Kaldi's ``nth_element``) on a
+        padded matrix of the flagged utterances only.
+
+        Args:
+            cost: float32 [N] grouped by utterance. utt: int64 [N]. rows: bool [B]. k: rank.
+        """
+        ix = torch.index_select
+        dev = cost.device
+        B = rows.numel()
+        sel = torch.nonzero(ix(rows, 0, utt)).flatten()
+        c, u = ix(cost, 0, sel), ix(utt, 0, sel)
+        row_of = torch.cumsum(rows.to(torch.int64), 0) - 1  # utterance -> row of the padded matrix
+        r = ix(row_of, 0, u)
+        count = torch.bincount(r, minlength=int(rows.sum()))
+        starts = torch.cumsum(count, 0) - count
+        width = int(count.max())
+        dense = torch.full((count.numel(), width + 1), float("inf"), device=dev)  # + 1: an inf column always
+        dense[r, torch.arange(c.numel(), device=dev) - ix(starts, 0, r)] = c
+        kth = torch.kthvalue(dense, min(k, width + 1), dim=1).values
+        out = torch.full((B,), float("inf"), device=dev)
+        out[rows] = kth
+        return out
 
     # ------------------------------------------------------------------ search
     @torch.no_grad()
@@ -271,36 +302,36 @@ class TlgBeamSearch:
             if total == 0:
                 utt = utt[:0]
                 break
-            src_tok = torch.repeat_interleave(torch.arange(deg.numel(), device=dev), deg, output_size=total)
+            n_tok = deg.numel()
+            src_tok = torch.repeat_interleave(self._arange(n_tok), deg, output_size=total)
             base = ix(g.row_ptr, 0, h_state) - (torch.cumsum(deg, 0) - deg)  # arc = base[tok] + position
-            arc = ix(base, 0, src_tok) + torch.arange(total, device=dev)
-            il = ix(g.ilabel, 0, arc)
+            arc = ix(base, 0, src_tok) + self._arange(total)
+            packed = ix(self.arc_pack, 0, arc)  # one 8-byte read per arc: weight bits | input label
+            il32 = packed.view(torch.int32)[0::2]  # little-endian halves, read in place (no unpacking pass)
             ac_t = ac[:, t, :].reshape(-1)
-            ac_c = ix(ac_t, 0, ix(utt * V - 1, 0, src_tok) + il)
-            c_utt = ix(utt, 0, src_tok)
-            cost = ix(h_cost, 0, src_tok) + ix(self.weight, 0, arc) + ac_c
+            # the arc's own cost (graph + acoustic); the token's cost is added after stage 1, on fewer candidates
+            local = packed.view(torch.float32)[1::2] + ix(ac_t, 0, ix(utt * V - 1, 0, src_tok) + il32)
             if use_ctx:
+                il = il32.to(torch.int64)
                 c_ctx_in = ix(h_ctx, 0, src_tok)
                 is_new = il != 1
                 if cfg.row_type == "frame":
                     is_new &= il != ix(h_prev, 0, src_tok)
                 tok = torch.where(is_new, il - 1, torch.ones_like(il))
                 bonus, nxt = context.step(c_ctx_in, tok)
-                cost = cost - torch.where(is_new, bonus.to(cost.dtype), torch.zeros_like(cost))
+                local = local - torch.where(is_new, bonus.to(local.dtype), torch.zeros_like(local))
                 c_ctx = torch.where(is_new, nxt.to(torch.int64), c_ctx_in)
             # ---- stage 1: prune the expansion around the best candidate of each utterance. Kaldi prunes with a
             # running bound that is never tighter than best + adaptive_beam; when max_active made the adaptive beam
             # narrower than --beam, Kaldi's bound is loose in practice, so we use the wider of the two (anything
             # outside best + beam is cut by stage 2 anyway).
-            best = torch.full((B,), float("inf"), device=dev).scatter_reduce(0, c_utt, cost, "amin")
-            thr = best + torch.clamp(adaptive, min=cfg.beam)
-            keep = torch.nonzero(cost < ix(thr, 0, c_utt)).flatten()
-            src_tok, arc, c_utt, cost = (
-                ix(src_tok, 0, keep),
-                ix(arc, 0, keep),
-                ix(c_utt, 0, keep),
-                ix(cost, 0, keep),
-            )
+            tok_min = torch.full((n_tok,), float("inf"), device=dev).scatter_reduce(0, src_tok, local, "amin")
+            best = torch.full((B,), float("inf"), device=dev).scatter_reduce(0, utt, h_cost + tok_min, "amin")
+            slack = ix(best + torch.clamp(adaptive, min=cfg.beam), 0, utt) - h_cost  # per token
+            keep = torch.nonzero(local < ix(slack, 0, src_tok)).flatten()
+            src_tok, arc, local = ix(src_tok, 0, keep), ix(arc, 0, keep), ix(local, 0, keep)
+            c_utt = ix(utt, 0, src_tok)
+            cost = ix(h_cost, 0, src_tok) + local
             dst = ix(g.dst, 0, arc)
             key = c_utt * S + dst
             if use_ctx:
