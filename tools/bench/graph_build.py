@@ -229,6 +229,50 @@ def child(which: str, work: Path, arpa: Path, out: Path) -> dict:
     return {"seconds": wall, "peak_mb": usage.ru_maxrss / 1024, **result}
 
 
+def check_same(work: Path, num: int, seed: int) -> None:
+    """Both TLGs give the same cost to the same (CTC frames, words) pairs: corpus sentences, tokens framed as
+    ``t t <blk>``; costs through each graph by composition and shortest distance (epsilons allowed)."""
+    import math
+
+    import pywrapfst as fst
+
+    from asr.text.symbol_table import SymbolTable
+
+    def linear(labels):
+        f = fst.VectorFst()
+        s = f.add_state()
+        f.set_start(s)
+        for x in labels:
+            t = f.add_state()
+            f.add_arc(s, fst.Arc(x, x, fst.Weight.one("tropical"), t))
+            s = t
+        f.set_final(s)
+        return f
+
+    def cost(g, frames, wids):
+        c = fst.compose(fst.compose(linear(frames), g).arcsort("olabel"), linear(wids))
+        if c.start() < 0:
+            return math.inf
+        d = fst.shortestdistance(c, reverse=True)
+        return float(d[c.start()])
+
+    graphs = {k: fst.Fst.read(str(work / f"graph_{k}" / "TLG.fst")) for k in ("ours", "peer")}
+    words = SymbolTable.read(work / "graph_ours" / "words.txt")
+    tokens = SymbolTable.read(work / "tokens.txt")
+    lines = (work / "corpus.txt").read_text().splitlines()
+    rng = random.Random(seed)
+    worst, n = 0.0, 0
+    for line in rng.sample(lines, num):
+        ws = line.split()
+        frames = [f for w in ws for c in w for f in (tokens.id(c) + 1, tokens.id(c) + 1, 1)]
+        wids = [words.id(w) for w in ws]
+        a, b = cost(graphs["ours"], frames, wids), cost(graphs["peer"], frames, wids)
+        assert math.isfinite(a), line
+        worst = max(worst, abs(a - b))
+        n += 1
+    log(f"check: {n} corpus sentences, largest |cost ours - cost peer| = {worst:.2e}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work-dir", type=Path, default=Path("/tmp/graph_bench"))
@@ -238,6 +282,7 @@ def main() -> None:
     ap.add_argument("--prune", nargs="*", default=[], help="lmplz --prune thresholds, e.g. 0 0 1 1")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", choices=["ours", "peer"], help="run one side only")
+    ap.add_argument("--check", type=int, default=20, help="compare both TLGs on this many corpus sentences")
     ap.add_argument("--_child", help=argparse.SUPPRESS)
     ap.add_argument("--_arpa", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--_out", type=Path, help=argparse.SUPPRESS)
