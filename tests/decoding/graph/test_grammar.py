@@ -131,3 +131,16 @@ def test_missing_history_is_reported(tmp_path):
     with pytest.raises(InputError, match="3-gram 'a a a' has no 2-gram 'a a'") as e:
         make_grammar_fst(p, make_word_table(["a"]))
     assert e.value.line == 15
+
+
+def test_unigram_lm_is_one_state(tmp_path):
+    p = tmp_path / "uni.arpa"
+    p.write_text("\\data\\\nngram 1=4\n\n\\1-grams:\n-1\t</s>\n-99\t<s>\n-0.5\ta\n-0.7\tb\n\n\\end\\\n")
+    words = make_word_table(["a", "b"])
+    G, stats = make_grammar_fst(p, words)
+    r = lambda x: round(x * LN10, 4)  # noqa: E731
+    assert _arcs(G) == [
+        (0, 0, words.id("a"), words.id("a"), r(0.5)),
+        (0, 0, words.id("b"), words.id("b"), r(0.7)),
+    ]
+    assert G.start() == 0 and round(float(G.final(0)), 4) == r(1.0) and stats.states == 1
