@@ -333,6 +333,8 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike, tokenize
         if num_tokens and TLG.num_states():
             _check_labels(tlg_arrays if tlg_arrays is not None else fst_to_arrays(TLG), num_tokens)
         _write_fst(TLG, out / "TLG.fst")
+        if tlg_arrays is not None:
+            TLG = None  # the arrays make TLG.pt; free the OpenFst copy first (peak memory)
     if cfg.write_pt and not done("TLG.pt"):
         from decoding.graph.csr import CsrGraph
 
