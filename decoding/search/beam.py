@@ -135,12 +135,15 @@ class TlgBeamSearch:
             raise RuntimeError("the TLG search assumes a little-endian machine")
         self.max_ilabel = int(g.ilabel.max()) if g.num_arcs else 0
         self._whash = config.nbest > 1
-        self._ar = torch.arange(1 << 16, device=self.device)
+        # candidate-sized index arrays in int32 when the graph allows: half the memory traffic per pass
+        self._idx = torch.int32 if g.num_arcs < 2**31 - 1 else torch.int64
+        self._row_ptr = g.row_ptr.to(self._idx)
+        self._ar = torch.arange(1 << 16, device=self.device, dtype=self._idx)
 
     def _arange(self, n: int) -> torch.Tensor:
         """``arange(n)`` from a cached buffer (one allocation instead of one per step)."""
         if n > self._ar.numel():
-            self._ar = torch.arange(max(n, 2 * self._ar.numel()), device=self.device)
+            self._ar = torch.arange(max(n, 2 * self._ar.numel()), device=self.device, dtype=self._idx)
         return self._ar[:n]
 
     # ------------------------------------------------------------------ pruning
@@ -303,14 +306,17 @@ class TlgBeamSearch:
                 utt = utt[:0]
                 break
             n_tok = deg.numel()
-            src_tok = torch.repeat_interleave(self._arange(n_tok), deg, output_size=total)
-            base = ix(g.row_ptr, 0, h_state) - (torch.cumsum(deg, 0) - deg)  # arc = base[tok] + position
+            src_tok = torch.repeat_interleave(self._arange(n_tok), deg.to(self._idx), output_size=total)
+            # arc = base[tok] + position in the candidate list
+            base = (ix(self._row_ptr, 0, h_state) - (torch.cumsum(deg, 0) - deg)).to(self._idx)
             arc = ix(base, 0, src_tok) + self._arange(total)
             packed = ix(self.arc_pack, 0, arc)  # one 8-byte read per arc: weight bits | input label
             il32 = packed.view(torch.int32)[0::2]  # little-endian halves, read in place (no unpacking pass)
             ac_t = ac[:, t, :].reshape(-1)
             # the arc's own cost (graph + acoustic); the token's cost is added after stage 1, on fewer candidates
-            local = packed.view(torch.float32)[1::2] + ix(ac_t, 0, ix(utt * V - 1, 0, src_tok) + il32)
+            local = packed.view(torch.float32)[1::2] + ix(
+                ac_t, 0, ix((utt * V - 1).to(self._idx), 0, src_tok) + il32
+            )
             if use_ctx:
                 il = il32.to(torch.int64)
                 c_ctx_in = ix(h_ctx, 0, src_tok)
@@ -325,7 +331,7 @@ class TlgBeamSearch:
             # running bound that is never tighter than best + adaptive_beam; when max_active made the adaptive beam
             # narrower than --beam, Kaldi's bound is loose in practice, so we use the wider of the two (anything
             # outside best + beam is cut by stage 2 anyway).
-            tok_min = torch.full((n_tok,), float("inf"), device=dev).scatter_reduce(0, src_tok, local, "amin")
+            tok_min = torch.segment_reduce(local, "min", lengths=deg, initial=float("inf"))  # per token
             best = torch.full((B,), float("inf"), device=dev).scatter_reduce(0, utt, h_cost + tok_min, "amin")
             slack = ix(best + torch.clamp(adaptive, min=cfg.beam), 0, utt) - h_cost  # per token
             keep = torch.nonzero(local < ix(slack, 0, src_tok)).flatten()
