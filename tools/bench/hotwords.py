@@ -502,6 +502,16 @@ def cmd_eval(args) -> int:
         if not args.sweep:
             print(_verdict(base, d))
     if args.graph:
+        vocab = {
+            line.split()[0] for line in open(Path(args.graph) / "words.txt", encoding="utf-8") if line.strip()
+        }
+        in_refs = sorted(
+            {w for h in hotwords for w in h.split()} & {w for t in refs.values() for w in t.split()}
+        )
+        print(
+            f"TLG vocabulary holds {sum(w in vocab for w in in_refs)} of the {len(in_refs)} hotword words that occur "
+            "in the references (a TLG cannot output the others)"
+        )
         out = Path(args.work_dir)
         line, tbase = _row(
             "TLG, no hotwords", refs, decode_tlg(args.graph, args.posteriors, out / "tlg", []), hotwords
