@@ -104,3 +104,27 @@ def test_fortune_entries_and_collection(tmp_path):
         "hello world",
         "i don't like dogs",
     ]  # deduplicated
+
+
+def test_wordnet_examples_are_the_quoted_sentences_of_the_glosses(tmp_path):
+    from asr.data.synth.text import iter_wordnet_examples
+
+    data = tmp_path / "data.verb"
+    data.write_text(
+        '  1 This software and database is provided "AS IS" and Princeton\n'
+        "00001740 29 v 04 breathe 0 take_a_breath 0 | draw air into, and expel out of, the lungs; "
+        '"I can breathe better when the air is clean"; "The patient is respiring"\n'
+        "00002724 29 v 01 choke 0 002 @ 00001740 v 0000 | breathe with great difficulty\n"
+    )
+    assert list(iter_wordnet_examples(data)) == [
+        "I can breathe better when the air is clean",
+        "The patient is respiring",
+    ]
+
+
+def test_unknown_text_source_is_named():
+    from asr.data.synth.text import english_sources
+    from asr.errors import CifstError
+
+    with pytest.raises(CifstError, match="unknown text source 'bible'"):
+        english_sources(["bible"])

@@ -25,12 +25,10 @@ def _corpus(args: argparse.Namespace) -> int:
     flt = TextFilter(min_words=args.min_words, max_words=args.max_words)
     if args.lang == "en":
         from asr.data.synth.lexicon import cmu_dictionary
-        from asr.data.synth.text import collect_sentences, default_english_sources
+        from asr.data.synth.text import collect_sentences, english_sources
         from asr.data.synth.voices import VoiceConfig, english_inventory
 
-        sources = [Path(p) for p in args.text] if args.text else default_english_sources()
-        if not sources:
-            raise CifstError("no English text found: install the fortunes package or pass --text FILE")
+        sources = [Path(p) for p in args.text] if args.text else english_sources(args.text_sources.split(","))
         sentences = collect_sentences(sources, cmu_dictionary(), flt)
         vc = VoiceConfig(seed=args.seed)
         voices = english_inventory(vc)
@@ -79,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--lang", choices=("en", "zh"), default="en")
     c.add_argument("--hours", type=float, default=3.0, help="hours of training audio")
     c.add_argument("--text", action="append", help="text file(s) to use instead of the default sources")
+    c.add_argument("--text-sources", default="fortunes,licenses",
+                   help="en: comma-separated Debian text sources: fortunes, licenses, wordnet (example sentences)")  # fmt: skip
     c.add_argument("--wav-dir", default=None, help="where wav files go (default DATA_DIR/wav)")
     c.add_argument("--eval-fraction", type=float, default=0.05)
     c.add_argument("--min-eval-utts", type=int, default=8)

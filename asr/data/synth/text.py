@@ -1,7 +1,8 @@
 """Text for synthetic speech: Debian text files -> sentences normalized for a speech corpus.
 
 Sources are plain-text files already on the machine: the ``fortune`` cookie files (``%``-separated entries, with
-``-- Author`` attributions), the licence texts in ``/usr/share/common-licenses`` and any file a user adds. Each entry
+``-- Author`` attributions), the licence texts in ``/usr/share/common-licenses``, the example sentences of WordNet's
+glosses (``wordnet-base``, opt-in with ``--text-sources``) and any file a user adds. Each entry
 is unwrapped, split into sentences, and normalized the way an ASR transcript is: numbers and a few symbols spelled
 out in words (``1984`` -> ``nineteen eighty four``, ``&`` -> ``and``), titles expanded (``Mr.`` -> ``mister``),
 letters lower-cased, punctuation removed, apostrophes kept inside words (``don't``). A sentence is kept only when
@@ -20,12 +21,17 @@ from collections.abc import Container, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from asr.errors import CifstError
+
 __all__ = [
     "Sentence",
     "TextFilter",
     "default_english_sources",
+    "english_sources",
     "iter_fortune_entries",
     "iter_plain_paragraphs",
+    "iter_wordnet_examples",
+    "wordnet_sources",
     "split_sentences",
     "number_to_words",
     "normalize_sentence",
@@ -34,6 +40,7 @@ __all__ = [
 
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
 LICENSE_DIR = Path("/usr/share/common-licenses")
+WORDNET_DIR = Path("/usr/share/wordnet")  # wordnet-base: example sentences in the glosses
 # Fortune files in Chinese or of ASCII art: not English prose.
 _NON_PROSE = {"chinese", "tang300", "song100", "art", "ascii-art", "translate-me", "perl", "linux", "debian"}
 
@@ -77,16 +84,57 @@ class TextFilter:
     max_word_chars: int = 18
 
 
+def english_sources(names: Iterable[str] = ("fortunes", "licenses")) -> list[Path]:
+    """Text files of the named Debian sources present on this machine, in a fixed order.
+
+    Args:
+        names: ``fortunes`` (English prose fortune files), ``licenses`` (``/usr/share/common-licenses``),
+            ``wordnet`` (example sentences of WordNet's glosses).
+
+    Raises:
+        CifstError: an unknown name, or a source whose package is not installed.
+    """
+    out: list[Path] = []
+    for name in names:
+        if name == "fortunes":
+            found = [p for p in sorted(FORTUNE_DIR.glob("*")) if p.is_file() and not p.suffix and not p.is_symlink()
+                     and p.name not in _NON_PROSE] if FORTUNE_DIR.is_dir() else []  # fmt: skip
+            package = "fortunes"
+        elif name == "licenses":
+            found = [p for p in sorted(LICENSE_DIR.glob("*")) if p.is_file() and not p.is_symlink()]
+            package = "base-files"
+        elif name == "wordnet":
+            found = wordnet_sources()
+            package = "wordnet-base"
+        else:
+            raise CifstError(f"unknown text source '{name}': use fortunes, licenses or wordnet")
+        if not found:
+            raise CifstError(f"text source '{name}' is not installed here (apt-get install {package})")
+        out += found
+    return out
+
+
 def default_english_sources() -> list[Path]:
     """Fortune files (English prose ones) and licence texts present on this machine, sorted."""
-    out: list[Path] = []
-    if FORTUNE_DIR.is_dir():
-        for p in sorted(FORTUNE_DIR.iterdir()):
-            if p.is_file() and not p.suffix and not p.is_symlink() and p.name not in _NON_PROSE:
-                out.append(p)
-    if LICENSE_DIR.is_dir():
-        out += [p for p in sorted(LICENSE_DIR.iterdir()) if p.is_file() and not p.is_symlink()]
-    return out
+    return english_sources(("fortunes", "licenses"))
+
+
+def wordnet_sources() -> list[Path]:
+    """WordNet's ``data.{noun,verb,adj,adv}`` files when the ``wordnet-base`` package is installed."""
+    return [
+        WORDNET_DIR / f"data.{pos}"
+        for pos in ("noun", "verb", "adj", "adv")
+        if (WORDNET_DIR / f"data.{pos}").is_file()
+    ]
+
+
+def iter_wordnet_examples(path: Path) -> Iterator[str]:
+    """Yield the quoted example sentences of a WordNet ``data.*`` file (``| gloss; "example"; "example"``)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("  ") or "|" not in line:
+                continue  # licence header, or a synset without a gloss
+            yield from re.findall(r'"([^"]+)"', line.split("|", 1)[1])
 
 
 def iter_fortune_entries(path: Path) -> Iterator[str]:
@@ -245,13 +293,19 @@ def collect_sentences(
 ) -> list[Sentence]:
     """Read every source, split, normalize, filter and de-duplicate (by transcript) its sentences.
 
-    Fortune files (``%`` separator lines) are read entry by entry; other files paragraph by paragraph. Order: by source, then by position.
+    Fortune files (``%`` separator lines) are read entry by entry, WordNet data files example by example, other
+    files paragraph by paragraph. Order: by source, then by position.
     """
     seen: set[str] = set()
     out: list[Sentence] = []
     for path in sources:
         path = Path(path)
-        entries = iter_fortune_entries(path) if _is_fortune_file(path) else iter_plain_paragraphs(path)
+        if path.parent == WORDNET_DIR and path.name.startswith("data."):
+            entries = iter_wordnet_examples(path)
+        elif _is_fortune_file(path):
+            entries = iter_fortune_entries(path)
+        else:
+            entries = iter_plain_paragraphs(path)
         for entry in entries:
             for raw in split_sentences(entry):
                 norm = normalize_sentence(raw, lexicon, flt)

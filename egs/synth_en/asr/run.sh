@@ -19,7 +19,8 @@ hours=1             # training audio to synthesize (dev/test scale with it)
 nj=0                # synthesis processes, 0 = all cores
 seed=0
 augment=0.3         # share of train utterances with a sox effect (speed, noise, reverb, telephone)
-text=               # text files to read instead of the default sources (space-separated list)
+text_sources=fortunes,licenses  # Debian text to read: fortunes, licenses, wordnet (apt wordnet-base)
+text=               # text files to read instead of those sources (space-separated list)
 force_data=false    # remake data/ even when a corpus is already there
 device=auto         # cpu, cuda, cuda:1 ... (auto: cuda when present)
 train_threads=$(nproc)
@@ -71,7 +72,8 @@ if stage_on 0; then
     text_opts=()
     for f in $text; do text_opts+=(--text "$f"); done
     run_job synth data/log/synth.log nice -n 10 python -m asr.data.synth corpus --lang en --hours "$hours" \
-      --jobs "$nj" --seed "$seed" --augment "$augment" "${text_opts[@]}" data
+      --jobs "$nj" --seed "$seed" --augment "$augment" \
+      --text-sources "$text_sources" "${text_opts[@]}" data
   fi
 fi
 
