@@ -1,8 +1,48 @@
-"""cifst n-gram language models: counting, smoothing (modified Kneser-Ney as lmplz and others), pruning, ARPA I/O,
-perplexity. Submodules are imported lazily so ``import lm`` stays cheap."""
+"""cifst n-gram language models: counting, smoothing (modified Kneser-Ney exactly as kenlm's lmplz, and others),
+pruning (count, vocabulary, relative entropy), ARPA I/O, perplexity.
+
+``lm.arpa`` (the ARPA reader/writer other packages use) is imported eagerly; everything else on first use, so
+``import lm`` does not load numba.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 from lm.arpa import ArpaEntry, ArpaWriter, iter_arpa, read_arpa, read_arpa_header, write_arpa
 
-__all__ = ["ArpaEntry", "ArpaWriter", "iter_arpa", "read_arpa", "read_arpa_header", "write_arpa"]
+__all__ = [
+    "ArpaEntry",
+    "ArpaWriter",
+    "iter_arpa",
+    "read_arpa",
+    "read_arpa_header",
+    "write_arpa",
+    "LmBuildConfig",
+    "build_lm",
+    "build_arpa",
+    "NgramModel",
+    "read_model_arpa",
+    "write_model_arpa",
+    "perplexity",
+    "perplexity_file",
+    "relative_entropy_prune",
+]
+
+_LAZY = {
+    "LmBuildConfig": "lm.build",
+    "build_lm": "lm.build",
+    "build_arpa": "lm.build",
+    "NgramModel": "lm.model",
+    "read_model_arpa": "lm.model",
+    "write_model_arpa": "lm.model",
+    "perplexity": "lm.ppl",
+    "perplexity_file": "lm.ppl",
+    "relative_entropy_prune": "lm.prune",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'lm' has no attribute {name!r}")

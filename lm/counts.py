@@ -330,27 +330,29 @@ class _Runs:
             self._spill(vocab_size)
 
     def _spill(self, vocab_size: int) -> None:
-        rows, counts = self._combine_mem(vocab_size)
+        """Write every in-memory run to its own file (each is already sorted and unique: no sort needed here)."""
         if self.tmpdir is None:
             base = self.temp_prefix or None
             if base:
                 Path(base).mkdir(parents=True, exist_ok=True)
             self.tmpdir = tempfile.mkdtemp(prefix="cifst-lm-", dir=base)
-        i = len(self.files)
-        rp, cp = Path(self.tmpdir) / f"run{i}.rows.npy", Path(self.tmpdir) / f"run{i}.counts.npy"
-        np.save(rp, rows)
-        np.save(cp, counts)
-        self.files.append((rp, cp))
+        for rows, counts in self.mem:
+            i = len(self.files)
+            rp, cp = Path(self.tmpdir) / f"run{i}.rows.npy", Path(self.tmpdir) / f"run{i}.counts.npy"
+            np.save(rp, rows)
+            np.save(cp, counts)
+            self.files.append((rp, cp))
+        self.mem, self.mem_bytes = [], 0
 
     def _combine_mem(self, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
         if len(self.mem) == 1:
             rows, counts = self.mem[0]
-        else:
-            rows, counts = sort_unique_suffix(
-                np.concatenate([r for r, _ in self.mem]), np.concatenate([c for _, c in self.mem]), vocab_size
-            )
-        self.mem, self.mem_bytes = [], 0
-        return rows, counts
+            self.mem, self.mem_bytes = [], 0
+            return rows, counts
+        all_rows = np.concatenate([r for r, _ in self.mem])
+        all_counts = np.concatenate([c for _, c in self.mem])
+        self.mem, self.mem_bytes = [], 0  # free the runs before sorting their concatenation
+        return sort_unique_suffix(all_rows, all_counts, vocab_size)
 
     def finish(self, vocab_size: int) -> tuple[np.ndarray, np.ndarray, str | None]:
         if not self.files:
@@ -375,48 +377,80 @@ def _suffix_le(block: np.ndarray, pivot: np.ndarray) -> np.ndarray:
     return lt | eq
 
 
+class _RunReader:
+    """Reads slices of a ``.npy`` run with plain file reads (no mmap, so its pages never count as our memory)."""
+
+    def __init__(self, path: Path):
+        self.f = open(path, "rb")
+        version = np.lib.format.read_magic(self.f)
+        read_header = (
+            np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = read_header(self.f)
+        self.offset = self.f.tell()
+        self.shape, self.dtype = shape, np.dtype(dtype)
+        self.row_bytes = self.dtype.itemsize * (shape[1] if len(shape) > 1 else 1)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        self.f.seek(self.offset + start * self.row_bytes)
+        data = np.fromfile(self.f, self.dtype, count=(stop - start) * (self.row_bytes // self.dtype.itemsize))
+        return data.reshape((stop - start,) + tuple(self.shape[1:]))
+
+    def close(self) -> None:
+        self.f.close()
+
+
 def _merge_run_files(
     files: list[tuple[Path, Path]], order: int, vocab_size: int, tmpdir: Path, budget: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """k-way merge of sorted run files block by block into one memory-mapped sorted unique table."""
-    runs = [(np.load(r, mmap_mode="r"), np.load(c, mmap_mode="r")) for r, c in files]
-    total = sum(len(c) for _, c in runs)
-    out_rows = np.lib.format.open_memmap(tmpdir / "merged.rows.npy", "w+", np.uint32, (max(total, 1), order))
-    out_counts = np.lib.format.open_memmap(tmpdir / "merged.counts.npy", "w+", np.int64, (max(total, 1),))
+    """k-way merge of sorted run files block by block into one sorted unique table (memory-mapped, read-only)."""
+    runs = [(_RunReader(r), _RunReader(c)) for r, c in files]
     block = max(1024, budget // (len(runs) * (order * 4 + 8) * 4))
     pos = [0] * len(runs)
+    cache: list[np.ndarray | None] = [None] * len(runs)  # current block of rows of each run, from pos[i]
     written = 0
-    while True:
-        live = [i for i, (_, c) in enumerate(runs) if pos[i] < len(c)]
-        if not live:
-            break
-        # The smallest last row among the blocks that do not reach their run's end bounds what is safe to emit.
-        pivot = None
-        for i in live:
-            end = min(pos[i] + block, len(runs[i][1]))
-            if end < len(runs[i][1]):
-                last = np.asarray(runs[i][0][end - 1])
-                if pivot is None or _suffix_le(last[None, :], pivot)[0]:
-                    pivot = last
-        parts_r, parts_c = [], []
-        for i in live:
-            end = min(pos[i] + block, len(runs[i][1]))
-            r = np.asarray(runs[i][0][pos[i] : end])
-            n_take = len(r) if pivot is None else int(_suffix_le(r, pivot).sum())
-            parts_r.append(r[:n_take])
-            parts_c.append(np.asarray(runs[i][1][pos[i] : pos[i] + n_take]))
-            pos[i] += n_take
-        rows, counts = sort_unique_suffix(np.concatenate(parts_r), np.concatenate(parts_c), vocab_size)
-        out_rows[written : written + len(rows)] = rows
-        out_counts[written : written + len(rows)] = counts
-        written += len(rows)
-    out_rows.flush()
-    out_counts.flush()
-    del runs
-    for r, c in files:
-        r.unlink(missing_ok=True)
-        c.unlink(missing_ok=True)
-    return out_rows[:written], out_counts[:written]
+    rows_path, counts_path = tmpdir / "merged.rows.u32", tmpdir / "merged.counts.i64"
+    with open(rows_path, "wb") as out_r, open(counts_path, "wb") as out_c:
+        while True:
+            live = [i for i, (_, c) in enumerate(runs) if pos[i] < len(c)]
+            if not live:
+                break
+            for i in live:
+                if cache[i] is None or len(cache[i]) == 0:
+                    cache[i] = runs[i][0].read(pos[i], min(pos[i] + block, len(runs[i][0])))
+            # The smallest last row among the blocks that do not reach their run's end bounds what is safe to emit.
+            pivot = None
+            for i in live:
+                if pos[i] + len(cache[i]) < len(runs[i][0]):
+                    last = cache[i][-1]
+                    if pivot is None or _suffix_le(last[None, :], pivot)[0]:
+                        pivot = last
+            parts_r, parts_c = [], []
+            for i in live:
+                r = cache[i]
+                n_take = len(r) if pivot is None else int(_suffix_le(r, pivot).sum())
+                parts_r.append(r[:n_take])
+                parts_c.append(runs[i][1].read(pos[i], pos[i] + n_take))
+                cache[i] = r[n_take:]
+                pos[i] += n_take
+            rows, counts = sort_unique_suffix(np.concatenate(parts_r), np.concatenate(parts_c), vocab_size)
+            out_r.write(np.ascontiguousarray(rows, np.uint32).tobytes())
+            out_c.write(np.ascontiguousarray(counts, np.int64).tobytes())
+            written += len(rows)
+    for (r, c), (rp, cp) in zip(runs, files):
+        r.close()
+        c.close()
+        rp.unlink(missing_ok=True)
+        cp.unlink(missing_ok=True)
+    if written == 0:
+        return np.zeros((0, order), np.uint32), np.zeros(0, np.int64)
+    return (
+        np.memmap(rows_path, np.uint32, "r", shape=(written, order)),
+        np.memmap(counts_path, np.int64, "r", shape=(written,)),
+    )
 
 
 def _progress(config: CountConfig, sources: list[str]):
