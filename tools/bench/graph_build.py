@@ -19,7 +19,8 @@ TLG (CTC topology) plus the torch CSR arrays the search loads:
   WeNet's ``ctc_token_fst.py`` do) and compiled with ``pywrapfst.Compiler``; the same OpenFst compose /
   determinize / minimize(encoded) / rmepsilon; ``TLG.fst``; the CSR arrays by walking the FST arc by arc.
 
-Prints the time and peak memory of both and the ratios ours / peer.
+Prints the time and peak memory of both and the ratios ours / peer, then checks that both TLGs give the same cost
+to ``--check`` corpus sentences (CTC frames ``t t <blk>`` per letter, composed with each graph).
 
 Example:
   OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python tools/bench/graph_build.py --work-dir /tmp/graph_bench
@@ -283,6 +284,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", choices=["ours", "peer"], help="run one side only")
     ap.add_argument("--check", type=int, default=20, help="compare both TLGs on this many corpus sentences")
+    ap.add_argument("--check", type=int, default=20, help="compare both TLGs on this many corpus sentences")
     ap.add_argument("--_child", help=argparse.SUPPRESS)
     ap.add_argument("--_arpa", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--_out", type=Path, help=argparse.SUPPRESS)
@@ -316,6 +318,8 @@ def main() -> None:
         print(
             f"{'ratio':8}{o['seconds'] / p['seconds']:10.2f}{o['peak_mb'] / p['peak_mb']:10.2f}   (ours / peer)"
         )
+    if args.check and all((args.work_dir / f"graph_{k}" / "TLG.fst").exists() for k in ("ours", "peer")):
+        check_same(args.work_dir, args.check, args.seed)
 
 
 if __name__ == "__main__":
