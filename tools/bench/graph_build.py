@@ -284,7 +284,6 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", choices=["ours", "peer"], help="run one side only")
     ap.add_argument("--check", type=int, default=20, help="compare both TLGs on this many corpus sentences")
-    ap.add_argument("--check", type=int, default=20, help="compare both TLGs on this many corpus sentences")
     ap.add_argument("--_child", help=argparse.SUPPRESS)
     ap.add_argument("--_arpa", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--_out", type=Path, help=argparse.SUPPRESS)
