@@ -150,11 +150,9 @@ def build_tables(
         if k == n_ord:
             adjusted = raw.copy()
         else:
-            ext = np.add.reduceat(flags[k + 1].astype(np.int64), starts) if m else np.zeros(0, np.int64)
+            ext = np.add.reduceat(flags[k + 1], starts, dtype=np.int64) if m else np.zeros(0, np.int64)
             begins_bos = col_first == BOS
             adjusted = np.where(begins_bos, raw, ext)
-        grp = np.cumsum(chg, dtype=np.int64) - 1  # row -> group number
-        keep_idx = np.cumsum(valid, dtype=np.int64) - 1  # group -> table index among valid groups
         first = col_first[valid].astype(np.int32)
         small = np.int32 if m == 0 or int(raw_full.sum()) < 2**31 else np.int64
         raw_v, adj_v = raw[valid].astype(small), adjusted[valid].astype(small)
@@ -171,9 +169,14 @@ def build_tables(
             full_adj[first] = adj_v
             first, raw_v, adj_v = full_first, full_raw, full_adj
             suffix = np.full(vsize, -1, np.int32)
-            row_to_index = rows[:, n_ord - 1].astype(np.int64) if m else np.zeros(0, np.int64)
+            row_to_index = rows[:, n_ord - 1].astype(np.int32) if m else np.zeros(0, np.int32)
         else:
-            row_to_index = keep_idx[grp]
+            # row -> table index of its group (rows of dropped groups get a neighbour's index; never looked up)
+            starts_valid = np.zeros(m, bool)
+            starts_valid[starts[valid]] = True
+            row_to_index = np.cumsum(starts_valid, dtype=np.int32 if m < 2**31 else np.int64)
+            row_to_index -= 1
+            del starts_valid
         group_to_index.append(row_to_index)
         if len(group_to_index) > 1:
             group_to_index[-2] = None  # only the order below is needed
