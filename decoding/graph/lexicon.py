@@ -96,7 +96,7 @@ def read_lexicon(path: str | os.PathLike, tokens: SymbolTable, has_probs: bool |
             in (0, 1] there, all are probabilities, else per line, a number in (0, 1] that is not a token.
 
     Returns:
-        The lexicon; a repeated identical line (same word and tokens) is kept once.
+        The lexicon; a repeated pronunciation (same word and tokens) is kept once, with the higher probability.
 
     Raises:
         InputError: naming file and line: a line with no tokens, a token not in ``tokens.txt``, the blank token,
@@ -118,7 +118,7 @@ def read_lexicon(path: str | os.PathLike, tokens: SymbolTable, has_probs: bool |
         has_probs = True
     blank = tokens.symbol(0) if 0 in tokens else None
     prons: list[Pronunciation] = []
-    seen: set[tuple[str, tuple[int, ...]]] = set()
+    seen: dict[tuple[str, tuple[int, ...]], int] = {}  # (word, tokens) -> index in prons
     for lineno, fields in rows:
         word = fields[0]
         if word in RESERVED_WORDS or word.startswith("#"):
@@ -157,9 +157,12 @@ def read_lexicon(path: str | os.PathLike, tokens: SymbolTable, has_probs: bool |
                 )
             ids.append(tid)
         key = (word, tuple(ids))
-        if key in seen:
+        if key in seen:  # the same pronunciation again: keep the more probable
+            j = seen[key]
+            if prob > prons[j].prob:
+                prons[j] = Pronunciation(word, tuple(ids), prob, prons[j].line)
             continue
-        seen.add(key)
+        seen[key] = len(prons)
         prons.append(Pronunciation(word, tuple(ids), prob, lineno))
     return Lexicon(prons, str(path))
 

@@ -44,8 +44,12 @@ def test_read_lexicon_probability_column_everywhere(tmp_path):
 
 def test_duplicate_lines_kept_once(tmp_path):
     p = tmp_path / "lexicon.txt"
-    p.write_text("a x\na x\n\na y\n")
-    assert [q.tokens for q in read_lexicon(p, TOK).prons] == [(2,), (3,)]
+    p.write_text("a x\na x\n\na y\na 0.5 z\na z\n")
+    assert [(q.tokens, q.prob, q.line) for q in read_lexicon(p, TOK).prons] == [
+        ((2,), 1.0, 1),
+        ((3,), 1.0, 4),
+        ((4,), 1.0, 5),
+    ]
 
 
 @pytest.mark.parametrize(
