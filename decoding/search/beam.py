@@ -440,6 +440,11 @@ class TlgBeamSearch:
         order = torch.argsort(tot, stable=True)
         order = order[torch.argsort((~is_fin[order]).to(torch.int8), stable=True)]
         order = order[torch.argsort(u[order], stable=True)]
+        if whash is None:  # 1-best: the first token of each utterance's group is all we need
+            us = u[order]
+            first = torch.ones_like(us, dtype=torch.bool)
+            first[1:] = us[1:] != us[:-1]
+            order = order[first]
         u_l, i_l, tot_l, fin_l = (x.tolist() for x in (u[order], i[order], tot[order], is_fin[order]))
         h_l = whash[sel][order].tolist() if whash is not None else None
         for j, b in enumerate(u_l):
@@ -458,14 +463,19 @@ class TlgBeamSearch:
             return
         prev = torch.cat(bp_prev).cpu().numpy()
         arcs = torch.cat(bp_arc).cpu().numpy()
-        for b, lst in finals.items():
-            n = int(lengths_cpu[b])
-            paths = []
-            for gi, tot, fin, _ in lst:
-                out = np.empty(n, dtype=np.int64)
-                j = gi
-                for t in range(n - 1, -1, -1):
-                    out[t] = arcs[j]
-                    j = prev[j]
-                paths.append(PathResult(out, float(tot), bool(fin)))
-            results[b] = UttSearchResult(best=paths[0] if paths else None, nbest=paths)
+        # all paths of the batch walk back together: one numpy step per row
+        entries = [(b, gi, tot, fin) for b, lst in finals.items() for gi, tot, fin, _ in lst]
+        if not entries:
+            return
+        lens = np.array([int(lengths_cpu[b]) for b, *_ in entries], dtype=np.int64)
+        idx = np.array([gi for _, gi, _, _ in entries], dtype=np.int64)
+        out = np.zeros((len(entries), int(lens.max())), dtype=np.int64)
+        for t in range(int(lens.max()) - 1, -1, -1):
+            on = np.nonzero(lens > t)[0]
+            out[on, t] = arcs[idx[on]]
+            idx[on] = prev[idx[on]]
+        by_utt: dict[int, list[PathResult]] = {}
+        for k, (b, _, tot, fin) in enumerate(entries):
+            by_utt.setdefault(b, []).append(PathResult(out[k, : lens[k]].copy(), float(tot), bool(fin)))
+        for b, paths in by_utt.items():
+            results[b] = UttSearchResult(best=paths[0], nbest=paths)
