@@ -80,7 +80,8 @@ class Paraformer(nn.Module):
 
         Returns:
             ``loss`` (the weighted total to back-propagate), ``ce``, ``mae``, ``ctc`` (when enabled), ``mae_ts``
-            (when the timestamp head is enabled), ``acc`` (decoder token accuracy, no gradient), all scalars.
+            (when the timestamp head is enabled), ``acc`` (decoder token accuracy, no gradient), all scalars. In
+            eval mode the glancing sampler is off, so ``acc`` is the accuracy on acoustic embeddings alone.
         """
         cfg = self.cfg
         hidden, lens = self.encode(feats, feats_lens)
@@ -89,9 +90,9 @@ class Paraformer(nn.Module):
         targets = tokens[:, :u]
         if targets.shape[1] < u:
             targets = F.pad(targets, (0, u - targets.shape[1]), value=-1)
-        embeds = glancing_sample(
-            self.decoder, pred.embeds, tokens_lens, hidden, lens, targets, cfg.decoder.glm_sampling_ratio
-        )
+        # the glancing sampler is a training device: validation measures the decoder on acoustic embeddings alone
+        ratio = cfg.decoder.glm_sampling_ratio if self.training else 0.0
+        embeds = glancing_sample(self.decoder, pred.embeds, tokens_lens, hidden, lens, targets, ratio)
         logits = self.decoder(embeds, tokens_lens, hidden, lens).float()
         n_tokens = (targets >= 0).sum().clamp(min=1)
         ce = (

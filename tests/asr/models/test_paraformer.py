@@ -133,3 +133,18 @@ def test_config_round_trip_and_errors(tmp_path):
     (tmp_path / "bad3.yaml").write_text("train:\n  epochs: ten\n")
     with pytest.raises(InputError, match="train.epochs"):
         load_config(tmp_path / "bad3.yaml")
+
+
+def test_eval_forward_has_no_glancing():
+    torch.manual_seed(0)
+    model = Paraformer(small_cfg().model, V).eval()
+    feats, lens, tokens, tlens = batch(torch.Generator().manual_seed(0))
+    a = model(feats, lens, tokens, tlens)
+    b = model(feats, lens, tokens, tlens)  # glancing would draw new random slots
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    pred = model.predictor(model.encode(feats, lens)[0], lens, tlens)
+    hidden, hlens = model.encode(feats, lens)
+    logits = model.decoder(pred.embeds, tlens, hidden, hlens)
+    valid = tokens >= 0
+    acc = ((logits.argmax(-1) == tokens) & valid).sum() / valid.sum()
+    torch.testing.assert_close(a["acc"], acc.float())
