@@ -262,6 +262,12 @@ class TlgBeamSearch:
                 else context_start.to(dev, torch.int64)
             )
 
+        key_space = B * S * C * ((V + 1) if use_ctx and cfg.row_type == "frame" else 1)
+        if key_space >= 2**62:
+            raise ValueError(
+                f"recombination keys overflow int64 ({B} utterances x {S} graph states x {C} context states): "
+                "use a smaller --batch-size or fewer hotwords"
+            )
         # token set (flat): state, cost, utt, global index of this token's backpointer entry, [ctx, prev ilabel, whash]
         live = lengths_cpu > 0
         utt = torch.nonzero(live.to(dev)).flatten()
@@ -343,6 +349,10 @@ class TlgBeamSearch:
             if use_ctx:
                 c_ctx = ix(c_ctx, 0, keep)
                 key = key * C + c_ctx
+                if cfg.row_type == "frame":
+                    # CTC repeats: whether the next label is a new token depends on the label just read; a CTC
+                    # topology's state already encodes it, but keep it in the key so any graph is searched exactly
+                    key = key * (V + 1) + ix(il32, 0, keep).to(torch.int64)
             c_hash = None
             if self._whash:
                 ol = ix(g.olabel, 0, arc)

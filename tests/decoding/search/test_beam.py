@@ -269,3 +269,54 @@ def test_empty_utterance_and_dead_end():
     assert res[0].best.arcs.size == 0 and res[0].best.cost == pytest.approx(0.25) and res[0].best.final
     assert res[1].best.cost == pytest.approx(1.5) and res[1].best.final
     assert res[2].best is None  # state 1 has no arcs: no path of 2 rows
+
+
+def test_real_context_graph_with_per_utterance_lists():
+    """The hotwords package's ContextGraph (two lists joined by concat, one start state per utterance) gives the
+    same best cost as brute force scored with that graph's own score_tokens."""
+    cg = pytest.importorskip("decoding.hotwords.context_graph")
+    from decoding.search.results import emissions
+
+    rng = np.random.default_rng(11)
+    V = 4
+    lists = [
+        cg.ContextGraph.build([[1, 2]], [0.5], 1.0, V),
+        cg.ContextGraph.build([[3], [2, 2]], [0.0, 1.0], 2.0, V),
+    ]
+    joined, starts = cg.ContextGraph.concat(lists)
+    checked = 0
+    for _ in range(8):
+        f = random_fst(int(rng.integers(2, 6)), V, 3, rng)
+        search = TlgBeamSearch(
+            CsrGraph.from_fst(f), BeamSearchConfig(beam=1e4, max_active=10**6, min_active=0)
+        )
+        mats = [_logsoftmax(rng, int(rng.integers(1, 6)), V) for _ in range(4)]
+        utt_start = starts[torch.tensor([0, 1, 1, 0])]
+        res = search.search(*_batch(mats, V), context=joined, context_start=utt_start)
+        for m, r, st in zip(mats, res, utt_start.tolist()):
+            arcs = {s: list(f.arcs(s)) for s in f.states()}
+            best = None
+            stack = [(f.start(), 0, 0.0, [])]
+            while stack:  # brute force over every path, scored with the context graph itself
+                s, t, c, ils = stack.pop()
+                if t == len(m):
+                    fw = float(f.final(s))
+                    if np.isfinite(fw):
+                        toks = emissions(np.array(ils, np.int64) - 1, "frame")[0]
+                        tot = c + fw - joined.score_tokens(toks, start=st)
+                        best = tot if best is None else min(best, tot)
+                    continue
+                for a in arcs[s]:
+                    stack.append(
+                        (
+                            a.nextstate,
+                            t + 1,
+                            c + float(a.weight) - float(m[t, a.ilabel - 1]),
+                            ils + [a.ilabel],
+                        )
+                    )
+            if best is None:
+                continue
+            assert r.best.cost == pytest.approx(best, abs=1e-3)
+            checked += 1
+    assert checked > 5
