@@ -59,3 +59,25 @@ def test_word_list_reads_words_txt_and_corpora(tmp_path):
 def test_blank_word_lines_are_ignored(tmp_path, bad):
     (tmp_path / "w").write_text(f"a\n{bad}\nb\n")
     assert read_word_list(tmp_path / "w") == ["a", "b"]
+
+
+def test_hotword_list_rules(tmp_path):
+    from asr.data.synth.lexicon import make_hotword_list
+
+    (tmp_path / "text").write_text(
+        "u1 the zebra crossed the quiet meadow\nu2 a purple zebra sang\nu3 the common words are common\n"
+    )
+    lm = ["the common words are common"] * 5 + ["meadow flowers and quiet lakes", "violet lanterns glow"]
+    (tmp_path / "lm").write_text("\n".join(lm) + "\n")
+    n = make_hotword_list(tmp_path / "text", tmp_path / "lm", tmp_path / "hw", num=8, seed=0)
+    items = (tmp_path / "hw").read_text().splitlines()
+    assert n == len(items) and items == sorted(items)
+    singles = [h for h in items if " " not in h]
+    test_words = set((tmp_path / "text").read_text().split())
+    true_hits = [h for h in singles if h in test_words]
+    distractors = [h for h in singles if h not in test_words]
+    # test words rare in the LM text (<= 2 times, 4+ letters); never "common" or "words" (5 times each)
+    assert true_hits and set(true_hits) <= {"zebra", "crossed", "quiet", "meadow", "purple", "sang"}
+    # distractors: rare LM words the test never says
+    assert distractors and set(distractors) <= {"flowers", "lakes", "violet", "lanterns", "glow"}
+    assert all(h.split()[0] in true_hits for h in items if " " in h)  # phrases start with a chosen hotword

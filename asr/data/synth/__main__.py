@@ -3,7 +3,7 @@
 Subcommands:
   corpus    sentences + voices -> data/{train,dev,test_seen,test_unseen} + data/local (voices, LM text)
   lexicon   words + tokenizer -> lexicon.txt (word -> tokens), plus the CMU-dict phone lexicon
-  hotwords  a data dir's text -> a hotword list of rare multi-token words and phrases that occur in it
+  hotwords  a test set's text -> a hotword list: its words rare in the LM text, phrases, and distractors
 """
 
 from __future__ import annotations
