@@ -3,6 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from asr.errors import InputError
 from decoding.hotwords.parse import parse_hotword_lines, parse_hotwords, read_hotwords_scp
@@ -77,3 +79,33 @@ def test_scp_relative_paths_and_duplicate_keys(tmp_path):
     scp.write_text("utt1\n")
     with pytest.raises(InputError, match=r"hotwords.scp:1: key 'utt1' has no value"):
         read_hotwords_scp(scp)
+
+
+words = st.text(alphabet="abcxyz阳光保险#:.-'", min_size=1, max_size=6).filter(
+    lambda w: not w.startswith("#") and ":" not in w and not w.replace(".", "").replace("-", "").isdigit()
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(words, min_size=1, max_size=4),
+    st.one_of(st.none(), st.floats(-50, 50, allow_nan=False).map(lambda x: round(x, 3))),
+    st.sampled_from(["funasr", "sherpa"]),
+)
+def test_round_trip_of_written_lines(phrase_words, weight, style):
+    phrase = " ".join(phrase_words)
+    try:
+        float(phrase_words[-1])
+        numeric_tail = True
+    except ValueError:
+        numeric_tail = False
+    if weight is None:
+        line = phrase
+    elif style == "funasr":
+        line = f"{phrase} {weight}"
+    else:
+        line = f"{phrase} :{weight}"
+    got = parse_hotword_lines([line, "# comment", ""], "hw.txt")
+    if weight is None and numeric_tail and len(phrase_words) > 1:
+        return  # ambiguous by design: a numeric last word reads as a weight in auto style
+    assert [(h.phrase, h.weight) for h in got] == [(phrase, weight)]
