@@ -11,7 +11,8 @@ Subcommands (each prints what it measured; run from the repository root with ``.
 * ``make-list REF_TEXT TRAIN_TEXT OUT``: the biasing list: true hotwords = words of the references that are rare in
   the training text (count <= ``--max-train-count``), plus ``--distractors`` rare words that are NOT in the
   references, drawn from the training/LM text and ``/usr/share/dict/words``; ``--scp`` also writes per-utterance
-  lists (each utterance's own rare words + ``--per-utt-distractors`` distractors).
+  lists (each utterance's own rare words + ``--per-utt-distractors`` drawn from the other utterances' rare words and
+  the distractors).
 * ``simulate REF_TEXT TRAIN_TEXT TOKENIZER_DIR OUT_DIR``: simulated CIF posteriors (one row per reference token):
   noisy one-hot rows whose competitors are similarly spelled tokens (a crude stand-in for acoustic confusions), a
   small error rate on common words, and the tokens of rare words corrupted (a confusable token ranked first) with
@@ -302,10 +303,12 @@ def cmd_make_list(args) -> int:
         lists_dir = Path(args.scp).parent / "hotword_lists"
         lists_dir.mkdir(parents=True, exist_ok=True)
         true_set = set(true)
+        pool = true + distractors  # other utterances' rare words are the hardest distractors
         entries = {}
         for key, text in refs.items():
             own = sorted({w for w in text.split() if w in true_set})
-            lst = own + rng.sample(distractors, min(args.per_utt_distractors, len(distractors)))
+            others = [w for w in pool if w not in own]
+            lst = own + rng.sample(others, min(args.per_utt_distractors, len(others)))
             p = lists_dir / f"{key}.txt"
             p.write_text("\n".join(lst) + "\n", encoding="utf-8")
             entries[key] = str(p)
