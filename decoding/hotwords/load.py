@@ -41,6 +41,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+SHOW_SKIPPED = 5  # --hotwords-skip-bad: unusable lines named one by one, the rest counted
 LARGE_WEIGHT = 10.0  # |weight| above this is noted: likely a FunASR-scale weight
 
 
@@ -103,10 +104,7 @@ def _check_phrase(tokenizer: Any, hw: Hotword, config: HotwordConfig, cache: dic
             got = e
         cache[hw.phrase] = got
     if isinstance(got, ValueError):
-        raise ValueError(
-            f"{got}; remove the line, spell the phrase with characters the model knows, or pass "
-            "--hotwords-skip-bad"
-        ) from None
+        raise ValueError(f"{got}; spell the phrase with characters the model knows") from None
     ids = got
     v = _vocab_size(tokenizer)
     if not ids:
@@ -152,18 +150,26 @@ def tokenize_hotwords(
     index: dict[tuple[int, ...], int] = {}
     cache = {} if cache is None else cache
     path = None
-    for hw in hotwords:
+    from tqdm import tqdm
+
+    hotwords = list(hotwords)
+    for hw in tqdm(hotwords, desc="hotwords", unit="phrase", disable=len(hotwords) < 5000, leave=False):
         path = path or hw.path
         try:
             ids = _check_phrase(tokenizer, hw, config, cache)
         except ValueError as e:
             problem = HotwordProblem(hw, str(e))
             if collect or config.skip_bad:
-                if config.skip_bad and not collect:
+                if config.skip_bad and not collect and len(out.problems) < SHOW_SKIPPED:
                     log.warning("skipping hotword %s", problem)
                 out.problems.append(problem)
                 continue
-            raise InputError(hw.path, hw.line, f"hotword '{hw.phrase}': {e}") from None
+            raise InputError(
+                hw.path,
+                hw.line,
+                f"hotword '{hw.phrase}': {e}; fix or remove the line, or pass --hotwords-skip-bad "
+                "(cifst hotwords check lists every such line)",
+            ) from None
         weight = config.weight if hw.weight is None else hw.weight
         if abs(weight) > LARGE_WEIGHT:
             out.notes.append(
@@ -188,6 +194,12 @@ def tokenize_hotwords(
         if not collect:
             raise InputError(path, None, msg)
         out.problems.append(HotwordProblem(Hotword("<list>", None, 0, path), msg))
+    if config.skip_bad and not collect and len(out.problems) > SHOW_SKIPPED:
+        log.warning(
+            "skipped %d more unusable hotwords of %s (cifst hotwords check FILE --tokenizer DIR lists them)",
+            len(out.problems) - SHOW_SKIPPED,
+            path,
+        )
     if out.notes and not collect:
         log.warning("%s (and %d more such lines)", out.notes[0], len(out.notes) - 1)
     return out

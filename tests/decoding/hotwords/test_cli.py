@@ -23,7 +23,7 @@ def test_check_reports_bad_lines_duplicates_and_graph_size(tmp_path, tok_dir, ca
     out = capsys.readouterr().out
     assert code == 1
     zeta_line = next(line for line in out.splitlines() if line.startswith(f"{f}:3: 'zeta': "))
-    assert "'z'" in zeta_line and "--hotwords-skip-bad" in zeta_line
+    assert "'z'" in zeta_line and "spell the phrase with characters the model knows" in zeta_line
     assert f"{f}:6: '" in out and "40 tokens long" in out
     assert f"{f}: lines 2, 4: merged duplicates ['new york']" in out
     assert "▁n e w ▁y o r k\tweight=3" in out

@@ -55,7 +55,8 @@ def test_overlapping_chinese_hotwords(tokenizer, tmp_path):
 def test_unknown_characters_too_long_and_too_many_name_the_line(tokenizer, tmp_path):
     f = write(tmp_path / "hw.txt", "new york\nzeta X-ray\n")
     with pytest.raises(
-        InputError, match=r"hw.txt:2: hotword 'zeta X-ray': character 'X' is not in tokens.txt"
+        InputError,
+        match=r"hw.txt:2: hotword 'zeta X-ray': character 'X' is not in tokens.txt.*--hotwords-skip-bad",
     ):
         load_context(f, tokenizer)
     # a tokenizer without strict=: the <unk> in its ids is caught and the bad piece named
@@ -82,6 +83,16 @@ def test_skip_bad_warns_and_keeps_the_rest(tokenizer, tmp_path, caplog):
     assert "hw.txt:2" in caplog.text
     assert g.score_tokens(ids(tokenizer, "我们")) == pytest.approx(2.0)
     assert g.score_tokens(ids(tokenizer, "new york")) == pytest.approx(2.0)
+
+
+def test_skip_bad_names_a_few_lines_and_counts_the_rest(tokenizer, tmp_path, caplog):
+    f = write(tmp_path / "hw.txt", "".join(f"zeta X{i}\n" for i in range(12)) + "我们\n")
+    with caplog.at_level(logging.WARNING):
+        g = load_context(f, tokenizer, skip_bad=True)
+    skipped = [r for r in caplog.records if r.getMessage().startswith("skipping hotword")]
+    assert len(skipped) == 5 and "hw.txt:1:" in skipped[0].getMessage()
+    assert "skipped 7 more unusable hotwords" in caplog.text
+    assert g.num_states == 3
 
 
 def test_phrases_with_equal_tokens_merge_to_largest_weight(tokenizer):
