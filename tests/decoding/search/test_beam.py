@@ -320,3 +320,41 @@ def test_real_context_graph_with_per_utterance_lists():
             assert r.best.cost == pytest.approx(best, abs=1e-3)
             checked += 1
     assert checked > 5
+
+
+@pytest.mark.parametrize("topo", ["ctc", "ctc-compact", "cif"])
+def test_graphs_of_cifst_graph_build(toy_lm, tmp_path, topo):
+    """On graphs made by the graph package (determinized, disambiguated, epsilons moved): exact with a wide beam,
+    and the same best path and cost as kaldi-decoder with a realistic beam."""
+    build = pytest.importorskip("decoding.graph.build")
+    from decoding.graph import load_graph
+
+    d = toy_lm["dir"]
+    (d / "tokens.txt").write_text("".join(f"{t} {i}\n" for i, t in enumerate(toy_lm["tokens"])))
+    words = sorted({w for s in toy_lm["sents"] for w in s})
+    (d / "lexicon.txt").write_text("".join(f"{w} {' '.join(w)}\n" for w in words))
+    gdir = tmp_path / topo
+    cfg = build.GraphBuildConfig(
+        tokens=str(d / "tokens.txt"), arpa=str(d / "lm.arpa"), lexicon=str(d / "lexicon.txt"), topo=topo
+    )
+    build.build_graph(cfg, gdir)
+    graph, _, _ = load_graph(gdir)
+    import pywrapfst as fst
+
+    tlg = fst.Fst.read(str(gdir / "TLG.fst"))
+    mats = _realistic_set(toy_lm, "cif" if topo == "cif" else "ctc", 30)
+    x = _batch(mats, len(toy_lm["tokens"]))
+    wide = TlgBeamSearch(graph, WIDE).search(*x)
+    narrow = TlgBeamSearch(graph, BeamSearchConfig(beam=10, max_active=300)).search(*x)
+    import kaldi_decoder
+    import kaldifst
+
+    kgraph = kaldifst.StdVectorFst.read(str(gdir / "TLG.fst"))
+    kdec = kaldi_decoder.FasterDecoder(kgraph, kaldi_decoder.FasterDecoderOptions(beam=10, max_active=300))
+    same = 0
+    for m, rw, rn in zip(mats, wide, narrow):
+        ref = openfst_best(tlg, m)
+        assert rw.best.cost == pytest.approx(ref.cost, rel=1e-5, abs=1e-3)
+        k = kaldi_best(None, m, 10, 300, 20, decoder=kdec)
+        same += rn.best.cost == pytest.approx(k.cost, rel=1e-5)
+    assert same >= len(mats) - 1
