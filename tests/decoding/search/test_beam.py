@@ -148,7 +148,7 @@ def test_same_best_path_as_kaldi_decoder(toy_lm, topo):
 
 def test_wider_beam_never_worse_and_exact_when_wide(toy_lm):
     graph = CsrGraph.from_fst(toy_lm["graphs"]["ctc"])
-    mats = _realistic_set(toy_lm, "ctc", 40)
+    mats = _realistic_set(toy_lm, "ctc", 16)
     x = _batch(mats, len(toy_lm["tokens"]))
     costs = []
     for beam, ma in ((4.0, 30), (8.0, 200), (1e4, 10**6)):
@@ -344,7 +344,7 @@ def test_graphs_of_cifst_graph_build(toy_lm, tmp_path, topo):
     tlg = fst.Fst.read(str(gdir / "TLG.fst"))
     mats = _realistic_set(toy_lm, "cif" if topo == "cif" else "ctc", 30)
     x = _batch(mats, len(toy_lm["tokens"]))
-    wide = TlgBeamSearch(graph, WIDE).search(*x)
+    wide = TlgBeamSearch(graph, WIDE).search(*_batch(mats[:8], len(toy_lm["tokens"])))
     narrow = TlgBeamSearch(graph, BeamSearchConfig(beam=10, max_active=300)).search(*x)
     import kaldi_decoder
     import kaldifst
@@ -352,9 +352,9 @@ def test_graphs_of_cifst_graph_build(toy_lm, tmp_path, topo):
     kgraph = kaldifst.StdVectorFst.read(str(gdir / "TLG.fst"))
     kdec = kaldi_decoder.FasterDecoder(kgraph, kaldi_decoder.FasterDecoderOptions(beam=10, max_active=300))
     same = 0
-    for m, rw, rn in zip(mats, wide, narrow):
-        ref = openfst_best(tlg, m)
-        assert rw.best.cost == pytest.approx(ref.cost, rel=1e-5, abs=1e-3)
+    for m, rw in zip(mats, wide):
+        assert rw.best.cost == pytest.approx(openfst_best(tlg, m).cost, rel=1e-5, abs=1e-3)
+    for m, rn in zip(mats, narrow):
         k = kaldi_best(None, m, 10, 300, 20, decoder=kdec)
         same += rn.best.cost == pytest.approx(k.cost, rel=1e-5)
     assert same >= len(mats) - 1
