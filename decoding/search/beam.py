@@ -247,7 +247,8 @@ class TlgBeamSearch:
                 f"the graph reads token id {self.max_ilabel - 1} but the posteriors have only {V} columns"
             )
         lengths_cpu = lengths.to("cpu", torch.int64)
-        ac = (logprobs.to(dev, torch.float32) * (-cfg.acoustic_scale)).contiguous()
+        # acoustic costs, row-major [T, B, V] so that row t is one contiguous [B * V] block
+        ac = (logprobs.to(dev, torch.float32).transpose(0, 1) * (-cfg.acoustic_scale)).contiguous()
         if cfg.blank_penalty:
             ac[:, :, 0] += cfg.blank_penalty
         g = self.graph
@@ -318,7 +319,7 @@ class TlgBeamSearch:
             arc = ix(base, 0, src_tok) + self._arange(total)
             packed = ix(self.arc_pack, 0, arc)  # one 8-byte read per arc: weight bits | input label
             il32 = packed.view(torch.int32)[0::2]  # little-endian halves, read in place (no unpacking pass)
-            ac_t = ac[:, t, :].reshape(-1)
+            ac_t = ac[t].view(-1)
             # the arc's own cost (graph + acoustic); the token's cost is added after stage 1, on fewer candidates
             local = packed.view(torch.float32)[1::2] + ix(
                 ac_t, 0, ix((utt * V - 1).to(self._idx), 0, src_tok) + il32
