@@ -265,14 +265,16 @@ def main() -> int:
     )
     print(
         f"{'decoder':28s} {'utts':>5s} {'wall s':>8s} {'CPU s':>8s} {'RTF':>8s} {'RTF/kaldi':>9s} {'WER%':>6s} "
-        f"{'same words+cost as kaldi':>24s}"
+        f"{'same words+cost as kaldi':>24s} {'worse cost':>10s}"
     )
     for name, (wall, cpu), au, h, c in rows:
         n = len(h)
-        same = sum(1 for i in range(n) if h[i] == h_k[i] and abs(c[i] - c_k[i]) <= 1e-4 * max(1, abs(c_k[i])))
+        tol = [1e-4 * max(1, abs(c_k[i])) for i in range(n)]
+        same = sum(1 for i in range(n) if h[i] == h_k[i] and abs(c[i] - c_k[i]) <= tol[i])
+        worse = sum(1 for i in range(n) if c[i] > c_k[i] + tol[i])
         print(
             f"{name:28s} {n:5d} {wall:8.2f} {cpu:8.2f} {cpu / au:8.4f} {cpu / au / rtf_k:9.2f} "
-            f"{wer(refs[:n], h):6.2f} {same:10d}/{n:<6d}"
+            f"{wer(refs[:n], h):6.2f} {same:10d}/{n:<6d} {worse:10d}"
         )
     return 0
 
