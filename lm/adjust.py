@@ -138,28 +138,36 @@ def build_tables(
             lead += 1
         last_flush_orders = n_ord - 1 if lead == 0 else min(n_ord - 1, n_ord - lead + 1)
 
+    idx_t = np.int32 if m < 2**31 else np.int64
+    small = np.int32 if m == 0 or int(raw_full.sum()) < 2**31 else np.int64
     for k in range(1, n_ord + 1):
         chg = flags[k]
-        starts = np.flatnonzero(chg)
-        col_first = rows[starts, n_ord - k] if m else np.zeros(0, np.uint32)
-        if k >= 2:
+        # Valid groups only, as int32 row numbers: keeps this order's temporaries small.
+        starts = np.flatnonzero(chg).astype(idx_t)
+        if k >= 2 and m:
             valid = rows[starts, n_ord - k + 1] != BOS
         else:
             valid = np.ones(len(starts), bool)
-        raw = np.add.reduceat(raw_full, starts) if m else np.zeros(0, np.int64)
+        raw = np.add.reduceat(raw_full, starts, dtype=np.int64).astype(small) if m else np.zeros(0, small)
         if k == n_ord:
-            adjusted = raw.copy()
+            adjusted = raw
         else:
-            ext = np.add.reduceat(flags[k + 1], starts, dtype=np.int64) if m else np.zeros(0, np.int64)
-            begins_bos = col_first == BOS
-            adjusted = np.where(begins_bos, raw, ext)
-        first = col_first[valid].astype(np.int32)
-        small = np.int32 if m == 0 or int(raw_full.sum()) < 2**31 else np.int64
-        raw_v, adj_v = raw[valid].astype(small), adjusted[valid].astype(small)
+            ext = (
+                np.add.reduceat(flags[k + 1], starts, dtype=np.int64).astype(small)
+                if m
+                else np.zeros(0, small)
+            )
+            col_first = rows[starts, n_ord - k] if m else np.zeros(0, np.uint32)
+            adjusted = np.where(col_first == BOS, raw, ext)
+            del ext, col_first
+        starts = starts[valid]
+        raw_v, adj_v = raw[valid], adjusted[valid]
+        del raw, adjusted
+        first = rows[starts, n_ord - k].astype(np.int32) if m else np.zeros(0, np.int32)
         if k == 1:
             suffix = np.full(len(first), -1, np.int32)
         else:
-            suffix = group_to_index[-1][starts[valid]].astype(np.int32 if m < 2**31 else np.int64)
+            suffix = group_to_index[-1][starts].astype(idx_t)
         if k == 1:
             # Unigrams are exactly the ids 2..V-1 (every word ends some row); add <unk> and <s> with count 0.
             full_first = np.arange(vsize, dtype=np.int32)
@@ -173,7 +181,7 @@ def build_tables(
         else:
             # row -> table index of its group (rows of dropped groups get a neighbour's index; never looked up)
             starts_valid = np.zeros(m, bool)
-            starts_valid[starts[valid]] = True
+            starts_valid[starts] = True
             row_to_index = np.cumsum(starts_valid, dtype=np.int32 if m < 2**31 else np.int64)
             row_to_index -= 1
             del starts_valid
@@ -199,8 +207,8 @@ def build_tables(
         stat_counts = adj_v.copy()
         if k <= last_flush_orders and len(stat_counts):
             stat_counts[-1] = raw_v[-1]
-        small = stat_counts[stat_counts < 5]
-        coc[k - 1] = np.bincount(small, minlength=5)[:5]
+        below5 = stat_counts[stat_counts < 5]
+        coc[k - 1] = np.bincount(below5, minlength=5)[:5]
 
     return NgramTables(vocab=counts.vocab, tables=tables, count_of_counts=coc)
 

@@ -44,12 +44,15 @@ def context_groups(tables: NgramTables, ctx_prev: np.ndarray | None, n: int) -> 
         key = t.first.astype(np.uint64)
         perm = np.argsort(key, kind="stable")
         return t.first.copy(), perm
-    key = ctx_prev[t.suffix].astype(np.uint64) * vsize + t.first.astype(np.uint64)
+    key = ctx_prev[t.suffix].astype(np.uint64)
+    key *= vsize
+    key += t.first.astype(np.uint64)
     perm = np.argsort(key)
     sk = key[perm]
-    lower_keys = tables.tables[n - 2].keys(len(tables.vocab))
-    pos = np.searchsorted(lower_keys, sk)
-    ctx = np.empty(len(t), np.int64)
+    del key
+    pos = np.searchsorted(tables.tables[n - 2].keys(len(tables.vocab)), sk)
+    del sk
+    ctx = np.empty(len(t), np.int32 if len(pos) == 0 or int(pos.max()) < 2**31 else np.int64)
     ctx[perm] = pos
     return ctx, perm
 
