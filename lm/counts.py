@@ -8,9 +8,10 @@ padded with N-1 ``<s>`` on the left and one ``</s>`` on the right, rows sorted i
 first, then the one before, ...: lmplz's ``SuffixOrder``).
 
 Reference: kenlm ``lm/builder/corpus_count.cc`` and ``pipeline.cc`` (our own vectorized numpy code). Counting runs
-chunk by chunk: each chunk's n-grams are de-duplicated with integer keys (argsort/unique), the sorted runs are kept
-in memory up to half of the memory bound and spilled to ``.npy`` files beyond it, then merged block by block, so
-the text itself never has to fit in memory (the distinct n-grams do, memory-mapped when they were spilled).
+chunk by chunk: each chunk's n-grams are de-duplicated with integer keys (sort/argsort), the sorted runs are kept
+in memory up to an eighth of the memory bound and written as they are to ``.npy`` files beyond it, then merged block
+by block with plain file reads, so the text itself never has to fit in memory (the distinct n-grams do,
+memory-mapped when they were spilled).
 """
 
 from __future__ import annotations
