@@ -51,6 +51,9 @@ class EncoderConfig:
         conv_kernel: Conformer depthwise convolution kernel.
         dropout: Dropout in residual branches.
         attn_dropout: Dropout on attention probabilities.
+        scale_input: Multiply the projected, layer-normed input by sqrt(d_model) (the transformer's embedding
+            scaling). Off by default: after the LayerNorm it makes the residual stream ~sqrt(D) times larger than
+            what the blocks add, which slows learning.
     """
 
     kind: Literal["san_m", "conformer"] = "san_m"
@@ -63,6 +66,7 @@ class EncoderConfig:
     conv_kernel: int = 15
     dropout: float = 0.1
     attn_dropout: float = 0.1
+    scale_input: bool = False
 
 
 @dataclass

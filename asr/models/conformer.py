@@ -67,7 +67,7 @@ class ConformerEncoder(nn.Module):
 
     def __init__(self, cfg: EncoderConfig):
         super().__init__()
-        self.input = InputProjection(cfg.input_dim, cfg.d_model, cfg.dropout)
+        self.input = InputProjection(cfg.input_dim, cfg.d_model, cfg.dropout, cfg.scale_input)
         self.layers = nn.ModuleList(ConformerLayer(cfg) for _ in range(cfg.num_layers))
         self.output_dim = cfg.d_model
 

@@ -53,13 +53,14 @@ class SanmEncoderLayer(nn.Module):
 
 
 class InputProjection(nn.Module):
-    """float [B, T, input_dim] -> float [B, T, D]: linear, scale by sqrt(D), add sinusoidal positions, dropout."""
+    """float [B, T, input_dim] -> float [B, T, D]: linear, LayerNorm (times sqrt(D) with ``scale``), plus
+    sinusoidal positions, dropout."""
 
-    def __init__(self, input_dim: int, d_model: int, dropout: float):
+    def __init__(self, input_dim: int, d_model: int, dropout: float, scale: bool = False):
         super().__init__()
         self.linear = nn.Linear(input_dim, d_model)
         self.norm = nn.LayerNorm(d_model)
-        self.scale = math.sqrt(d_model)
+        self.scale = math.sqrt(d_model) if scale else 1.0
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -77,7 +78,7 @@ class SanmEncoder(nn.Module):
 
     def __init__(self, cfg: EncoderConfig):
         super().__init__()
-        self.input = InputProjection(cfg.input_dim, cfg.d_model, cfg.dropout)
+        self.input = InputProjection(cfg.input_dim, cfg.d_model, cfg.dropout, cfg.scale_input)
         self.layers = nn.ModuleList(SanmEncoderLayer(cfg) for _ in range(cfg.num_layers))
         self.norm = nn.LayerNorm(cfg.d_model)
         self.output_dim = cfg.d_model
