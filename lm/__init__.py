@@ -1,15 +1,13 @@
 """cifst n-gram language models: counting, smoothing (modified Kneser-Ney exactly as kenlm's lmplz, and others),
 pruning (count, vocabulary, relative entropy), ARPA I/O, perplexity.
 
-``lm.arpa`` (the ARPA reader/writer other packages use) is imported eagerly; everything else on first use, so
-``import lm`` does not load numba.
+Every name is imported on first use, so ``import lm`` (and ``cifst --help``, which imports ``lm.cli``) loads
+neither numpy nor numba.
 """
 
 from __future__ import annotations
 
 import importlib
-
-from lm.arpa import ArpaEntry, ArpaWriter, iter_arpa, read_arpa, read_arpa_header, write_arpa
 
 __all__ = [
     "ArpaEntry",
@@ -30,6 +28,12 @@ __all__ = [
 ]
 
 _LAZY = {
+    "ArpaEntry": "lm.arpa",
+    "ArpaWriter": "lm.arpa",
+    "iter_arpa": "lm.arpa",
+    "read_arpa": "lm.arpa",
+    "read_arpa_header": "lm.arpa",
+    "write_arpa": "lm.arpa",
     "LmBuildConfig": "lm.build",
     "build_lm": "lm.build",
     "build_arpa": "lm.build",
