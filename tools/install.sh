@@ -21,7 +21,8 @@ done
 log() { printf '[install] %s\n' "$*" >&2; }
 
 APT_PACKAGES=(
-  sox libsox-fmt-all espeak-ng libespeak-ng1 flite festival libttspico-utils
+  sox libsox-fmt-all espeak-ng libespeak-ng1 flite festival festvox-kallpc16k festvox-rablpc16k festvox-us1
+  libttspico-utils
   mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1
   fortunes fortunes-min fortunes-zh wamerican
   cmake build-essential libboost-program-options-dev libboost-system-dev libboost-thread-dev
