@@ -224,6 +224,8 @@ class Trainer:
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.scaler.load_state_dict(ckpt["scaler"])
         self.state = LoopState(**ckpt["state"])
+        # raising train.epochs in EXP_DIR/config.yaml and resuming trains a finished run further
+        self.state.finished = self.state.epoch > self.cfg.epochs
         rngs = ckpt["rng"]
         if len(rngs) == self.dist.world_size:
             set_rng_state(rngs[self.dist.rank])

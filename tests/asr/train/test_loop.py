@@ -165,3 +165,17 @@ def test_two_process_ddp_on_cpu(tmp_path):
     assert [int(r["step"]) for r in train] == list(range(1, 9))  # 16 utts / 2 per batch / 2 ranks x 2 epochs
     ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert len(ckpt["rng"]) == 2
+
+
+def test_raising_epochs_and_resuming_trains_further(full_run, tmp_path):
+    import shutil
+
+    exp_full, _, _ = full_run
+    exp = tmp_path / "longer"
+    shutil.copytree(exp_full, exp)
+    cfg = tiny_config()
+    cfg.train.epochs = 3
+    state, _ = run(exp, seed=5, resume=True, cfg=cfg)
+    assert state.finished and state.global_step == 12 and (exp / "epoch_3.pt").exists()
+    state, _ = run(exp, seed=5, resume=True, cfg=cfg)  # nothing left to do
+    assert state.global_step == 12
