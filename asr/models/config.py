@@ -53,7 +53,7 @@ class EncoderConfig:
         attn_dropout: Dropout on attention probabilities.
         scale_input: Multiply the projected, layer-normed input by sqrt(d_model) (the transformer's embedding
             scaling). Off by default: after the LayerNorm it makes the residual stream ~sqrt(D) times larger than
-            what the blocks add, which slows learning.
+            what the blocks add (on a 6-epoch comparison learning speed was the same either way).
     """
 
     kind: Literal["san_m", "conformer"] = "san_m"
