@@ -138,13 +138,9 @@ def infer_data_dir(
     from asr.data.atomic import atomic_write
     from asr.data.dataset import AsrDataset, DatasetConfig, collate_asr
     from asr.data.sampler import BucketBatchSampler
+    from asr.device import resolve_device
 
-    device = config.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise CifstError(f"--device {device}: CUDA is not available here; use --device cpu (or auto)")
-    device = torch.device(device)
+    device = resolve_device(config.device)
     exp_dir, out_dir = Path(exp_dir), Path(out_dir)
     model, frontend, tokenizer, cfg = load_experiment(exp_dir, config.checkpoint, device)
     # inference keeps every utterance it can read: no duration limit

@@ -88,10 +88,9 @@ def init_distributed(device: str) -> tuple[DistInfo, torch.device]:
     Returns:
         ``(DistInfo, torch.device)``.
     """
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        from asr.errors import CifstError
+    from asr.device import resolve_device
 
-        raise CifstError(f"--device {device}: CUDA is not available here; use --device cpu (or auto)")
+    resolve_device(device)  # a clear error for CUDA asked where there is none
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))

@@ -112,15 +112,13 @@ def train_experiment(req: TrainRequest) -> int:
 
     from asr.data.dataset import AsrDataset, collate_asr, compute_cmvn
     from asr.data.sampler import BucketBatchSampler
+    from asr.device import resolve_device
     from asr.models.paraformer import Paraformer, count_parameters
     from asr.text.tokenizer import load_tokenizer
     from asr.train.data import CachedDataset, LoaderSource
     from asr.train.loop import Trainer, init_distributed
 
-    device = req.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    dist_info, dev = init_distributed(device)
+    dist_info, dev = init_distributed(str(resolve_device(req.device)))
     _setup_console_logging(dist_info.is_main)
     cfg = _prepare_exp_dir(req, dist_info.is_main)
     if dist_info.world_size > 1:

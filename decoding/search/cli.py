@@ -74,8 +74,6 @@ def register(sub) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import torch
-
     from asr.errors import CifstError
     from decoding.search.beam import BeamSearchConfig
     from decoding.search.pipeline import DecodeOptions, run_decode
@@ -89,9 +87,9 @@ def _run(args: argparse.Namespace) -> int:
     post_scp, out_dir = Path(args.paths[-2]), Path(args.paths[-1])
     if not post_scp.exists():
         raise FileNotFoundError(2, "No such file or directory", str(post_scp))
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise CifstError(f"--device {device}: CUDA is not available here; use --device cpu")
+    from asr.device import resolve_device
+
+    device = str(resolve_device(args.device))
     if args.batch_size < 1:
         raise CifstError(f"--batch-size must be >= 1, got {args.batch_size}")
     search = BeamSearchConfig(
