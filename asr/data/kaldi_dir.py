@@ -18,6 +18,7 @@ from asr.errors import InputError
 
 __all__ = [
     "Segment",
+    "iter_utf8_lines",
     "iter_kv_lines",
     "read_kv",
     "read_text",
@@ -39,6 +40,28 @@ def c_sorted(keys: Iterable[str]) -> list[str]:
     return sorted(keys, key=lambda k: k.encode("utf-8"))
 
 
+def iter_utf8_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, line)`` for every line of a UTF-8 text file, line ends (``\\n``, ``\\r\\n``) removed.
+
+    The one place our text readers decode bytes, so every one of them names the file and line of bad UTF-8.
+
+    Raises:
+        InputError: a line that is not valid UTF-8 (byte offset and value named).
+    """
+    path = Path(path)
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                yield lineno, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as e:
+                raise InputError(
+                    path,
+                    lineno,
+                    f"not valid UTF-8 (byte {e.start}: {raw[e.start : e.start + 1]!r}); "
+                    "convert the file with iconv -t UTF-8",
+                ) from None
+
+
 def iter_kv_lines(path: str | os.PathLike, allow_empty_value: bool = True) -> Iterator[tuple[int, str, str]]:
     """Yield ``(line_number, key, value)`` for each non-blank line ``key<space or tab>value`` of ``path``.
 
@@ -48,31 +71,19 @@ def iter_kv_lines(path: str | os.PathLike, allow_empty_value: bool = True) -> It
         InputError: bad UTF-8 (with the line number), a line that starts with whitespace (empty key), or an empty
             value when ``allow_empty_value`` is false.
     """
-    path = Path(path)
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise InputError(
-                    path,
-                    lineno,
-                    f"not valid UTF-8 (byte {e.start}: {raw[e.start : e.start + 1]!r}); "
-                    "convert the file with iconv -t UTF-8",
-                ) from None
-            line = line.rstrip("\r\n")
-            if line.startswith("\ufeff") and lineno == 1:
-                line = line[1:]
-            if not line.strip():
-                continue
-            if line[0] in " \t":
-                raise InputError(path, lineno, "line starts with whitespace: the utterance key is empty")
-            parts = line.split(maxsplit=1)
-            key = parts[0]
-            value = parts[1].strip() if len(parts) > 1 else ""
-            if not value and not allow_empty_value:
-                raise InputError(path, lineno, f"key '{key}' has no value")
-            yield lineno, key, value
+    for lineno, line in iter_utf8_lines(path):
+        if line.startswith("\ufeff") and lineno == 1:
+            line = line[1:]
+        if not line.strip():
+            continue
+        if line[0] in " \t":
+            raise InputError(path, lineno, "line starts with whitespace: the utterance key is empty")
+        parts = line.split(maxsplit=1)
+        key = parts[0]
+        value = parts[1].strip() if len(parts) > 1 else ""
+        if not value and not allow_empty_value:
+            raise InputError(path, lineno, f"key '{key}' has no value")
+        yield lineno, key, value
 
 
 def read_kv(

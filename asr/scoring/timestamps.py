@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asr.data.kaldi_dir import iter_utf8_lines
 from asr.errors import InputError
 from asr.scoring.align import OP_CORRECT, OP_DEL, OP_INS
 from asr.scoring.score import process_units
@@ -79,30 +80,26 @@ def read_ctm(path: str | os.PathLike) -> dict[str, list[TimedWord]]:
     if p.is_dir():
         raise InputError(p, None, "is a directory; give the ctm file")
     out: dict[str, list[TimedWord]] = {}
-    with open(p, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8").strip()
-            except UnicodeDecodeError as e:
-                raise InputError(p, lineno, f"not valid UTF-8 (byte {e.start})") from None
-            if not line or line.startswith(";;"):
-                continue
-            fields = line.split()
-            if len(fields) not in (5, 6):
-                raise InputError(
-                    p,
-                    lineno,
-                    f"expected 'utt channel start duration word [confidence]', got {len(fields)} fields",
-                )
-            try:
-                start, dur = float(fields[2]), float(fields[3])
-            except ValueError:
-                raise InputError(
-                    p, lineno, f"start/duration must be numbers, got '{fields[2]}' '{fields[3]}'"
-                ) from None
-            if start < 0 or dur < 0 or math.isnan(start) or math.isnan(dur):
-                raise InputError(p, lineno, f"negative or NaN time: start={fields[2]} duration={fields[3]}")
-            out.setdefault(fields[0], []).append(TimedWord(fields[4], start, start + dur))
+    for lineno, line in iter_utf8_lines(p):
+        line = line.strip()
+        if not line or line.startswith(";;"):
+            continue
+        fields = line.split()
+        if len(fields) not in (5, 6):
+            raise InputError(
+                p,
+                lineno,
+                f"expected 'utt channel start duration word [confidence]', got {len(fields)} fields",
+            )
+        try:
+            start, dur = float(fields[2]), float(fields[3])
+        except ValueError:
+            raise InputError(
+                p, lineno, f"start/duration must be numbers, got '{fields[2]}' '{fields[3]}'"
+            ) from None
+        if start < 0 or dur < 0 or math.isnan(start) or math.isnan(dur):
+            raise InputError(p, lineno, f"negative or NaN time: start={fields[2]} duration={fields[3]}")
+        out.setdefault(fields[0], []).append(TimedWord(fields[4], start, start + dur))
     for words in out.values():
         words.sort(key=lambda w: w.start)
     return out

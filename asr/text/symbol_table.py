@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from asr.data.atomic import atomic_write
+from asr.data.kaldi_dir import iter_utf8_lines
 from asr.errors import InputError
 
 __all__ = ["SymbolTable"]
@@ -70,27 +71,21 @@ class SymbolTable:
         """
         table = cls()
         path = Path(path)
-        with open(path, "rb") as f:
-            for lineno, raw in enumerate(f, start=1):
-                try:
-                    line = raw.decode("utf-8").strip()
-                except UnicodeDecodeError as e:
-                    raise InputError(path, lineno, f"not valid UTF-8 (byte {e.start})") from None
-                if not line:
-                    continue
-                fields = line.split()
-                if len(fields) != 2:
-                    raise InputError(
-                        path, lineno, f"expected 'symbol id', got {len(fields)} fields: '{line}'"
-                    )
-                try:
-                    idx = int(fields[1])
-                except ValueError:
-                    raise InputError(path, lineno, f"id must be an integer, got '{fields[1]}'") from None
-                try:
-                    table.add(fields[0], idx)
-                except ValueError as e:
-                    raise InputError(path, lineno, str(e)) from None
+        for lineno, line in iter_utf8_lines(path):
+            line = line.strip()
+            if not line:
+                continue
+            fields = line.split()
+            if len(fields) != 2:
+                raise InputError(path, lineno, f"expected 'symbol id', got {len(fields)} fields: '{line}'")
+            try:
+                idx = int(fields[1])
+            except ValueError:
+                raise InputError(path, lineno, f"id must be an integer, got '{fields[1]}'") from None
+            try:
+                table.add(fields[0], idx)
+            except ValueError as e:
+                raise InputError(path, lineno, str(e)) from None
         if require_dense and sorted(table._id2sym) != list(range(len(table))):
             raise InputError(path, None, "ids must be dense 0..N-1 (tokens.txt ids index posterior columns)")
         return table

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asr.data.kaldi_dir import iter_utf8_lines
 from asr.errors import InputError
 from asr.text.symbol_table import SymbolTable
 
@@ -104,14 +105,10 @@ def read_lexicon(path: str | os.PathLike, tokens: SymbolTable, has_probs: bool |
     """
     path = Path(path)
     rows: list[tuple[int, list[str]]] = []
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                fields = raw.decode("utf-8").split()
-            except UnicodeDecodeError as e:
-                raise InputError(path, lineno, f"not valid UTF-8 (byte {e.start})") from None
-            if fields:
-                rows.append((lineno, fields))
+    for lineno, line in iter_utf8_lines(path):
+        fields = line.split()
+        if fields:
+            rows.append((lineno, fields))
     if not rows:
         raise InputError(path, None, "the lexicon is empty")
     if has_probs is None and all(len(r) >= 3 and _parse_prob(r[1]) is not None for _, r in rows):

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asr.data.kaldi_dir import iter_utf8_lines
 from asr.errors import InputError
 
 __all__ = ["Hotword", "HotwordList", "parse_hotwords", "parse_hotword_lines", "read_hotwords_scp", "STYLES"]
@@ -171,15 +172,7 @@ def parse_hotwords(path: str | os.PathLike, style: str = "auto") -> HotwordList:
         FileNotFoundError: the file does not exist.
     """
     path = Path(path)
-    lines = []
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, start=1):
-            try:
-                lines.append(raw.decode("utf-8"))
-            except UnicodeDecodeError as e:
-                raise InputError(
-                    path, lineno, f"not valid UTF-8 (byte {e.start}); convert with iconv -t UTF-8"
-                ) from None
+    lines = [line for _, line in iter_utf8_lines(path)]
     return parse_hotword_lines(lines, str(path), style)
 
 
