@@ -164,7 +164,11 @@ class TrainConfig:
         epochs: Number of epochs.
         lr: Peak learning rate (Adam).
         weight_decay: AdamW weight decay.
-        warmup_steps: Linear warmup steps, then inverse-square-root decay (Noam without the d_model factor).
+        warmup_steps: Linear warmup steps to ``lr``.
+        lr_schedule: After the warmup: ``noam`` (inverse-square-root decay, open-ended) or ``cosine`` (half a cosine
+            from ``lr`` down to ``lr * min_lr_ratio`` at the last update of the last epoch; best when the number of
+            epochs is fixed in advance, as in a time budget).
+        min_lr_ratio: Floor of the cosine schedule as a fraction of ``lr``.
         max_frames: Fbank frames per batch (length-bucketed batches).
         accum_grad: Gradient accumulation steps.
         grad_clip: Gradient-norm clip.
@@ -183,6 +187,8 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-6
     warmup_steps: int = 1000
+    lr_schedule: str = "noam"
+    min_lr_ratio: float = 0.02
     max_frames: int = 20000
     accum_grad: int = 1
     grad_clip: float = 5.0
@@ -338,6 +344,10 @@ def validate_config(cfg: ExperimentConfig, path: str | os.PathLike | None = None
     ]:
         if value < 1:
             raise InputError(path, None, f"{key}={value} must be at least 1")
+    if cfg.train.lr_schedule not in ("noam", "cosine"):
+        raise InputError(path, None, f"train.lr_schedule={cfg.train.lr_schedule!r}: use 'noam' or 'cosine'")
+    if not 0.0 <= cfg.train.min_lr_ratio <= 1.0:
+        raise InputError(path, None, f"train.min_lr_ratio={cfg.train.min_lr_ratio} must be in [0, 1]")
     if not 0.0 <= cfg.model.ctc_weight < 1.0:
         raise InputError(path, None, f"model.ctc_weight={cfg.model.ctc_weight} must be in [0, 1)")
 

@@ -114,6 +114,29 @@ def warmup_decay(warmup_steps: int):
     return factor
 
 
+def warmup_cosine(warmup_steps: int, total_steps: int, min_ratio: float):
+    """LR multiplier: ``step / warmup`` up to ``warmup``, then half a cosine from 1 to ``min_ratio`` at
+    ``total_steps`` (held there if training runs longer)."""
+    warmup = max(1, warmup_steps)
+    span = max(1, total_steps - warmup)
+
+    def factor(step: int) -> float:
+        step = max(step, 1)
+        if step < warmup:
+            return step / warmup
+        t = min(1.0, (step - warmup) / span)
+        return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+    return factor
+
+
+def make_lr_factor(cfg, updates_per_epoch: int):
+    """The LR multiplier of ``cfg.lr_schedule`` (``noam`` or ``cosine``) for a run of ``cfg.epochs`` epochs."""
+    if cfg.lr_schedule == "cosine":
+        return warmup_cosine(cfg.warmup_steps, cfg.epochs * updates_per_epoch, cfg.min_lr_ratio)
+    return warmup_decay(cfg.warmup_steps)
+
+
 def edit_distance(a: list[int], b: list[int]) -> int:
     """Levenshtein distance between two id sequences (for the dev token error rate)."""
     prev = list(range(len(b) + 1))
@@ -179,7 +202,11 @@ class Trainer:
         self.progress = progress and self.dist.is_main
         self.use_amp = cfg.amp and self.device.type == "cuda"
         self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_decay(cfg.warmup_steps))
+        updates = 1
+        if cfg.lr_schedule == "cosine":
+            train_source.set_epoch(0)
+            updates = max(1, math.ceil(train_source.num_batches() / max(1, cfg.accum_grad)))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, make_lr_factor(cfg, updates))
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         if self.dist.world_size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None

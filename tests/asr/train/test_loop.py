@@ -19,7 +19,7 @@ from fakes import FakeSource, make_model_and_frontend, tiny_config  # noqa: E402
 from asr.errors import CifstError  # noqa: E402
 from asr.train.average import average_checkpoints  # noqa: E402
 from asr.train.checkpoint import load_model_state  # noqa: E402
-from asr.train.loop import Trainer, warmup_decay  # noqa: E402
+from asr.train.loop import Trainer, warmup_cosine, warmup_decay  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -104,6 +104,28 @@ def test_average_is_the_mean_of_parameters(full_run, tmp_path):
 def test_warmup_decay_shape():
     f = warmup_decay(100)
     assert f(50) == pytest.approx(0.5) and f(100) == pytest.approx(1.0) and f(400) == pytest.approx(0.5)
+
+
+def test_warmup_cosine_shape():
+    f = warmup_cosine(100, 1100, 0.1)
+    assert f(50) == pytest.approx(0.5) and f(100) == pytest.approx(1.0)
+    assert f(600) == pytest.approx(0.1 + 0.9 * 0.5)  # half-way through the decay
+    assert f(1100) == pytest.approx(0.1) and f(5000) == pytest.approx(0.1)  # floor, held past the end
+    values = [f(s) for s in range(100, 1101, 50)]
+    assert all(a >= b for a, b in zip(values, values[1:]))
+
+
+def test_cosine_schedule_reaches_floor_at_last_update(tmp_path):
+    """With ``lr_schedule: cosine`` the LR of the last update of the last epoch is ``lr * min_lr_ratio``."""
+    cfg = tiny_config()
+    cfg.train.epochs, cfg.train.save_every_steps = 2, 0
+    cfg.train.lr_schedule, cfg.train.min_lr_ratio, cfg.train.warmup_steps = "cosine", 0.25, 1
+    src = FakeSource(n_utts=6, batch=2)
+    model, frontend = make_model_and_frontend(cfg, 0)
+    trainer = Trainer(model, frontend, cfg.train, tmp_path / "exp", src, None, "cpu", progress=False)
+    trainer.fit()
+    assert trainer.state.global_step == 6
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(cfg.train.lr * 0.25)
 
 
 def test_gradient_accumulation_matches_one_big_batch(tmp_path):
