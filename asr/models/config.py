@@ -285,21 +285,74 @@ def config_to_dict(cfg) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def load_config(path: str | os.PathLike) -> ExperimentConfig:
-    """Read ``config.yaml`` into an :class:`ExperimentConfig`.
+def _merge(base: dict, over: dict) -> dict:
+    """Deep merge of two YAML dicts: mappings merge key by key, anything else in ``over`` replaces ``base``'s."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
-    Raises:
-        InputError: unreadable YAML or a bad key/value (names the file).
-    """
+
+def _read_yaml(path: Path) -> dict:
     import yaml
 
-    path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise InputError(path, None, f"cannot read the config: {e.strerror or e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         raise InputError(path, line, f"not valid YAML: {getattr(e, 'problem', e)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(path, None, f"top level: expected a mapping, got {type(data).__name__}")
+    return data
+
+
+def builtin_config_path(name: str) -> Path:
+    """Path of a config shipped in ``asr/models/configs`` (``tiny``, ``small``, ``large``)."""
+    return Path(__file__).resolve().parent / "configs" / f"{name}.yaml"
+
+
+def resolve_config_dict(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -> dict:
+    """Read a config YAML and apply its ``base:`` chain: ``base`` names a shipped config (``tiny``, ``small``,
+    ``large``) or a YAML path relative to the file; the file's other keys override the base's, mapping by mapping.
+
+    Raises:
+        InputError: unreadable/invalid YAML, a base that does not exist, or a cycle of bases (names the files).
+    """
+    path = Path(path).resolve()
+    if path in _seen:
+        chain = " -> ".join(str(p) for p in (*_seen, path))
+        raise InputError(path, None, f"config bases form a cycle: {chain}")
+    data = _read_yaml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base:
+        raise InputError(path, None, f"base: expected a config name or a path, got {base!r}")
+    candidate = (path.parent / base) if base.endswith((".yaml", ".yml")) else builtin_config_path(base)
+    if not candidate.exists():
+        shipped = sorted(p.stem for p in builtin_config_path("x").parent.glob("*.yaml"))
+        raise InputError(
+            path,
+            None,
+            f"base: {base!r} is neither a shipped config {shipped} nor an existing YAML file ({candidate})",
+        )
+    return _merge(resolve_config_dict(candidate, (*_seen, path)), data)
+
+
+def load_config(path: str | os.PathLike) -> ExperimentConfig:
+    """Read ``config.yaml`` into an :class:`ExperimentConfig` (after applying its ``base:`` chain, see
+    :func:`resolve_config_dict`).
+
+    Raises:
+        InputError: unreadable YAML or a bad key/value (names the file).
+    """
+    path = Path(path)
+    data = resolve_config_dict(path)
     cfg = config_from_dict(ExperimentConfig, data, path)
     validate_config(cfg, path)
     return cfg

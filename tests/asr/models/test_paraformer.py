@@ -148,3 +148,34 @@ def test_eval_forward_has_no_glancing():
     valid = tokens >= 0
     acc = ((logits.argmax(-1) == tokens) & valid).sum() / valid.sum()
     torch.testing.assert_close(a["acc"], acc.float())
+
+
+def test_config_base_chain_overrides_and_errors(tmp_path):
+    """``base:`` takes a shipped config or a YAML file; the file's keys override it mapping by mapping."""
+    tiny = load_config("asr/models/configs/tiny.yaml")
+    (tmp_path / "a.yaml").write_text(
+        "base: tiny\ntrain:\n  epochs: 3\nmodel:\n  encoder:\n    num_layers: 2\n"
+    )
+    a = load_config(tmp_path / "a.yaml")
+    assert a.train.epochs == 3 and a.model.encoder.num_layers == 2
+    assert a.train.lr == tiny.train.lr and a.model.encoder.d_model == tiny.model.encoder.d_model
+    (tmp_path / "b.yaml").write_text("base: a.yaml\ntrain: {lr: 0.01}\n")  # a chain, relative to the file
+    b = load_config(tmp_path / "b.yaml")
+    assert (b.train.epochs, b.train.lr, b.model.encoder.num_layers) == (3, 0.01, 2)
+    (tmp_path / "c.yaml").write_text("base: d.yaml\n")
+    (tmp_path / "d.yaml").write_text("base: c.yaml\n")
+    with pytest.raises(InputError, match="cycle"):
+        load_config(tmp_path / "c.yaml")
+    (tmp_path / "e.yaml").write_text("base: tinyy\n")
+    with pytest.raises(InputError, match=r"e\.yaml.*'tinyy' is neither a shipped config"):
+        load_config(tmp_path / "e.yaml")
+
+
+def test_recipe_configs_resolve():
+    """Every recipe's conf/train.yaml loads through its base."""
+    from pathlib import Path
+
+    confs = sorted(Path("egs").glob("*/asr/conf/train.yaml"))
+    assert len(confs) >= 4
+    for conf in confs:
+        load_config(conf)
