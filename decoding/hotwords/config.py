@@ -11,6 +11,7 @@ __all__ = [
     "HotwordConfig",
     "DEFAULT_HOTWORD_SCORE",
     "DEFAULT_HOTWORD_WEIGHT",
+    "DEFAULT_HOTWORD_GATE",
     "DENSE_MAX_ENTRIES",
     "DFA_MAX_ENTRIES",
 ]
@@ -19,6 +20,8 @@ __all__ = [
 # and no whole-phrase weight met the targets on simulated posteriors (see there; real-model tuning is pending).
 DEFAULT_HOTWORD_SCORE = 1.0
 DEFAULT_HOTWORD_WEIGHT = 0.0
+# Acoustic gate (natural-log posterior a hotword token needs at its row to advance a match); None = off.
+DEFAULT_HOTWORD_GATE: float | None = None
 DENSE_MAX_ENTRIES = 1 << 25  # 32M int32 cells = 128 MiB (10,000 hotwords with V <= 1,000 stay dense)
 DFA_MAX_ENTRIES = 1 << 23  # compressed transitions (16 bytes each): 128 MiB
 
@@ -37,6 +40,10 @@ class HotwordConfig:
         dense_max_entries: Use a dense ``[states, V]`` transition table up to this many cells.
         dfa_max_entries: Else a compressed transition table up to this many entries, else the trie with failure
             rounds (see :mod:`decoding.hotwords.context_graph`).
+        word_end: Pay a completed phrase only when its word ends there (the next token starts a word, or the
+            utterance ends), so ``cat`` does not fire on ``cats``; off for tokenizers without multi-token words.
+        gate: Acoustic gate: the natural-log posterior a token needs at its row to advance a match (``None``: off;
+            takes effect when the search passes the token's log-posterior to ``ContextGraph.step``).
     """
 
     score: float = DEFAULT_HOTWORD_SCORE
@@ -47,3 +54,5 @@ class HotwordConfig:
     skip_bad: bool = False
     dense_max_entries: int = DENSE_MAX_ENTRIES
     dfa_max_entries: int = DFA_MAX_ENTRIES
+    word_end: bool = True
+    gate: float | None = DEFAULT_HOTWORD_GATE

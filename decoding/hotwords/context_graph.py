@@ -23,6 +23,20 @@ fallback state holds; an unfinished match is given back at the end; over a whole
 保定 through the failure link). Unlike icefall, a completed phrase is banked in the state's potential instead of
 being paid twice and taken back on the next token, so the running score of a hypothesis never over-shoots.
 
+Word-end check (``word_start`` given, i.e. a tokenizer whose words span several tokens): a completed phrase is
+only paid when the word ends there, so ``cat`` does not fire on ``cats`` / ``catalog`` (``▁cat s``). Its reward
+is deferred to the next step: the potential is ``held(n)`` everywhere (nothing banked on entry), and
+``step(s, t)`` gives ``held(n) - held(s) + [t starts a word] * reward(s)``; ``finalize(s) = reward(s) - held(s)``.
+When the word goes on (``t`` does not start a word) the pending completion is dropped and the token bonuses of
+the match are taken back with it (unless the longer word is itself a hotword). The total is then the sum of
+``w_h + L_h * s_h`` over the occurrences that END AT A WORD BOUNDARY.
+
+Acoustic gate (``gate_logp`` set and the search passes ``token_logp``): a token whose log-posterior at its row is
+below ``gate_logp`` cannot advance a match: the hypothesis falls back to its list's root (the held bonus is taken
+back, a pending completion is still paid when the token starts a word), so the bonus never pushes the search onto
+a token the acoustics do not support (the false-alarm control of sherpa-onnx / WeNet context biasing, here per
+token).
+
 Tensor form: states are numbered breadth-first (root 0); every hypothesis advances in one batched op, three layouts
 chosen by size:
 
@@ -77,6 +91,9 @@ class ContextGraph:
         row_len: ``sparse``: int32 [S] number of compressed transitions of each state (0: the root's apply).
         root_table: ``sparse``: int32 [R, V] each root's transitions (``None`` when ``R * V`` is too large).
         root_row: ``sparse``: int64 [S] the row of ``root_table`` for each state's root.
+        held: float32 [S] bonus held by the partial match, nothing banked (the potential of the word-end mode).
+        word_start: bool [V] tokens that begin a word (word-end check on), or ``None`` (completions paid at once).
+        gate_logp: Acoustic gate: tokens whose ``token_logp`` is below it do not advance a match (``None``: off).
     """
 
     vocab_size: int
@@ -97,6 +114,9 @@ class ContextGraph:
     row_len: torch.Tensor | None = None
     root_table: torch.Tensor | None = None
     root_row: torch.Tensor | None = None
+    held: torch.Tensor | None = None
+    word_start: torch.Tensor | None = None
+    gate_logp: float | None = None
 
     # ---------------------------------------------------------------- construction
 
@@ -109,6 +129,8 @@ class ContextGraph:
         vocab_size: int,
         dense_max_entries: int = DENSE_MAX_ENTRIES,
         dfa_max_entries: int = DFA_MAX_ENTRIES,
+        word_start: Sequence[bool] | torch.Tensor | None = None,
+        gate_logp: float | None = None,
     ) -> ContextGraph:
         """Build the automaton of one hotword list.
 
@@ -119,10 +141,18 @@ class ContextGraph:
             vocab_size: V, the number of token ids.
             dense_max_entries: Use the dense ``[S, V]`` table when ``S * V`` is at most this.
             dfa_max_entries: Else use the compressed table when it has at most this many entries, else the trie.
+            word_start: bool [V], True for tokens that begin a word (and for specials that end one): turns on the
+                word-end check (see the module docstring). ``None``: a completed phrase is paid at once.
+            gate_logp: Acoustic gate in natural-log posterior (e.g. ``-4.6`` = 1%); used when the search passes
+                ``token_logp`` to :meth:`step`. ``None``: no gate.
 
         Raises:
             ValueError: an empty phrase, a token id out of range, or lengths that differ.
         """
+        if word_start is not None:
+            word_start = torch.as_tensor(word_start, dtype=torch.bool).flatten()
+            if word_start.numel() != vocab_size:
+                raise ValueError(f"word_start has {word_start.numel()} entries, vocab_size is {vocab_size}")
         if len(phrases) != len(weights):
             raise ValueError(f"{len(phrases)} phrases but {len(weights)} weights")
         children: list[dict[int, int]] = [{}]
@@ -209,14 +239,17 @@ class ContextGraph:
             reward=by_new(reward, np.float64).float(),
             num_matches=by_new(count, np.int32),
             is_root=torch.arange(n) == 0,
+            held=by_new(held, np.float64).float(),
+            word_start=word_start,
+            gate_logp=None if gate_logp is None else float(gate_logp),
             dense_max_entries=dense_max_entries,
             dfa_max_entries=dfa_max_entries,
         )
 
     @classmethod
-    def empty(cls, vocab_size: int) -> ContextGraph:
+    def empty(cls, vocab_size: int, **options) -> ContextGraph:
         """The graph of an empty list: one root state, every step gives 0 and stays there."""
-        return cls.build([], [], 0.0, vocab_size)
+        return cls.build([], [], 0.0, vocab_size, **options)
 
     @classmethod
     def _assemble(
@@ -362,6 +395,13 @@ class ContextGraph:
         v = graphs[0].vocab_size
         if any(g.vocab_size != v for g in graphs):
             raise ValueError(f"vocabulary sizes differ: {sorted({g.vocab_size for g in graphs})}")
+        ws = [None if g.word_start is None else g.word_start.cpu() for g in graphs]
+        if any((a is None) != (ws[0] is None) or (a is not None and not torch.equal(a, ws[0])) for a in ws):
+            raise ValueError("graphs built with different word_start tables (different tokenizers?)")
+        if len({g.gate_logp for g in graphs}) > 1:
+            raise ValueError(
+                f"graphs built with different gate_logp: {sorted({str(g.gate_logp) for g in graphs})}"
+            )
         device = graphs[0].fail.device
         sizes = torch.tensor([g.num_states for g in graphs], dtype=torch.int64)
         offsets = torch.cumsum(sizes, 0) - sizes
@@ -383,6 +423,9 @@ class ContextGraph:
             reward=cat("reward"),
             num_matches=cat("num_matches"),
             is_root=cat("is_root"),
+            held=cat("held"),
+            word_start=graphs[0].word_start.cpu() if graphs[0].word_start is not None else None,
+            gate_logp=graphs[0].gate_logp,
             dense_max_entries=dense_max_entries,
             dfa_max_entries=dfa_max_entries,
         )
@@ -495,25 +538,42 @@ class ContextGraph:
             cur = torch.where(active, self.fail[cur], cur)
         return result
 
-    def step(self, state: torch.Tensor, token: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    @property
+    def word_end_check(self) -> bool:
+        """True when completions are paid only at a word boundary (built with ``word_start``)."""
+        return self.word_start is not None
+
+    def step(
+        self, state: torch.Tensor, token: torch.Tensor, token_logp: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Advance every hypothesis by one emitted token.
 
         Args:
             state: int64 [N] context states.
             token: int64 [N] tokens.txt ids (never blank: on blank or a CTC repeat the caller keeps the state and
                 adds nothing).
+            token_logp: Optional float [N] natural-log posterior of each token at its row (the acoustic score the
+                search reads for it); with ``gate_logp`` set, a token below the gate does not advance a match.
 
         Returns:
             ``(bonus, next_state)``: float32 [N] score to ADD (negative when a failed match is taken back) and
             int64 [N] the new states.
         """
         nxt = self.next_state(state, token)
-        bonus = self.potential[nxt] - self.potential[state] + self.reward[nxt]
+        if token_logp is not None and self.gate_logp is not None:
+            nxt = torch.where(token_logp.to(self.held.device) >= self.gate_logp, nxt, self.root_of[state])
+        if self.word_start is None:
+            return self.potential[nxt] - self.potential[state] + self.reward[nxt], nxt
+        ends = self.word_start[token]
+        bonus = self.held[nxt] - self.held[state] + torch.where(ends, self.reward[state], 0.0)
         return bonus, nxt
 
     def finalize(self, state: torch.Tensor) -> torch.Tensor:
-        """float32 [N] score to add at utterance end: takes back the bonus of an unfinished partial match."""
-        return -self.potential[state]
+        """float32 [N] score to add at utterance end: takes back the bonus of an unfinished partial match (and, with
+        the word-end check, pays a completion pending at the last token: the utterance end is a word end)."""
+        if self.word_start is None:
+            return -self.potential[state]
+        return self.reward[state] - self.held[state]
 
     def matches(self, state: torch.Tensor) -> torch.Tensor:
         """int32 [N] number of phrases completed on entering ``state`` (for diagnostics and tests)."""

@@ -35,6 +35,7 @@ __all__ = [
     "UttContexts",
     "tokenize_hotwords",
     "build_context",
+    "word_start_table",
     "load_context",
     "load_context_scp",
 ]
@@ -221,7 +222,31 @@ def build_context(
         _vocab_size(tokenizer),
         dense_max_entries=config.dense_max_entries,
         dfa_max_entries=config.dfa_max_entries,
+        word_start=word_start_table(tokenizer) if config.word_end else None,
+        gate_logp=config.gate,
     )
+
+
+def word_start_table(tokenizer: Any) -> list[bool] | None:
+    """bool [V]: which token ids begin a word (``Tokenizer.is_word_start``); special symbols (``<blk>``, ``<unk>``,
+    ``<sos/eos>``) count as word boundaries. ``None`` when every ordinary token starts a word (CJK characters): then
+    a word never spans tokens and the word-end check has nothing to do.
+    """
+    cached = getattr(tokenizer, "_hotword_word_start", None)
+    if cached is not None:
+        return cached or None
+    v = _vocab_size(tokenizer)
+    table = []
+    for i in range(v):
+        sym = tokenizer.symbols[i] if i in tokenizer.symbols else "<>"
+        special = sym.startswith("<") and sym.endswith(">")
+        table.append(special or bool(tokenizer.is_word_start(i)))
+    result = table if not all(table) else []
+    try:
+        tokenizer._hotword_word_start = result
+    except AttributeError:  # pragma: no cover - a tokenizer with __slots__
+        pass
+    return result or None
 
 
 def _load_tokenizer(tokenizer: Any) -> Any:

@@ -48,10 +48,22 @@ class ContextGraphRef:
         phrases: Token-id sequences (tokens.txt ids, no blank), one per hotword; duplicates allowed (both count).
         weights: Whole-phrase weight of each phrase, added when it completes (negative = penalty).
         hotword_score: Incremental bonus per matched token for phrases with weight >= 0 (0 for penalized phrases).
+        word_start: Per token id, whether it begins a word: completions are then paid only at a word boundary
+            (when the next token starts a word, or at :meth:`finalize`), and a match whose word goes on is dropped.
+        gate_logp: Acoustic gate: a token whose ``token_logp`` is below it sends the automaton back to the root.
     """
 
-    def __init__(self, phrases: Sequence[Sequence[int]], weights: Sequence[float], hotword_score: float):
+    def __init__(
+        self,
+        phrases: Sequence[Sequence[int]],
+        weights: Sequence[float],
+        hotword_score: float,
+        word_start: Sequence[bool] | None = None,
+        gate_logp: float | None = None,
+    ):
         self.hotword_score = float(hotword_score)
+        self.word_start = None if word_start is None else [bool(x) for x in word_start]
+        self.gate_logp = gate_logp
         self.root = RefNode(id=0, token=-1, depth=0)
         self.nodes = [self.root]
         self.phrases = [list(p) for p in phrases]
@@ -107,22 +119,31 @@ class ContextGraphRef:
     def num_nodes(self) -> int:
         return len(self.nodes)
 
-    def forward_one_step(self, state: RefNode, token: int) -> tuple[float, RefNode, list[int]]:
+    def forward_one_step(
+        self, state: RefNode, token: int, token_logp: float | None = None
+    ) -> tuple[float, RefNode, list[int]]:
         """Advance one matched token.
 
         Args:
             state: Current node (start at :attr:`root`).
             token: tokens.txt id of the emitted token (never blank: on blank the caller keeps the state).
+            token_logp: The token's log-posterior at its row (only used with ``gate_logp``).
 
         Returns:
             ``(bonus, next_state, matched)``: the score to add, the new node, and the indices of the phrases
-            completed by this token (longest first, then along output links).
+            completed by this token (longest first, then along output links; with the word-end check these are
+            only candidates: they are paid on the next word start).
         """
         node = state
         while token not in node.next and node is not self.root:
             node = node.fail
         nxt = node.next.get(token, self.root)
-        bonus = nxt.potential - state.potential + nxt.reward
+        if self.gate_logp is not None and token_logp is not None and token_logp < self.gate_logp:
+            nxt = self.root
+        if self.word_start is None:
+            bonus = nxt.potential - state.potential + nxt.reward
+        else:
+            bonus = nxt.held - state.held + (state.reward if self.word_start[token] else 0.0)
         matched = []
         m = nxt if nxt.ends else nxt.output
         while m is not None:
@@ -131,8 +152,11 @@ class ContextGraphRef:
         return bonus, nxt, matched
 
     def finalize(self, state: RefNode) -> float:
-        """Score to add at the end of the utterance: takes back the bonus held by an unfinished partial match."""
-        return -state.potential
+        """Score to add at the end of the utterance: takes back the bonus held by an unfinished partial match (and
+        pays a completion pending a word end)."""
+        if self.word_start is None:
+            return -state.potential
+        return state.reward - state.held
 
     def score_sequence(self, tokens: Sequence[int]) -> tuple[float, list[int]]:
         """Total bonus (including :meth:`finalize`) and completed phrase indices for a whole token sequence."""

@@ -408,15 +408,44 @@ def _read_posteriors(scp: str) -> tuple[dict[str, np.ndarray], str]:
     return posts, row_type
 
 
+class RowGatedContext:
+    """Passes each token's log-posterior to ``ContextGraph.step`` for the acoustic gate, for a search that does not
+    pass it yet: ``prefix_beam_search`` steps the context exactly once per row (all extensions of that row in one
+    call), so the row is known by counting calls. Emulates the proposed search change (``token_logp=row[c]``);
+    checked by :meth:`check` (calls must equal rows).
+    """
+
+    def __init__(self, graph, logprobs: np.ndarray):
+        self.graph, self.lp, self.row = graph, torch.from_numpy(np.asarray(logprobs, dtype=np.float32)), 0
+
+    def step(self, state, token):
+        logp = self.lp[self.row, token]
+        self.row += 1
+        return self.graph.step(state, token, token_logp=logp)
+
+    def finalize(self, state):
+        return self.graph.finalize(state)
+
+    def check(self) -> None:
+        if self.row != self.lp.shape[0]:
+            raise RuntimeError(f"context stepped {self.row} times for {self.lp.shape[0]} rows")
+
+
 def decode_nograph(posts, row_type, tokenizer, ctx, beam: int) -> dict[str, str]:
-    """Graph-less prefix beam search of every utterance, with an optional ``UttContexts``."""
+    """Graph-less prefix beam search of every utterance, with an optional ``UttContexts`` (gated through
+    :class:`RowGatedContext` when its graph has a ``gate_logp``)."""
     from decoding.search.nograph import prefix_beam_search
 
     out = {}
     for key, lp in posts.items():
         graph = ctx.graph if ctx else None
+        gated = graph is not None and graph.gate_logp is not None
+        if gated:
+            graph = RowGatedContext(graph, lp)
         start = int(ctx.start_states([key])[0]) if ctx else 0
         hyps = prefix_beam_search(lp, beam=beam, row_type=row_type, context=graph, context_start=start)
+        if gated:
+            graph.check()
         out[key] = tokenizer.decode(list(hyps[0].tokens)) if hyps else ""
     return out
 
@@ -483,8 +512,10 @@ def cmd_eval(args) -> int:
     )
     torch.set_num_threads(1)
 
-    def ctx_for(score, weight):
-        cfg = HotwordConfig(score=score, weight=weight, skip_bad=True)
+    def ctx_for(score, weight, gate=args.hotword_gate):
+        cfg = HotwordConfig(
+            score=score, weight=weight, gate=gate, word_end=not args.no_word_end, skip_bad=True
+        )
         if args.scp:
             return load_context_scp(args.scp, tok, config=cfg)
         return UttContexts(load_context(args.hotwords, tok, config=cfg), {}, 0)
@@ -494,16 +525,28 @@ def cmd_eval(args) -> int:
     )
     print(line)
     grid = (
-        [(s, w) for s in (0.5, 1.0, 1.5, 2.0, 3.0) for w in (0.0, 1.0, 2.0, 4.0)]
+        [(s, w, g) for g in args.gates for s in args.scores for w in args.weights]
         if args.sweep
-        else [(args.hotword_score, args.hotword_weight)]
+        else [(args.hotword_score, args.hotword_weight, args.hotword_gate)]
     )
-    for s, w in grid:
-        hyps = decode_nograph(posts, row_type, tok, ctx_for(s, w), args.beam)
-        line, d = _row(f"prefix-beam +hw s={s:g} w={w:g}", refs, hyps, hotwords)
-        print(line)
+    results = []
+    for s, w, g in grid:
+        hyps = decode_nograph(posts, row_type, tok, ctx_for(s, w, g), args.beam)
+        gname = "-" if g is None else f"{g:g}"
+        line, d = _row(f"prefix-beam +hw s={s:g} w={w:g} g={gname}", refs, hyps, hotwords)
+        print(line, flush=True)
+        results.append((s, w, g, d))
         if not args.sweep:
             print(_verdict(base, d))
+    if args.sweep:
+        ok = [r for r in results if r[3]["uwer"] - base["uwer"] <= 0.003 and r[3]["fa"] < 0.01]
+        if ok:
+            s, w, g, d = min(ok, key=lambda r: r[3]["bwer"])
+            print(
+                f"best within the U-WER and false-alarm targets: s={s:g} w={w:g} g={g}: {_verdict(base, d)}"
+            )
+        else:
+            print("no setting of the grid meets the U-WER and false-alarm targets")
     if args.graph:
         vocab = {
             line.split()[0] for line in open(Path(args.graph) / "words.txt", encoding="utf-8") if line.strip()
@@ -527,6 +570,8 @@ def cmd_eval(args) -> int:
             str(args.hotword_score),
             "--hotword-weight",
             str(args.hotword_weight),
+            "--tokenizer",
+            args.tokenizer,
         ]
         line, d = _row(
             "TLG + hotwords", refs, decode_tlg(args.graph, args.posteriors, out / "tlg_hw", extra), hotwords
@@ -534,6 +579,14 @@ def cmd_eval(args) -> int:
         print(line)
         print(_verdict(tbase, d))
     return 0
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x]
+
+
+def _gates(text: str) -> list[float | None]:
+    return [None if x.lower() in ("none", "-") else float(x) for x in text.split(",") if x]
 
 
 def main(argv=None) -> int:
@@ -584,7 +637,18 @@ def main(argv=None) -> int:
     e.add_argument("--beam", type=int, default=8)
     e.add_argument("--hotword-score", type=float, default=HotwordConfig.score)
     e.add_argument("--hotword-weight", type=float, default=HotwordConfig.weight)
-    e.add_argument("--sweep", action="store_true", help="grid over --hotword-score x --hotword-weight")
+    e.add_argument(
+        "--hotword-gate", type=float, default=HotwordConfig.gate, help="acoustic gate (log-posterior)"
+    )
+    e.add_argument("--no-word-end", action="store_true", help="pay completions at once (no word-end check)")
+    e.add_argument("--sweep", action="store_true", help="grid over --scores x --weights x --gates")
+    e.add_argument(
+        "--scores", type=_floats, default=[0.5, 1.0, 1.5, 2.0, 3.0], help="sweep: per-token bonuses"
+    )
+    e.add_argument(
+        "--weights", type=_floats, default=[0.0, 1.0, 2.0, 4.0], help="sweep: whole-phrase weights"
+    )
+    e.add_argument("--gates", type=_gates, default=[None], help="sweep: gates, e.g. none,-6,-3")
     e.set_defaults(func=cmd_eval)
     args = p.parse_args(argv)
     return args.func(args)
