@@ -16,9 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from asr.data.atomic import atomic_path, atomic_write
@@ -47,8 +48,16 @@ class GraphBuildConfig:
         sil_token: Token of optional silence between words (``None`` = none).
         sil_prob: Probability of that silence.
         disambig: Add ``#k`` disambiguation symbols (turn off only to see what goes wrong without them).
-        max_det_states: Cap on the states of det(L o G); 0 = ``det_ratio`` x states of L o G + 100000.
+        max_det_states: Cap on the states of det(L o G); 0 = none with ``det_method="trie"`` (its size is known
+            and logged before it is built), ``det_ratio`` x states of L o G + 100000 with ``openfst``.
         det_ratio: See ``max_det_states``.
+        det_method: ``trie`` (det(L o G) written down directly as a trie of the words under every history,
+            :mod:`decoding.graph.trie_lg`: no L o G, no subset hashing), ``openfst`` (compose + OpenFst
+            ``determinize``, the reference) or ``auto`` (``trie`` unless optional silence is on).
+        extra_words: A word list or hotword file (``phrase``, ``phrase weight`` or ``phrase :weight`` per line): the
+            words of its phrases that the LM does not know are added to L (spelled by the lexicon, else by the
+            tokenizer) and to G as unigrams of the back-off state, so the search can output them.
+        extra_word_logprob: log10 probability of those unigrams; ``None`` = the ARPA's ``<unk>`` unigram, or -7.
         tlg_method: ``arrays`` (T o LG built directly from LG's arcs, :mod:`decoding.graph.expand`; linear in LG,
             independent of the vocabulary size) or ``openfst`` (compose with the T of :mod:`~decoding.graph.topology`;
             the reference, slow for large vocabularies).
@@ -70,6 +79,9 @@ class GraphBuildConfig:
     disambig: bool = True
     max_det_states: int = 0
     det_ratio: float = 20.0
+    det_method: str = "auto"
+    extra_words: str | None = None
+    extra_word_logprob: float | None = None
     tlg_method: str = "arrays"
     write_pt: bool = True
     keep_intermediate: bool = True
@@ -86,6 +98,7 @@ class GraphBuildResult:
     num_tokens: int
     oov_words: list[str]
     skipped_words: dict[str, str]
+    extra_words: list[str] = field(default_factory=list)
 
 
 # options that do not change what is built
@@ -94,7 +107,7 @@ _NOT_STAMPED = ("write_pt", "keep_intermediate", "max_det_states", "det_ratio")
 
 def _stamp(cfg: GraphBuildConfig) -> dict:
     files = {}
-    for name in ("tokens", "arpa", "lexicon", "tokenizer"):
+    for name in ("tokens", "arpa", "lexicon", "tokenizer", "extra_words"):
         p = getattr(cfg, name)
         if p:
             st = os.stat(p)
@@ -110,6 +123,23 @@ def _check_labels(a, num_tokens: int) -> None:
             f"TLG input labels span [{int(a.ilabel.min())}, {int(a.ilabel.max())}], expected [1, {num_tokens}] "
             "(an epsilon or a disambiguation symbol survived: this is a bug, please report it)"
         )
+
+
+def _describer(gstats, words: SymbolTable, arpa: str):
+    """``describe(states) -> names`` for messages: each G state's n-gram history with its ARPA line."""
+    from decoding.graph.grammar import find_ngram_lines
+
+    def describe(states: list[int]) -> list[str]:
+        hists = [gstats.history(s, words) for s in states]
+        lines = find_ngram_lines(arpa, [h for h in hists if h])
+        return [
+            f"n-gram context '{' '.join(h)}' (ARPA line {lines.get(h, '?')})"
+            if h
+            else "the empty history (the unigram back-off state)"
+            for h in hists
+        ]
+
+    return describe
 
 
 def _write_fst(f, path: Path) -> None:
@@ -145,8 +175,14 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike, tokenize
         remove_disambig,
     )
     from decoding.graph.expand import apply_topology
+    from decoding.graph.extra_words import (
+        DEFAULT_EXTRA_WORD_LOGPROB,
+        add_extra_pronunciations,
+        add_unigrams,
+        read_extra_words,
+    )
     from decoding.graph.fst_arrays import arrays_to_fst, fst_to_arrays
-    from decoding.graph.grammar import arpa_vocabulary, make_grammar_fst, parse_oov_policy
+    from decoding.graph.grammar import arpa_vocabulary, make_grammar_fst, parse_oov_policy, unk_logprob
     from decoding.graph.lexicon import (
         add_disambig,
         lexicon_from_tokenizer,
@@ -155,13 +191,20 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike, tokenize
         read_lexicon,
     )
     from decoding.graph.topology import TOPOLOGIES, TopologyConfig, make_topology_fst
+    from decoding.graph.trie_lg import blame_message, lg_entries, trie_lg
 
     cfg = config
     out = Path(graph_dir)
     if not cfg.arpa:
         raise CifstError("no ARPA LM given (--arpa)")
-    if (cfg.lexicon is None) == (cfg.tokenizer is None and tokenizer is None):
-        raise CifstError("give exactly one of --lexicon (lexicon.txt) and --tokenizer (lexicon-free graph)")
+    has_tok = cfg.tokenizer is not None or tokenizer is not None
+    if cfg.lexicon is None and not has_tok:
+        raise CifstError("give --lexicon (lexicon.txt) or --tokenizer (lexicon-free graph)")
+    if cfg.lexicon is not None and has_tok and not cfg.extra_words:
+        raise CifstError(
+            "give one of --lexicon (lexicon.txt) and --tokenizer (lexicon-free graph); both only with "
+            "--extra-words (the tokenizer then spells the extra words the lexicon lacks)"
+        )
     if cfg.tlg_method not in ("arrays", "openfst"):
         raise CifstError(f"tlg_method must be 'arrays' or 'openfst', got {cfg.tlg_method!r}")
     if cfg.topo not in TOPOLOGIES:
@@ -170,7 +213,9 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike, tokenize
         parse_oov_policy(cfg.oov)
     except ValueError as e:
         raise CifstError(str(e)) from None
-    for name in ("tokens", "arpa", "lexicon", "tokenizer"):
+    if cfg.det_method not in ("auto", "trie", "openfst"):
+        raise CifstError(f"det_method must be 'auto', 'trie' or 'openfst', got {cfg.det_method!r}")
+    for name in ("tokens", "arpa", "lexicon", "tokenizer", "extra_words"):
         p = getattr(cfg, name)
         if p and not Path(p).exists():
             raise FileNotFoundError(2, "No such file or directory", p)
@@ -244,6 +289,16 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike, tokenize
         raise InputError(
             cfg.lexicon or cfg.arpa, None, "no pronunciations: the lexicon / LM vocabulary is empty"
         )
+    extra_words: list[str] = []
+    if cfg.extra_words:
+        extra_words = add_extra_pronunciations(
+            lexicon,
+            read_extra_words(cfg.extra_words),
+            set(arpa_vocabulary(cfg.arpa)),
+            tokenizer,
+            cfg.extra_words,
+        )
+        log.info("extra words: %d not in the LM (%s)", len(extra_words), ", ".join(extra_words[:5]))
     disambig, num_disambig = add_disambig(lexicon) if cfg.disambig else (None, 1)
     words = make_word_table(lexicon.words())
     log.info(
@@ -265,7 +320,11 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike, tokenize
             f.write(f"{p.word} {p.prob:g} {' '.join(tokens.symbol(t) for t in p.tokens)}{extra}\n")
 
     L = G = LG = None
-    cause = diagnose_lexicon(lexicon, disambig)
+    method = cfg.det_method
+    if method == "auto":
+        method = "openfst" if sil is not None and cfg.sil_prob > 0 else "trie"
+    if method == "trie" and sil is not None and cfg.sil_prob > 0:
+        raise CifstError("det_method 'trie' does not support optional silence; use 'openfst' or 'auto'")
     tlg_done = (out / "TLG.fst").exists()
     oov_words: list[str] = []
     if not tlg_done and not done("LG.fst"):
@@ -284,19 +343,55 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike, tokenize
                 gstats.dropped,
                 "dropped" if cfg.oov == "skip" else "merged",
             )
+        if extra_words:
+            lp = cfg.extra_word_logprob
+            if lp is None:
+                lp = unk_logprob(cfg.arpa)
+                lp = DEFAULT_EXTRA_WORD_LOGPROB if lp is None or not math.isfinite(lp) else lp
+            add_unigrams(G, [words.id(w) for w in extra_words], lp)
+            log.info("G: %d extra unigrams with log10 p = %g on the back-off state", len(extra_words), lp)
         report("G.fst", G, t0)
         if cfg.keep_intermediate:
             _write_fst(L, out / "L_disambig.fst")
             _write_fst(G, out / "G.fst")
         oov_words = gstats.oov_words
-        t0 = time.time()
-        LG = compose_lg(L, G)
-        report("L o G", LG, t0)
-        del G
-        cap = cfg.max_det_states or int(cfg.det_ratio * LG.num_states()) + 100_000
-        t0 = time.time()
-        LG = determinize_capped(LG, cap, "L o G", cause)
-        report("det(L o G)", LG, t0)
+        describe = _describer(gstats, words, cfg.arpa)
+        if method == "trie":
+            del L
+            t0 = time.time()
+            trie = trie_lg(
+                lexicon,
+                disambig,
+                first_disambig,
+                words,
+                fst_to_arrays(G),
+                cfg.max_det_states,
+                describe,
+                gstats.state_order,
+            )
+            del G
+            a = trie.arrays
+            LG = arrays_to_fst(a.num_states, a.start, a.src, a.dst, a.ilabel, a.olabel, a.weight, a.final)
+            del trie, a
+            LG.connect()
+            report("det(L o G) (lexicon tries)", LG, t0)
+        else:
+            cause = diagnose_lexicon(lexicon, disambig)
+            ga = fst_to_arrays(G)
+
+            def blame() -> str:
+                e = lg_entries(lexicon, disambig, first_disambig, words, ga)
+                return blame_message(e, describe, gstats.state_order)
+
+            t0 = time.time()
+            LG = compose_lg(L, G)
+            report("L o G", LG, t0)
+            del G
+            cap = cfg.max_det_states or int(cfg.det_ratio * LG.num_states()) + 100_000
+            t0 = time.time()
+            LG = determinize_capped(LG, cap, "L o G", cause, blame)
+            del ga
+            report("det(L o G)", LG, t0)
         t0 = time.time()
         LG = minimize_encoded(LG)
         report("min(det(L o G))", LG, t0)
@@ -351,4 +446,6 @@ def build_graph(config: GraphBuildConfig, graph_dir: str | os.PathLike, tokenize
     if not cfg.keep_intermediate:
         for name in ("L_disambig.fst", "G.fst", "LG.fst"):
             (out / name).unlink(missing_ok=True)
-    return GraphBuildResult(out, sizes, skipped, len(lexicon.words()), num_tokens, oov_words, lexicon.skipped)
+    return GraphBuildResult(
+        out, sizes, skipped, len(lexicon.words()), num_tokens, oov_words, lexicon.skipped, extra_words
+    )

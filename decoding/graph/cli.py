@@ -22,6 +22,8 @@ Example:
   cifst graph build --tokens exp/tok/tokens.txt --lexicon data/lang/lexicon.txt --arpa data/lm/lm.arpa \\
       --topo cif exp/graph
   cifst graph build --tokenizer exp/tok --arpa data/lm/lm.arpa --topo ctc --oov skip exp/graph_nolex
+  cifst graph build --tokens exp/tok/tokens.txt --lexicon data/lang/lexicon.txt --tokenizer exp/tok \
+      --arpa data/lm/lm.arpa --extra-words hotwords.txt --topo cif exp/graph_hot
 """
 
 INFO_DESCRIPTION = """\
@@ -70,6 +72,25 @@ def register(sub) -> None:
         default=0,
         help="stop determinization of L o G beyond this many states (0 = 20 x |L o G| + 100000)",
     )
+    p.add_argument(
+        "--det-method",
+        choices=["auto", "trie", "openfst"],
+        default="auto",
+        help="how det(L o G) is made: lexicon tries written directly (trie; auto unless --sil-token) or OpenFst "
+        "compose + determinize (openfst)",
+    )
+    p.add_argument(
+        "--extra-words",
+        metavar="FILE",
+        help="words or hotword phrases ('phrase', 'phrase weight', 'phrase :weight' per line) to make outputtable: "
+        "the LM's unknown ones become unigrams of the back-off state (spelled by the lexicon, else --tokenizer)",
+    )
+    p.add_argument(
+        "--extra-word-logprob",
+        type=float,
+        default=None,
+        help="log10 unigram probability of the extra words (default: the ARPA's <unk>, else -7)",
+    )
     p.add_argument("--no-pt", action="store_true", help="do not write TLG.pt")
     p.add_argument("--clean", action="store_true", help="delete L_disambig.fst, G.fst and LG.fst at the end")
     p.add_argument("--quiet", action="store_true", help="log warnings only")
@@ -106,13 +127,17 @@ def _build(args: argparse.Namespace) -> int:
         sil_token=args.sil_token,
         sil_prob=args.sil_prob,
         max_det_states=args.max_det_states,
+        det_method=args.det_method,
+        extra_words=args.extra_words,
+        extra_word_logprob=args.extra_word_logprob,
         write_pt=not args.no_pt,
         keep_intermediate=not args.clean,
     )
     res = build_graph(cfg, args.graph_dir)
     tlg = res.sizes.get("TLG.fst")
     where = f"{tlg[0]} states, {tlg[1]} arcs" if tlg else "all steps were already done"
-    print(f"{res.graph_dir}: TLG ({cfg.topo}) {where}; {res.num_words} words, {res.num_tokens} tokens")
+    extra = f", {len(res.extra_words)} extra words" if res.extra_words else ""
+    print(f"{res.graph_dir}: TLG ({cfg.topo}) {where}; {res.num_words} words{extra}, {res.num_tokens} tokens")
     return 0
 
 

@@ -132,7 +132,7 @@ def _capture_stderr(box: list[str], limit: int = 4000):
             box.append(tmp.read(limit).decode("utf-8", "replace"))
 
 
-def determinize_capped(f, max_states: int, what: str = "L o G", cause: str = ""):
+def determinize_capped(f, max_states: int, what: str = "L o G", cause: str = "", blame=None):
     """Determinize (functional, tropical) but stop at ``max_states``.
 
     A cause known in advance (``cause`` non-empty, e.g. homophones without ``#k``: the input is not functional and
@@ -143,6 +143,8 @@ def determinize_capped(f, max_states: int, what: str = "L o G", cause: str = "")
         max_states: State cap; reaching it raises instead of running out of memory.
         what: Name of the graph for messages.
         cause: A diagnosis (from :func:`diagnose_lexicon`); non-empty means "will not determinize".
+        blame: Called when the cap is hit; returns a sentence naming the n-gram histories that make the result
+            big (:func:`decoding.graph.trie_lg.blame_message`).
 
     Returns:
         The deterministic FST.
@@ -168,9 +170,11 @@ def determinize_capped(f, max_states: int, what: str = "L o G", cause: str = "")
             "(homophones without disambiguation symbols?)"
         )
     if d.num_states() >= max_states:
+        why = f" {blame()}." if blame is not None else ""
         raise DeterminizeBlowup(
-            f"determinizing {what} ({fst_size(f)}) exceeded {max_states} states and was stopped; the LM is too "
-            "large for this lexicon: prune it (cifst lm prune) or raise --max-det-states"
+            f"determinizing {what} ({fst_size(f)}) exceeded {max_states} states and was stopped.{why} The LM is too "
+            "large for this lexicon: prune it (cifst lm prune LM.arpa SMALL.arpa --threshold 1e-8, or cifst lm "
+            "build --prune 0 0 1 1) or raise --max-det-states"
         )
     return d
 

@@ -28,7 +28,14 @@ import numpy as np
 from asr.errors import InputError
 from asr.text.symbol_table import SymbolTable
 
-__all__ = ["GrammarStats", "make_grammar_fst", "arpa_vocabulary", "parse_oov_policy"]
+__all__ = [
+    "GrammarStats",
+    "make_grammar_fst",
+    "arpa_vocabulary",
+    "parse_oov_policy",
+    "find_ngram_lines",
+    "unk_logprob",
+]
 
 log = logging.getLogger(__name__)
 LN10 = math.log(10.0)
@@ -44,6 +51,9 @@ class GrammarStats:
         oov_words: LM words not in the word table (with ``skip``/``map``), in first-seen order.
         dropped: n-grams dropped by ``skip``, or merged by ``map``.
         states, arcs: Size of G.
+        state_order: int64 [states] n-gram order of each state's history (0 = the empty history).
+        state_row: int64 [states] row of that history among the n-grams of its order (-1 for the empty one).
+        ngram_words: Per order k, int64 [n_k, k] word ids of the n-grams (to name a state's history).
     """
 
     order: int = 0
@@ -52,6 +62,16 @@ class GrammarStats:
     dropped: int = 0
     states: int = 0
     arcs: int = 0
+    state_order: np.ndarray | None = None
+    state_row: np.ndarray | None = None
+    ngram_words: list[np.ndarray] = field(default_factory=list)
+
+    def history(self, state: int, words: SymbolTable) -> tuple[str, ...]:
+        """The n-gram history (words) of a G state; ``()`` for the empty history (the unigram state)."""
+        if self.state_order is None or self.state_order[state] == 0:
+            return ()
+        k = int(self.state_order[state])
+        return tuple(words.symbol(int(x)) for x in self.ngram_words[k - 1][int(self.state_row[state])])
 
 
 def parse_oov_policy(text: str) -> tuple[str, str | None]:
@@ -76,6 +96,38 @@ def arpa_vocabulary(arpa: str | os.PathLike) -> list[str]:
         if e.order > 1:
             break
         out.append(e.words[0])
+    return out
+
+
+def unk_logprob(arpa: str | os.PathLike) -> float | None:
+    """The log10 probability of the ``<unk>`` unigram of an ARPA file, or ``None`` when it has none."""
+    from lm.arpa import iter_arpa
+
+    for e in iter_arpa(arpa):
+        if e.order > 1:
+            break
+        if e.words[0] == "<unk>":
+            return float(e.logprob)
+    return None
+
+
+def find_ngram_lines(path: str | os.PathLike, ngrams: list[tuple[str, ...]]) -> dict[tuple[str, ...], int]:
+    """Line numbers of several n-grams of an ARPA file in one pass (for error messages)."""
+    from lm.arpa import open_text
+
+    want = set(ngrams)
+    sizes = {len(n) for n in want}
+    out: dict[tuple[str, ...], int] = {}
+    with open_text(Path(path)) as f:
+        for lineno, raw in enumerate(f, start=1):
+            fields = raw.split()
+            for n in sizes:
+                if len(fields) in (n + 1, n + 2):
+                    key = tuple(fields[1 : n + 1])
+                    if key in want and key not in out:
+                        out[key] = lineno
+            if len(out) == len(want):
+                break
     return out
 
 
@@ -335,5 +387,12 @@ def make_grammar_fst(arpa: str | os.PathLike, words: SymbolTable, oov: str = "er
     )
     G.arcsort(sort_type="ilabel")
     stats.states, stats.arcs = num_states, int(src.size)
+    stats.state_order = np.zeros(num_states, np.int64)
+    stats.state_row = np.full(num_states, -1, np.int64)
+    for k in range(1, N):
+        rows = np.flatnonzero(state_of[k - 1] >= 0)
+        stats.state_order[state_of[k - 1][rows]] = k
+        stats.state_row[state_of[k - 1][rows]] = rows
+    stats.ngram_words = [o.words for o in orders]
     log.info("G: %d-gram LM %s -> %d states, %d arcs", N, arpa, stats.states, stats.arcs)
     return G, stats
