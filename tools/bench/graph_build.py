@@ -10,7 +10,7 @@ Inputs made here, once (each stage skips what exists in ``--work-dir``):
    over the vocabulary, seeded.
 3. ARPA: kenlm ``lmplz -o 4`` (``--prune`` passed through, e.g. ``0 0 1 1``), modified Kneser-Ney.
 
-Then each pipeline runs in its own child process (wall time and peak resident memory from ``wait4``), building
+Then each pipeline runs in its own child process (wall time; CPU time and peak resident memory from ``wait4``), building
 TLG (CTC topology) plus the torch CSR arrays the search loads:
 
 - ours: ``build_graph`` = vectorised G from the ARPA, L from arrays, det/min/compose with pywrapfst, numpy <-> FST
@@ -93,7 +93,12 @@ def run_ours(work: Path, arpa: Path, out: Path) -> dict:
     from decoding.graph.build import GraphBuildConfig, build_graph
 
     logging.basicConfig(level=logging.INFO, format="    ours %(asctime)s %(message)s", stream=sys.stdout)
-    cfg = GraphBuildConfig(tokens=str(work / "tokens.txt"), lexicon=str(work / "lexicon.txt"), arpa=str(arpa))
+    cfg = GraphBuildConfig(
+        tokens=str(work / "tokens.txt"),
+        lexicon=str(work / "lexicon.txt"),
+        arpa=str(arpa),
+        det_method=os.environ.get("GRAPH_BENCH_DET_METHOD", "auto"),
+    )
     res = build_graph(cfg, out)
     return {"TLG": res.sizes["TLG.fst"]}
 
@@ -202,8 +207,12 @@ def run_peer(work: Path, arpa: Path, out: Path) -> dict:
     return {"TLG": [TLG.num_states(), len(src)]}
 
 
-def child(which: str, work: Path, arpa: Path, out: Path) -> dict:
-    """Run one pipeline in a child process; return its wall time, peak RSS and result."""
+def child(which: str, work: Path, arpa: Path, out: Path, timeout: float = 0.0) -> dict:
+    """Run one pipeline in a child process; return its wall time, CPU time (user + sys), peak RSS and result.
+
+    With ``timeout`` > 0 the child is stopped after that many wall-clock seconds and reported as unfinished."""
+    import threading
+
     cmd = [
         sys.executable,
         __file__,
@@ -218,16 +227,27 @@ def child(which: str, work: Path, arpa: Path, out: Path) -> dict:
     ]
     t0 = time.time()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    timer = None
+    if timeout > 0:
+        timer = threading.Timer(timeout, p.kill)
+        timer.start()
     lines = []
     for line in p.stdout:
         print(line, end="", flush=True)
         lines.append(line)
     _, status, usage = os.wait4(p.pid, 0)
+    if timer is not None:
+        timer.cancel()
     wall = time.time() - t0
+    cpu = usage.ru_utime + usage.ru_stime
+    base = {"seconds": wall, "cpu": cpu, "peak_mb": usage.ru_maxrss / 1024}
     if status != 0:
+        if timeout > 0 and wall >= timeout:
+            log(f"{which}: stopped after {wall:.0f} s wall ({cpu:.0f} s CPU), unfinished")
+            return {**base, "TLG": None}
         sys.exit(f"error: the {which} pipeline failed (status {status})")
     result = json.loads(lines[-1])
-    return {"seconds": wall, "peak_mb": usage.ru_maxrss / 1024, **result}
+    return {**base, **result}
 
 
 def check_same(work: Path, num: int, seed: int) -> None:
@@ -284,6 +304,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--only", choices=["ours", "peer"], help="run one side only")
     ap.add_argument("--check", type=int, default=20, help="compare both TLGs on this many corpus sentences")
+    ap.add_argument(
+        "--timeout", type=float, default=0.0, help="stop a pipeline after this many wall seconds (0 = never)"
+    )
+    ap.add_argument(
+        "--det-method",
+        default="auto",
+        choices=["auto", "trie", "openfst"],
+        help="ours: how det(L o G) is made",
+    )
     ap.add_argument("--_child", help=argparse.SUPPRESS)
     ap.add_argument("--_arpa", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--_out", type=Path, help=argparse.SUPPRESS)
@@ -292,6 +321,7 @@ def main() -> None:
         fn = run_ours if args._child == "ours" else run_peer
         print(json.dumps(fn(args.work_dir, args._arpa, args._out)), flush=True)
         return
+    os.environ["GRAPH_BENCH_DET_METHOD"] = args.det_method  # read by the child
     arpa = prepare(args.work_dir, args.vocab, args.corpus_words, args.order, args.prune, args.seed)
     with open(arpa) as f:
         header = [
@@ -303,19 +333,20 @@ def main() -> None:
         if args.only and which != args.only:
             continue
         log(f"running {which}")
-        res[which] = child(which, args.work_dir, arpa, args.work_dir / f"graph_{which}")
+        res[which] = child(which, args.work_dir, arpa, args.work_dir / f"graph_{which}", args.timeout)
         r = res[which]
-        log(
-            f"{which}: {r['seconds']:.1f} s, peak {r['peak_mb']:.0f} MB, TLG {r['TLG'][0]} states {r['TLG'][1]} arcs"
-        )
+        tlg = f"TLG {r['TLG'][0]} states {r['TLG'][1]} arcs" if r["TLG"] else "unfinished"
+        log(f"{which}: {r['seconds']:.1f} s wall, {r['cpu']:.1f} s CPU, peak {r['peak_mb']:.0f} MB, {tlg}")
+    print(f"\n{'':8}{'wall s':>10}{'CPU s':>10}{'peak MB':>10}{'TLG states':>12}{'TLG arcs':>12}")
+    for k, r in res.items():
+        st, arcs = r["TLG"] or ("unfinished", "")
+        print(f"{k:8}{r['seconds']:10.1f}{r['cpu']:10.1f}{r['peak_mb']:10.0f}{st:>12}{arcs:>12}")
     if len(res) == 2:
         o, p = res["ours"], res["peer"]
-        print(f"\n{'':8}{'seconds':>10}{'peak MB':>10}{'TLG states':>12}{'TLG arcs':>12}")
-        for k in ("ours", "peer"):
-            r = res[k]
-            print(f"{k:8}{r['seconds']:10.1f}{r['peak_mb']:10.0f}{r['TLG'][0]:12d}{r['TLG'][1]:12d}")
+        bound = "" if p["TLG"] else "   (peer unfinished: ratios are upper bounds)"
         print(
-            f"{'ratio':8}{o['seconds'] / p['seconds']:10.2f}{o['peak_mb'] / p['peak_mb']:10.2f}   (ours / peer)"
+            f"{'ratio':8}{o['seconds'] / p['seconds']:10.2f}{o['cpu'] / p['cpu']:10.2f}"
+            f"{o['peak_mb'] / p['peak_mb']:10.2f}   (ours / peer){bound}"
         )
     if args.check and all((args.work_dir / f"graph_{k}" / "TLG.fst").exists() for k in ("ours", "peer")):
         check_same(args.work_dir, args.check, args.seed)
