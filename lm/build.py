@@ -116,6 +116,26 @@ def _allowed_words(path: str, vocab: list[str], unit: str) -> np.ndarray:
     return allowed
 
 
+def _check_config(config: LmBuildConfig) -> None:
+    if config.order < 1:
+        raise CifstError(f"-o/--order must be at least 1, got {config.order}")
+    if config.smoothing not in SMOOTHING_METHODS:
+        raise CifstError(
+            f"unknown smoothing {config.smoothing!r}; choose one of {', '.join(SMOOTHING_METHODS)}"
+        )
+
+
+def _count_config(config: LmBuildConfig) -> CountConfig:
+    return CountConfig(
+        order=config.order,
+        unit=config.unit,
+        memory=config.memory,
+        temp_prefix=config.temp_prefix,
+        skip_symbols=config.skip_symbols,
+        progress=config.progress,
+    )
+
+
 def build_lm(sources: list[str], config: LmBuildConfig) -> NgramModel:
     """Build a model from text.
 
@@ -130,29 +150,11 @@ def build_lm(sources: list[str], config: LmBuildConfig) -> NgramModel:
         CifstError: Bad settings; :class:`lm.discount.DiscountError` when discounts cannot be estimated.
         InputError: Special words in the text without ``skip_symbols``.
     """
-    if config.order < 1:
-        raise CifstError(f"-o/--order must be at least 1, got {config.order}")
-    if config.smoothing not in SMOOTHING_METHODS:
-        raise CifstError(
-            f"unknown smoothing {config.smoothing!r}; choose one of {', '.join(SMOOTHING_METHODS)}"
-        )
+    _check_config(config)
     log = (lambda m: print(m, file=sys.stderr)) if config.verbose else (lambda m: None)
     t0 = time.time()
-    counts = count_ngrams(
-        sources,
-        CountConfig(
-            order=config.order,
-            unit=config.unit,
-            memory=config.memory,
-            temp_prefix=config.temp_prefix,
-            skip_symbols=config.skip_symbols,
-            progress=config.progress,
-        ),
-    )
-    info = {
-        "input": ",".join("/dev/stdin" if str(s) == "-" else str(s) for s in sources),
-        "tokens": counts.token_count,
-    }
+    counts = count_ngrams(sources, _count_config(config))
+    info = {"input": _source_names(sources), "tokens": counts.token_count}
     try:
         log(
             f"Unigram tokens {counts.token_count} types {len(counts.vocab)}; "
@@ -186,9 +188,67 @@ def build_lm(sources: list[str], config: LmBuildConfig) -> NgramModel:
     return model
 
 
-def build_arpa(sources: list[str], out: str | os.PathLike | None, config: LmBuildConfig) -> NgramModel:
-    """Build a model and write it as ARPA (stdout when ``out`` is ``None`` or ``"-"``)."""
-    model = build_lm(sources, config)
+def build_arpa(sources: list[str], out: str | os.PathLike | None, config: LmBuildConfig) -> dict[int, int]:
+    """Build a model and write it as ARPA (stdout when ``out`` is ``None`` or ``"-"``).
+
+    Modified Kneser-Ney of order >= 2 streams through disk order by order (:mod:`lm.streaming`: bounded memory,
+    the same bytes as writing :func:`build_lm`'s model); other smoothing and order 1 build the model in memory.
+
+    Returns:
+        ``{order: n-grams written}`` (the ARPA header).
+    """
+    if config.smoothing != "mkn" or config.order < 2:
+        model = build_lm(sources, config)
+        _write_model(model, out, config)
+        return model.counts()
+    _check_config(config)
+    from lm.streaming import write_mkn_arpa_streaming
+
+    log = (lambda m: print(m, file=sys.stderr)) if config.verbose else None
+    t0 = time.time()
+    counts = count_ngrams(sources, _count_config(config))
+    try:
+        if log:
+            log(
+                f"Unigram tokens {counts.token_count} types {len(counts.vocab)}; "
+                f"{len(counts.counts)} distinct {config.order}-grams ({time.time() - t0:.1f} s)"
+            )
+        allowed = (
+            _allowed_words(config.limit_vocab_file, counts.vocab, config.unit)
+            if config.limit_vocab_file
+            else None
+        )
+        header = write_mkn_arpa_streaming(
+            counts,
+            out,
+            lambda coc: kneser_ney_discounts(coc, config.discount_fallback, warn=log),
+            prune_thresholds=config.prune or None,
+            allowed_words=allowed,
+            interpolate_unigrams=config.interpolate_unigrams,
+            comments=_comments(config, sources, counts.token_count),
+            temp_prefix=config.temp_prefix,
+            block_rows=max(1 << 14, min(1 << 21, config.memory // 1024)),
+            progress=config.progress,
+            log=log,
+        )
+    finally:
+        counts.close()
+    if log:
+        log(f"wrote the ARPA in {time.time() - t0:.1f} s")
+    return header
+
+
+def _source_names(sources: list[str]) -> str:
+    return ",".join("/dev/stdin" if str(s) == "-" else str(s) for s in sources)
+
+
+def _comments(config: LmBuildConfig, sources: list[str], tokens: int, smoothing: str = "Modified Kneser-Ney"):
+    if not config.verbose_header:
+        return None
+    return [f"Input file: {_source_names(sources)}", f"Token count: {tokens}", f"Smoothing: {smoothing}"]
+
+
+def _write_model(model: NgramModel, out, config: LmBuildConfig) -> None:
     bar = None
     if config.progress:
         from tqdm import tqdm
@@ -210,4 +270,3 @@ def build_arpa(sources: list[str], out: str | os.PathLike | None, config: LmBuil
     write_model_arpa(model, out, progress=bar, comments=comments)
     if bar is not None:
         bar.close()
-    return model

@@ -160,7 +160,7 @@ def split_units(line: str, unit: str = "word") -> list[str]:
     return line.split()
 
 
-def _iter_line_blocks(sources: Iterable[str | os.PathLike], block_chars: int = 1 << 22):
+def _iter_line_blocks(sources: Iterable[str | os.PathLike], block_chars: int = 1 << 18):
     """Yield (source name, 1-based number of the first line, lines, raw block text, last line ended by \\n).
 
     Lines end at ``\n`` only (lmplz's rule; a lone ``\r`` is whitespace inside a line); ``"-"`` is stdin.
