@@ -43,6 +43,10 @@ class LmBuildConfig:
         limit_vocab_file: File of allowed words (``--limit_vocab_file``); n-grams with other words are pruned.
         discount_fallback: (D1, D2, D3+) used where the closed form fails (``--discount_fallback``), or ``None``.
         interpolate_unigrams: lmplz ``--interpolate_unigrams`` (default on).
+        vocab_pad: lmplz ``--vocab_pad``: spread the uniform unigram mass over at least this many words (the
+            missing ones all map to ``<unk>``); needs ``interpolate_unigrams``.
+        collapse_values: lmplz ``--collapse_values``: one value q per n-gram (probability with the back-offs
+            folded in, same sentence probabilities) and back-offs 0; modified Kneser-Ney only.
         skip_symbols: lmplz ``--skip_symbols``.
         smoothing: One of :data:`SMOOTHING_METHODS`; ``mkn`` is lmplz's modified Kneser-Ney.
         discount: Fixed discount for ``kn``/``absolute`` (``None``: n1 / (n1 + 2 n2) per order).
@@ -61,6 +65,8 @@ class LmBuildConfig:
     limit_vocab_file: str | None = None
     discount_fallback: tuple[float, float, float] | None = None
     interpolate_unigrams: bool = True
+    vocab_pad: int = 0
+    collapse_values: bool = False
     skip_symbols: bool = False
     smoothing: str = "mkn"
     discount: float | None = None
@@ -123,6 +129,20 @@ def _check_config(config: LmBuildConfig) -> None:
         raise CifstError(
             f"unknown smoothing {config.smoothing!r}; choose one of {', '.join(SMOOTHING_METHODS)}"
         )
+    if config.vocab_pad < 0:
+        raise CifstError(f"--vocab_pad must be >= 0, got {config.vocab_pad}")
+    if config.vocab_pad and not config.interpolate_unigrams:
+        raise CifstError(
+            "--vocab_pad requires --interpolate_unigrams be on (the padding enlarges the uniform distribution "
+            "that unigrams are interpolated with); drop --interpolate_unigrams 0 or --vocab_pad"
+        )
+    if (config.vocab_pad or config.collapse_values) and config.smoothing != "mkn":
+        raise CifstError(
+            f"--vocab_pad and --collapse_values are lmplz options of modified Kneser-Ney; "
+            f"--smoothing {config.smoothing} does not take them"
+        )
+    if config.collapse_values and config.order < 2:
+        raise CifstError("--collapse_values needs an order of 2 or more (a unigram model has no back-offs)")
 
 
 def _count_config(config: LmBuildConfig) -> CountConfig:
@@ -182,7 +202,7 @@ def build_lm(sources: list[str], config: LmBuildConfig) -> NgramModel:
             size = f"{kept}" if kept == len(t) else f"{kept}/{len(t)}"
             lines.append(f"{n} {size} D1={d.d1:.7g} D2={d.d2:.7g} D3+={d.d3:.7g}")
         log("\n".join(lines))
-    model = modified_kneser_ney(tables, discounts, config.interpolate_unigrams)
+    model = modified_kneser_ney(tables, discounts, config.interpolate_unigrams, config.vocab_pad)
     model.info.update(info, smoothing="Modified Kneser-Ney")
     log(f"built the model in {time.time() - t0:.1f} s")
     return model
@@ -225,6 +245,8 @@ def build_arpa(sources: list[str], out: str | os.PathLike | None, config: LmBuil
             prune_thresholds=config.prune or None,
             allowed_words=allowed,
             interpolate_unigrams=config.interpolate_unigrams,
+            vocab_pad=config.vocab_pad,
+            collapse_values=config.collapse_values,
             comments=_comments(config, sources, counts.token_count),
             temp_prefix=config.temp_prefix,
             block_rows=max(1 << 14, min(1 << 21, config.memory // 1024)),

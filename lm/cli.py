@@ -76,6 +76,18 @@ def register(sub) -> None:
     p.add_argument(
         "--skip_symbols", action="store_true", help="treat <s>, </s>, <unk> in the text as whitespace"
     )
+    p.add_argument(
+        "--vocab_pad",
+        type=int,
+        default=0,
+        metavar="N",
+        help="if the vocabulary is smaller than N, pad the uniform distribution with <unk> to reach N",
+    )
+    p.add_argument(
+        "--collapse_values",
+        action="store_true",
+        help="write q (probability and back-off folded into one value, same sentence scores), back-offs 0",
+    )
     p.add_argument("--verbose_header", action="store_true", help="write '# ...' header lines before \\data\\")
     p.add_argument(
         "--unit", choices=("word", "char"), default="word", help="char: each CJK character a token"
@@ -147,6 +159,8 @@ def _build(args) -> int:
         limit_vocab_file=args.limit_vocab_file,
         discount_fallback=parse_discount_fallback(args.discount_fallback),
         interpolate_unigrams=bool(args.interpolate_unigrams),
+        vocab_pad=args.vocab_pad,
+        collapse_values=args.collapse_values,
         skip_symbols=args.skip_symbols,
         smoothing=args.smoothing,
         discount=args.discount,

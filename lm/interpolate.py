@@ -100,7 +100,7 @@ def _group_stats(adj: np.ndarray, pruned: np.ndarray, d: Discount, perm: np.ndar
 
 
 def modified_kneser_ney(
-    tables: NgramTables, discounts: list[Discount], interpolate_unigrams: bool = True
+    tables: NgramTables, discounts: list[Discount], interpolate_unigrams: bool = True, vocab_pad: int = 0
 ) -> NgramModel:
     """Interpolated modified Kneser-Ney exactly as lmplz computes it.
 
@@ -109,6 +109,8 @@ def modified_kneser_ney(
         discounts: One :class:`Discount` per order.
         interpolate_unigrams: Interpolate unigrams with the uniform distribution (lmplz default ``1``); ``False``
             gives all of the unigram gamma to ``<unk>`` (``--interpolate_unigrams 0``, SRILM's behaviour).
+        vocab_pad: lmplz ``--vocab_pad``: the uniform distribution is over ``max(vocab_pad, kept unigrams - 1)``
+            words, as if the vocabulary were padded with unseen words that all map to ``<unk>``.
 
     Returns:
         The model (pruned n-grams removed), in suffix order.
@@ -130,7 +132,7 @@ def modified_kneser_ney(
             uninterp = _uninterp32(d, adj, denom)
             kept = int((~t.pruned).sum())
             if interpolate_unigrams:
-                uniform = np.float32(1.0 / float(np.float32(kept - 1)))
+                uniform = np.float32(1.0 / float(np.float32(max(vocab_pad, kept - 1))))
                 p = uninterp + gamma * uniform
             else:
                 p = uninterp.copy()

@@ -345,7 +345,9 @@ def _context_sums(ctx, adj, pruned, denom, n1, n2, n3, pmass):  # pragma: no cov
             n3[c] += 1
 
 
-def _unigram_probs(res: StreamingResult, d: Discount, interpolate_unigrams: bool) -> np.ndarray:
+def _unigram_probs(
+    res: StreamingResult, d: Discount, interpolate_unigrams: bool, vocab_pad: int = 0
+) -> np.ndarray:
     """float32 [V] unigram probabilities exactly as :func:`lm.interpolate.modified_kneser_ney`."""
     adj, pruned = res.uni_adjusted, res.uni_pruned
     denom = int(adj.sum())
@@ -354,7 +356,7 @@ def _unigram_probs(res: StreamingResult, d: Discount, interpolate_unigrams: bool
     p = _uninterp32(d, adj, denom)
     kept = int((~pruned).sum())
     if interpolate_unigrams:
-        uniform = np.float32(1.0 / float(np.float32(kept - 1)))
+        uniform = np.float32(1.0 / float(np.float32(max(vocab_pad, kept - 1))))
         p = p + gamma * uniform
     else:
         p = p.copy()
@@ -373,12 +375,38 @@ class _SectionWriter:
         self.vbuf = np.frombuffer(b"".join(words), np.uint8) if words else np.zeros(0, np.uint8)
         self.w, self.reader, self.top, self.progress = writer, reader, top, progress
 
-    def write(self, k: int, prob: np.ndarray, gamma: np.ndarray | None, of: _OrderFiles | None, pruned1=None):
-        """Section k from float32 probabilities [m_k] and gammas [m_k] (``None`` at the top order)."""
+    def write(
+        self,
+        k: int,
+        prob: np.ndarray,
+        gamma: np.ndarray | None,
+        of: _OrderFiles | None,
+        pruned1: np.ndarray | None = None,
+        q_partial: np.ndarray | None = None,
+    ) -> np.ndarray | None:
+        """Write section k.
+
+        Args:
+            k: The order.
+            prob: float32 [m_k] interpolated probabilities.
+            gamma: float32 [m_k] back-off of each k-gram as a context (1.0 when none), ``None`` at the top order.
+            of: Order k's files (``None`` for k = 1).
+            pruned1: bool [V] pruned unigrams (k = 1).
+            q_partial: With ``--collapse_values``: float32 [m_k] q-delta of the suffix divided by the context's
+                gamma (k >= 2; ones for k = 1). ``None`` writes probabilities and back-offs.
+
+        Returns:
+            With ``q_partial``: float32 [m_k] q-delta of each k-gram (``q_partial * gamma``), else ``None``.
+        """
         self.w.begin_order(k)
         m = len(prob)
         block = 200_000
         n = self.reader.n
+        q_delta = None
+        if (
+            q_partial is not None
+        ):  # kenlm interpolate.cc OutputQ: q = p * (q_delta(suffix) / gamma(context) * b)
+            q_delta = q_partial if gamma is None else q_partial * gamma
         for s in range(0, m, block):
             e = min(m, s + block)
             if k == 1:
@@ -393,16 +421,21 @@ class _SectionWriter:
                 cols = rows[st - st[0], n - k :].astype(np.int64)
                 del rows
             with np.errstate(divide="ignore"):
-                lp = np.log10(prob[s:e][keep].astype(np.float64)).astype(np.float32)
-                back = None
-                if gamma is not None:
-                    back = np.log10(gamma[s:e][keep].astype(np.float64)).astype(np.float32)
-                    last = cols[:, -1]
-                    back[(last == EOS) | (last == UNK)] = 0.0  # lmplz: no back-off after </s> or <unk>
-            lp = np.minimum(lp, np.float32(0))
+                if q_delta is not None:
+                    lp = np.log10((prob[s:e] * q_delta[s:e])[keep].astype(np.float64)).astype(np.float32)
+                    back = None if gamma is None else np.zeros(len(lp), np.float32)
+                else:
+                    lp = np.log10(prob[s:e][keep].astype(np.float64)).astype(np.float32)
+                    lp = np.minimum(lp, np.float32(0))
+                    back = None
+                    if gamma is not None:
+                        back = np.log10(gamma[s:e][keep].astype(np.float64)).astype(np.float32)
+                        last = cols[:, -1]
+                        back[(last == EOS) | (last == UNK)] = 0.0  # lmplz: no back-off after </s> or <unk>
             self.w.write_raw(encode_lines(cols, self.vbuf, self.voff, self.vlen, lp, back), len(lp))
             if self.progress is not None:
                 self.progress.update(len(lp))
+        return q_delta
 
 
 def _gammas(denom, n1, n2, n3, pmass, d: Discount, has_pruned: bool) -> np.ndarray:
@@ -425,6 +458,8 @@ def write_mkn_arpa_streaming(
     prune_thresholds: list[int] | None = None,
     allowed_words: np.ndarray | None = None,
     interpolate_unigrams: bool = True,
+    vocab_pad: int = 0,
+    collapse_values: bool = False,
     comments: list[str] | None = None,
     temp_prefix: str | None = None,
     block_rows: int = 1 << 20,
@@ -440,6 +475,9 @@ def write_mkn_arpa_streaming(
         prune_thresholds: N count thresholds or ``None``.
         allowed_words: bool [V] limit vocabulary or ``None``.
         interpolate_unigrams: lmplz ``--interpolate_unigrams``.
+        vocab_pad: lmplz ``--vocab_pad`` (uniform over at least this many words).
+        collapse_values: lmplz ``--collapse_values``: write q (probability and back-offs folded together, Heafield
+            et al. 2012) in the probability column and 0 back-offs.
         comments: ``# ...`` header lines.
         temp_prefix: Directory for the per-order files (system temp dir when ``None``).
         block_rows: Rows per block of the adjust pass; entries per block of the later passes.
@@ -490,7 +528,9 @@ def write_mkn_arpa_streaming(
                 sw = _SectionWriter(
                     w, reader, counts.vocab, n_ord, bar(sum(res.kept), "writing ARPA", "ngram")
                 )
-                _interpolate_and_write(res, discounts, interpolate_unigrams, sw, block_rows)
+                _interpolate_and_write(
+                    res, discounts, interpolate_unigrams, vocab_pad, collapse_values, sw, block_rows
+                )
         finally:
             reader.close()
         return header
@@ -501,10 +541,17 @@ def write_mkn_arpa_streaming(
 
 
 def _interpolate_and_write(
-    res: StreamingResult, discounts, interpolate_unigrams: bool, sw, block: int
+    res: StreamingResult,
+    discounts,
+    interpolate_unigrams: bool,
+    vocab_pad: int,
+    collapse: bool,
+    sw: _SectionWriter,
+    block: int,
 ) -> None:
     vsize = np.uint64(res.vocab_size)
-    p_prev = _unigram_probs(res, discounts[0], interpolate_unigrams)
+    p_prev = _unigram_probs(res, discounts[0], interpolate_unigrams, vocab_pad)
+    q_part = np.ones(len(p_prev), np.float32) if collapse else None  # --collapse_values
     ctx_prev = None  # order n-1: index of each entry's context in order n-2 (in memory)
     n_ord = len(res.orders) + 1
     for n in range(2, n_ord + 1):
@@ -549,16 +596,20 @@ def _interpolate_and_write(
         gamma = _gammas(denom, n1, n2, n3, pmass, d, has_pruned)
         del n1, n2, n3, pmass
         # order n-1 is complete: write it
-        sw.write(n - 1, p_prev, gamma, below, res.uni_pruned)
+        q_delta = sw.write(n - 1, p_prev, gamma, below, res.uni_pruned, q_part)
+        q_part = np.empty(m, np.float32) if collapse else None
         # pass 2: probabilities of order n
         p = np.empty(m, np.float32)
         for s in range(0, m, block):
             e = min(m, s + block)
             ctx = ctx_col.read(s, e)
+            suffix = of.suffix.read(s, e)
             pb = _uninterp32(d, of.adjusted.read(s, e), denom[ctx])
-            pb += gamma[ctx] * p_prev[of.suffix.read(s, e)]
+            pb += gamma[ctx] * p_prev[suffix]
             p[s:e] = pb
-        del denom, gamma, p_prev
+            if collapse:
+                q_part[s:e] = q_delta[suffix] / gamma[ctx]
+        del denom, gamma, p_prev, q_delta
         p_prev = p
         ctx_prev = ctx_col.load() if n < n_ord else None
-    sw.write(n_ord, p_prev, None, res.orders[-1], None)
+    sw.write(n_ord, p_prev, None, res.orders[-1], None, q_part)

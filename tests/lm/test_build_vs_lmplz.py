@@ -183,3 +183,29 @@ def test_spilling_to_disk_gives_the_same_model(english, tmp_path):
     run_ours(english, small, 4, "-S", "2M", "-T", str(tmp_path / "spill"))
     assert big.read_bytes() == small.read_bytes()
     assert not any((tmp_path / "spill").glob("cifst-lm-*"))  # spill directory removed
+
+
+@pytest.mark.parametrize("extra", [["--collapse_values"], ["--collapse_values", "--prune", "0", "1"]])
+def test_collapse_values(lmplz, english, tmp_path, extra):
+    # q = p * (back-offs folded in); back-off column 0 (kenlm interpolate.cc OutputQ)
+    ref = run_lmplz(lmplz, english, tmp_path / "ref.arpa", 4, *extra)
+    ours = run_ours(english, tmp_path / "ours.arpa", 4, *extra)
+    assert_same_arpa(ours, ref)
+    assert all(e.backoff == 0 for e in iter_arpa(ours))
+
+
+@pytest.mark.parametrize("pad", ["10", "50000"])
+def test_vocab_pad(lmplz, english, tmp_path, pad):
+    ref = run_lmplz(lmplz, english, tmp_path / "ref.arpa", 3, "--vocab_pad", pad)
+    ours = run_ours(english, tmp_path / "ours.arpa", 3, "--vocab_pad", pad)
+    assert_same_arpa(ours, ref)
+    if pad == "10":  # smaller than the vocabulary: no effect
+        assert_same_arpa(ours, run_ours(english, tmp_path / "plain.arpa", 3))
+
+
+def test_vocab_pad_needs_unigram_interpolation(english, tmp_path, capsys):
+    out = tmp_path / "x.arpa"
+    args = ["lm", "build", "-o", "3", "--quiet", "--vocab_pad", "100", "--interpolate_unigrams", "0"]
+    assert cifst([*args, "--arpa", str(out), str(english)]) == 1
+    assert "--vocab_pad requires --interpolate_unigrams" in capsys.readouterr().err
+    assert not out.exists()

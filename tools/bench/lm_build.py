@@ -3,13 +3,13 @@
 Input: a seeded Zipf-distributed synthetic corpus (``--words`` tokens, default 10M; vocabulary ``--vocab``, with
 sentence lengths drawn from a geometric distribution and a first-order Markov flavour so that higher-order n-grams
 repeat as in real text), written once to a temp dir. Output: a table with ours / lmplz wall time and peak RSS and
-their ratios, plus a check that both ARPAs hold the same n-gram counts.
+their ratios, CPU time (user+sys) of each side, plus a check that both ARPAs hold the same n-gram counts.
 
 Each tool runs as its own child process; peak RSS is the child's ``ru_maxrss`` (resource.getrusage
 RUSAGE_CHILDREN, measured per run in a fresh interpreter). lmplz gets the same ``-S`` memory bound as ours.
 
 Usage:
-  OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python tools/bench/lm_build.py --words 10000000 --orders 3 5
+  OMP_NUM_THREADS=1 nice -n 19 .venv/bin/python tools/bench/lm_build.py --words 10000000 --orders 3 5
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ def make_corpus(path: Path, words: int, vocab: int, seed: int) -> None:
             done += n
 
 
-def run_measured(cmd: list[str], stdin_path: Path | None = None) -> tuple[float, float]:
-    """Run a command in a child; return (wall seconds, peak RSS MiB of that child)."""
+def run_measured(cmd: list[str], stdin_path: Path | None = None) -> tuple[float, float, float]:
+    """Run a command in a child; return (wall seconds, CPU seconds user+sys, peak RSS MiB) of that child."""
     code = (
         "import resource, subprocess, sys, time, json\n"
         "cmd = json.loads(sys.argv[1]); inp = sys.argv[2]\n"
@@ -64,16 +64,16 @@ def run_measured(cmd: list[str], stdin_path: Path | None = None) -> tuple[float,
         "stdin = open(inp, 'rb') if inp else None\n"
         "r = subprocess.run(cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
         "wall = time.time() - t\n"
-        "rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
-        "print(json.dumps([r.returncode, wall, rss]))\n"
+        "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(json.dumps([r.returncode, wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024]))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, json.dumps(cmd), str(stdin_path or "")], capture_output=True, text=True
     )
-    rc, wall, rss = json.loads(out.stdout)
+    rc, wall, cpu, rss = json.loads(out.stdout)
     if rc != 0:
         raise SystemExit(f"command failed ({rc}): {' '.join(cmd)}")
-    return wall, rss
+    return wall, cpu, rss
 
 
 def header_counts(path: Path) -> dict[int, int]:
@@ -104,15 +104,18 @@ def main() -> None:
     # python -m lm = cifst lm without importing the other packages' CLIs (see docs/benchmarks/lm.md)
     cifst = [sys.executable, "-m", "lm", "build", "--quiet"]
     print(f"load average before: {os.getloadavg()}")
-    print("| order | ours s | lmplz s | time ratio | ours MiB | lmplz MiB | RSS ratio | same counts |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| order | ours wall s | lmplz wall s | wall ratio | ours CPU s | lmplz CPU s | CPU ratio "
+        "| ours MiB | lmplz MiB | RSS ratio | same counts |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for order in args.orders:
         ours_arpa, kenlm_arpa = tmp / f"ours{order}.arpa", tmp / f"lmplz{order}.arpa"
-        ow, orss = run_measured(
+        ow, ocpu, orss = run_measured(
             cifst
             + ["-o", str(order), "-S", args.memory, "-T", str(tmp), "--arpa", str(ours_arpa), str(corpus)]
         )
-        kw, krss = run_measured(
+        kw, kcpu, krss = run_measured(
             [
                 args.lmplz,
                 "-o",
@@ -129,7 +132,8 @@ def main() -> None:
         )
         same = header_counts(ours_arpa) == header_counts(kenlm_arpa)
         print(
-            f"| {order} | {ow:.1f} | {kw:.1f} | {ow / kw:.2f} | {orss:.0f} | {krss:.0f} | {orss / krss:.2f} | {same} |"
+            f"| {order} | {ow:.1f} | {kw:.1f} | {ow / kw:.2f} | {ocpu:.1f} | {kcpu:.1f} | {ocpu / kcpu:.2f} "
+            f"| {orss:.0f} | {krss:.0f} | {orss / krss:.2f} | {same} |"
         )
         ours_arpa.unlink()
         kenlm_arpa.unlink()
