@@ -250,8 +250,10 @@ def blame_message(
         num = np.bincount(state_order, minlength=by.size)
         parts.append(
             "by history length: "
-            + ", ".join(
-                f"{k} words: {int(num[k])} histories, {int(by[k])} states" for k in range(by.size) if num[k]
+            + "; ".join(
+                f"{k}-word histories: {int(num[k])} with {int(by[k])} states"
+                for k in range(by.size)
+                if num[k]
             )
         )
     rest = per.copy()

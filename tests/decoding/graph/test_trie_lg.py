@@ -115,7 +115,7 @@ def test_lm_blowup_names_the_ngram_context(tmp_path, method):
     assert time.process_time() - t0 < 10
     msg = str(err.value)
     assert f"largest n-gram contexts: n-gram context 'bad dab' (ARPA line {ctx_line})" in msg, msg
-    assert "2 words: 1 histories" in msg and "prune" in msg
+    assert "2-word histories: 1 with 9 states" in msg and "prune" in msg
     if method == "openfst":
         assert "exceeded 30 states" in msg
 
