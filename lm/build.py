@@ -47,6 +47,8 @@ class LmBuildConfig:
             missing ones all map to ``<unk>``); needs ``interpolate_unigrams``.
         collapse_values: lmplz ``--collapse_values``: one value q per n-gram (probability with the back-offs
             folded in, same sentence probabilities) and back-offs 0; modified Kneser-Ney only.
+        renumber: lmplz ``--renumber``: word ids monotone with each word's hash, so every ARPA section is listed in
+            that order (kenlm's trie order); modified Kneser-Ney of order >= 2 only.
         skip_symbols: lmplz ``--skip_symbols``.
         smoothing: One of :data:`SMOOTHING_METHODS`; ``mkn`` is lmplz's modified Kneser-Ney.
         discount: Fixed discount for ``kn``/``absolute`` (``None``: n1 / (n1 + 2 n2) per order).
@@ -67,6 +69,7 @@ class LmBuildConfig:
     interpolate_unigrams: bool = True
     vocab_pad: int = 0
     collapse_values: bool = False
+    renumber: bool = False
     skip_symbols: bool = False
     smoothing: str = "mkn"
     discount: float | None = None
@@ -136,11 +139,13 @@ def _check_config(config: LmBuildConfig) -> None:
             "--vocab_pad requires --interpolate_unigrams be on (the padding enlarges the uniform distribution "
             "that unigrams are interpolated with); drop --interpolate_unigrams 0 or --vocab_pad"
         )
-    if (config.vocab_pad or config.collapse_values) and config.smoothing != "mkn":
+    if (config.vocab_pad or config.collapse_values or config.renumber) and config.smoothing != "mkn":
         raise CifstError(
-            f"--vocab_pad and --collapse_values are lmplz options of modified Kneser-Ney; "
+            f"--vocab_pad, --collapse_values and --renumber are lmplz options of modified Kneser-Ney; "
             f"--smoothing {config.smoothing} does not take them"
         )
+    if config.renumber and config.order < 2:
+        raise CifstError("--renumber needs an order of 2 or more here; a unigram model is listed by word id")
     if config.collapse_values and config.order < 2:
         raise CifstError("--collapse_values needs an order of 2 or more (a unigram model has no back-offs)")
 
@@ -247,6 +252,7 @@ def build_arpa(sources: list[str], out: str | os.PathLike | None, config: LmBuil
             interpolate_unigrams=config.interpolate_unigrams,
             vocab_pad=config.vocab_pad,
             collapse_values=config.collapse_values,
+            renumber=config.renumber,
             comments=_comments(config, sources, counts.token_count),
             temp_prefix=config.temp_prefix,
             block_rows=max(1 << 14, min(1 << 21, config.memory // 1024)),

@@ -88,6 +88,11 @@ def register(sub) -> None:
         action="store_true",
         help="write q (probability and back-off folded into one value, same sentence scores), back-offs 0",
     )
+    p.add_argument(
+        "--renumber",
+        action="store_true",
+        help="number words by their MurmurHash64A, so sections list n-grams in kenlm's trie order",
+    )
     p.add_argument("--verbose_header", action="store_true", help="write '# ...' header lines before \\data\\")
     p.add_argument(
         "--unit", choices=("word", "char"), default="word", help="char: each CJK character a token"
@@ -161,6 +166,7 @@ def _build(args) -> int:
         interpolate_unigrams=bool(args.interpolate_unigrams),
         vocab_pad=args.vocab_pad,
         collapse_values=args.collapse_values,
+        renumber=args.renumber,
         skip_symbols=args.skip_symbols,
         smoothing=args.smoothing,
         discount=args.discount,

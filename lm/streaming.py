@@ -26,6 +26,7 @@ probabilities and interpolation order by order, then print); our own numpy/numba
 
 from __future__ import annotations
 
+import mmap
 import os
 import shutil
 import sys
@@ -41,6 +42,7 @@ from lm.arpa_lines import encode_lines
 from lm.counts import BOS, EOS, UNK, NgramCounts
 from lm.discount import Discount
 from lm.interpolate import _gamma32, _uninterp32
+from lm.renumber import renumbered_order
 
 __all__ = ["StreamingResult", "adjust_to_disk", "write_mkn_arpa_streaming"]
 
@@ -54,6 +56,7 @@ class _TableReader:
         self.m = len(self.counts)
         self.n = counts.order
         self._files = None
+        self._map = None
         if isinstance(self.rows, np.memmap) and isinstance(self.counts, np.memmap):
             self._files = (open(self.rows.filename, "rb"), open(self.counts.filename, "rb"))
             self._offsets = (self.rows.offset, self.counts.offset)
@@ -71,7 +74,27 @@ class _TableReader:
             cnt = np.fromfile(fc, np.int64, count=e - s)
         return rows, cnt
 
+    def gather(self, starts: np.ndarray, k: int) -> np.ndarray:
+        """int64 [r, k]: the last k words of the rows at ``starts`` (any order). A memory-mapped table is read
+        through a private map whose pages are dropped again after each call (they never accumulate in RSS)."""
+        if self._files is None:
+            return np.asarray(self.rows[starts, self.n - k :], np.int64)
+        if self._map is None:
+            self._map = mmap.mmap(self._files[0].fileno(), 0, access=mmap.ACCESS_READ)
+        view = np.frombuffer(self._map, np.uint32, count=self.m * self.n, offset=self._offsets[0])
+        out = view.reshape(self.m, self.n)[starts, self.n - k :].astype(np.int64)
+        del view
+        if hasattr(self._map, "madvise"):
+            self._map.madvise(mmap.MADV_DONTNEED)
+        return out
+
     def close(self) -> None:
+        if self._map is not None:
+            try:
+                self._map.close()
+            except BufferError:  # a view is still alive somewhere; the map goes with it
+                pass
+            self._map = None
         if self._files is not None:
             for f in self._files:
                 f.close()
@@ -366,14 +389,60 @@ def _unigram_probs(
 
 
 class _SectionWriter:
-    """Writes one order's kept n-grams as ARPA lines, words looked up in the order-N table at each ``start``."""
+    """Writes one order's kept n-grams as ARPA lines, words looked up in the order-N table at each ``start``.
 
-    def __init__(self, writer: ArpaWriter, reader: _TableReader, vocab: list[str], top: int, progress=None):
+    With ``new_id`` (``--renumber``) each section is listed in suffix order of the new word ids instead.
+    """
+
+    def __init__(
+        self,
+        writer: ArpaWriter,
+        reader: _TableReader,
+        vocab: list[str],
+        top: int,
+        progress=None,
+        new_id: np.ndarray | None = None,
+    ):
         words = [w.encode("utf-8") for w in vocab]
         self.vlen = np.array([len(w) for w in words], np.int64)
         self.voff = np.cumsum(self.vlen) - self.vlen
         self.vbuf = np.frombuffer(b"".join(words), np.uint8) if words else np.zeros(0, np.uint8)
         self.w, self.reader, self.top, self.progress = writer, reader, top, progress
+        self.new_id = new_id
+        self.new_pos: np.ndarray | None = (
+            None  # renumbering: position of each n-gram of the last order written
+        )
+
+    def _blocks(self, k: int, m: int, of: _OrderFiles | None, pruned1: np.ndarray | None, block: int):
+        """Yield (kept entry indices int64 [r], their words int64 [r, k]) in output order."""
+        if self.new_id is None:
+            for s in range(0, m, block):
+                e = min(m, s + block)
+                if k == 1:
+                    idx = np.arange(s, e)[~pruned1[s:e]]
+                    yield idx, idx[:, None]
+                    continue
+                keep = of.pruned.read(s, e) == 0
+                idx = np.arange(s, e)[keep]
+                st = of.start.read(s, e)[keep]
+                if len(st) == 0:
+                    continue
+                rows, _ = self.reader.read(int(st[0]), int(st[-1]) + 1, with_counts=False)
+                yield idx, rows[st - st[0], self.reader.n - k :].astype(np.int64)
+            return
+        if k == 1:
+            perm, self.new_pos = np.argsort(self.new_id), self.new_id
+            for s in range(0, m, block):
+                idx = perm[s : s + block]
+                idx = idx[~pruned1[idx]]
+                yield idx, idx[:, None]
+            return
+        perm, self.new_pos = renumbered_order(self.new_pos, of.first.load(), of.suffix.load(), self.new_id)
+        pruned, start = of.pruned.load(), of.start.load()
+        for s in range(0, m, block):
+            idx = perm[s : s + block]
+            idx = idx[pruned[idx] == 0]
+            yield idx, self.reader.gather(start[idx], k)
 
     def write(
         self,
@@ -399,37 +468,22 @@ class _SectionWriter:
             With ``q_partial``: float32 [m_k] q-delta of each k-gram (``q_partial * gamma``), else ``None``.
         """
         self.w.begin_order(k)
-        m = len(prob)
-        block = 200_000
-        n = self.reader.n
         q_delta = None
         if (
             q_partial is not None
         ):  # kenlm interpolate.cc OutputQ: q = p * (q_delta(suffix) / gamma(context) * b)
             q_delta = q_partial if gamma is None else q_partial * gamma
-        for s in range(0, m, block):
-            e = min(m, s + block)
-            if k == 1:
-                keep = ~pruned1[s:e]
-                cols = np.arange(s, e, dtype=np.int64)[keep][:, None]
-            else:
-                keep = of.pruned.read(s, e) == 0
-                st = of.start.read(s, e)[keep]
-                if len(st) == 0:
-                    continue
-                rows, _ = self.reader.read(int(st[0]), int(st[-1]) + 1, with_counts=False)
-                cols = rows[st - st[0], n - k :].astype(np.int64)
-                del rows
+        for idx, cols in self._blocks(k, len(prob), of, pruned1, 200_000):
             with np.errstate(divide="ignore"):
                 if q_delta is not None:
-                    lp = np.log10((prob[s:e] * q_delta[s:e])[keep].astype(np.float64)).astype(np.float32)
+                    lp = np.log10((prob[idx] * q_delta[idx]).astype(np.float64)).astype(np.float32)
                     back = None if gamma is None else np.zeros(len(lp), np.float32)
                 else:
-                    lp = np.log10(prob[s:e][keep].astype(np.float64)).astype(np.float32)
+                    lp = np.log10(prob[idx].astype(np.float64)).astype(np.float32)
                     lp = np.minimum(lp, np.float32(0))
                     back = None
                     if gamma is not None:
-                        back = np.log10(gamma[s:e][keep].astype(np.float64)).astype(np.float32)
+                        back = np.log10(gamma[idx].astype(np.float64)).astype(np.float32)
                         last = cols[:, -1]
                         back[(last == EOS) | (last == UNK)] = 0.0  # lmplz: no back-off after </s> or <unk>
             self.w.write_raw(encode_lines(cols, self.vbuf, self.voff, self.vlen, lp, back), len(lp))
@@ -460,6 +514,7 @@ def write_mkn_arpa_streaming(
     interpolate_unigrams: bool = True,
     vocab_pad: int = 0,
     collapse_values: bool = False,
+    renumber: bool = False,
     comments: list[str] | None = None,
     temp_prefix: str | None = None,
     block_rows: int = 1 << 20,
@@ -478,6 +533,8 @@ def write_mkn_arpa_streaming(
         vocab_pad: lmplz ``--vocab_pad`` (uniform over at least this many words).
         collapse_values: lmplz ``--collapse_values``: write q (probability and back-offs folded together, Heafield
             et al. 2012) in the probability column and 0 back-offs.
+        renumber: lmplz ``--renumber``: list every section in suffix order of word ids that follow each word's
+            MurmurHash64A (:mod:`lm.renumber`); costs one sort of each order in memory.
         comments: ``# ...`` header lines.
         temp_prefix: Directory for the per-order files (system temp dir when ``None``).
         block_rows: Rows per block of the adjust pass; entries per block of the later passes.
@@ -525,8 +582,13 @@ def write_mkn_arpa_streaming(
         reader = _TableReader(counts)
         try:
             with ArpaWriter(out, header, comments) as w:
+                new_id = None
+                if renumber:
+                    from lm.renumber import renumbered_ids
+
+                    new_id = renumbered_ids(counts.vocab)
                 sw = _SectionWriter(
-                    w, reader, counts.vocab, n_ord, bar(sum(res.kept), "writing ARPA", "ngram")
+                    w, reader, counts.vocab, n_ord, bar(sum(res.kept), "writing ARPA", "ngram"), new_id
                 )
                 _interpolate_and_write(
                     res, discounts, interpolate_unigrams, vocab_pad, collapse_values, sw, block_rows

@@ -209,3 +209,20 @@ def test_vocab_pad_needs_unigram_interpolation(english, tmp_path, capsys):
     assert cifst([*args, "--arpa", str(out), str(english)]) == 1
     assert "--vocab_pad requires --interpolate_unigrams" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("extra", [[], ["-S", "2M", "--prune", "0", "1"]])
+def test_renumber_lists_ngrams_in_lmplz_renumbered_order(lmplz, english, tmp_path, extra):
+    """--renumber: n-grams in lmplz's order (ids monotone with MurmurHash64A), probabilities as lmplz's; the
+    values are those of the plain build (lmplz's own back-offs under --renumber come out attached to other
+    n-grams, so they are compared with our plain build instead)."""
+    prune = [x for x in extra if x not in ("-S", "2M")]
+    ref = run_lmplz(lmplz, english, tmp_path / "ref.arpa", 3, "--renumber", *prune)
+    ours = run_ours(english, tmp_path / "ours.arpa", 3, "--renumber", "-T", str(tmp_path / "t"), *extra)
+    assert read_arpa_header(ours) == read_arpa_header(ref)
+    a, b = list(iter_arpa(ours)), list(iter_arpa(ref))
+    assert [e.words for e in a] == [e.words for e in b]
+    assert np.abs(np.array([e.logprob for e in a]) - np.array([e.logprob for e in b])).max() <= 1e-5
+    plain = run_ours(english, tmp_path / "plain.arpa", 3, *extra)
+    assert sorted(ours.read_bytes().split(b"\n")) == sorted(plain.read_bytes().split(b"\n"))
+    assert ours.read_bytes() != plain.read_bytes()
