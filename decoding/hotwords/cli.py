@@ -64,6 +64,19 @@ def add_hotword_options(p: argparse.ArgumentParser, files: bool = True) -> None:
         help="whole-phrase bonus added when a hotword completes, for lines that give no weight",
     )
     g.add_argument(
+        "--hotword-gate",
+        type=float,
+        default=HotwordConfig.gate,
+        metavar="LOGP",
+        help="acoustic gate: a token advances a hotword match only when its log-posterior at its row is at least "
+        "LOGP (e.g. -4.6 = 1%%); needs a search that passes token log-posteriors",
+    )
+    g.add_argument(
+        "--hotword-no-word-end",
+        action="store_true",
+        help="pay a completed hotword at once, also inside a longer word (default: only at a word end)",
+    )
+    g.add_argument(
         "--hotword-style",
         choices=("auto", "funasr", "sherpa", "plain"),
         default="auto",
@@ -89,6 +102,8 @@ def config_from_args(args: argparse.Namespace) -> HotwordConfig:
         max_phrase_tokens=args.hotword_max_tokens,
         max_hotwords=args.hotword_max_count,
         skip_bad=args.hotwords_skip_bad,
+        gate=getattr(args, "hotword_gate", HotwordConfig.gate),
+        word_end=not getattr(args, "hotword_no_word_end", False),
     )
 
 
@@ -107,24 +122,28 @@ def context_from_args(args: argparse.Namespace, tokenizer):
         return None
     from decoding.hotwords.load import UttContexts, load_context, load_context_scp
 
-    tokenizer = resolve_tokenizer_dir(tokenizer, getattr(args, "paths", None))
+    explicit = bool(getattr(args, "tokenizer", None))
+    tokenizer = resolve_tokenizer_dir(tokenizer, getattr(args, "paths", None), prefer_model=not explicit)
     config = config_from_args(args)
     if args.hotwords_scp:
         return load_context_scp(args.hotwords_scp, tokenizer, global_path=args.hotwords, config=config)
     return UttContexts(load_context(args.hotwords, tokenizer, config=config), {}, 0)
 
 
-def resolve_tokenizer_dir(tokenizer, paths=None):
+def resolve_tokenizer_dir(tokenizer, paths=None, prefer_model: bool = False):
     """The directory to load the hotword tokenizer from.
 
-    A graph directory has ``tokens.txt`` but no ``tokenizer.yaml``; loading it gives a plain character/word
-    tokenizer that cannot spell BPE pieces the model's way (every phrase would fail or be mis-split). When the given
-    directory has no ``tokenizer.yaml``, the model named by ``post.yaml`` beside the posteriors (``model:``, written
-    by ``cifst infer``) is used instead when it has one.
+    The phrases must be split the way the model was trained. ``cifst infer`` names the model in ``post.yaml``
+    beside the posteriors (``model:``); with ``prefer_model`` (no ``--tokenizer`` given) that model's tokenizer is
+    used whenever it has a ``tokenizer.yaml``. Otherwise the given directory is used, unless it lacks
+    ``tokenizer.yaml`` (a graph directory has only ``tokens.txt``, from which a plain tokenizer would mis-split BPE
+    phrases): then the model of ``post.yaml`` (or the folder of its ``tokens:``) is tried before falling back with a
+    warning.
 
     Args:
-        tokenizer: A tokenizer object (returned as is) or a directory.
+        tokenizer: A tokenizer object (returned as is) or a directory (``--tokenizer``, or the default GRAPH_DIR).
         paths: The decode command's positional paths (``... POSTERIORS_SCP OUT_DIR``), to find ``post.yaml``.
+        prefer_model: The directory is only a default: the model named by ``post.yaml`` wins when it has a tokenizer.
     """
     import logging
     from pathlib import Path
@@ -132,27 +151,42 @@ def resolve_tokenizer_dir(tokenizer, paths=None):
     if not isinstance(tokenizer, (str, Path)):
         return tokenizer
     given = Path(tokenizer)
+    log = logging.getLogger("decoding.hotwords")
+    model = _post_yaml_tokenizer(paths)
+    if prefer_model and model is not None:
+        if Path(model).resolve() != given.resolve():
+            log.info("hotwords: spelling phrases with the model's tokenizer %s (post.yaml)", model)
+        return model
     if not given.is_dir() or (given / "tokenizer.yaml").exists():
         return tokenizer
-    log = logging.getLogger("decoding.hotwords")
-    if paths and len(paths) >= 2:
-        meta = Path(paths[-2]).parent / "post.yaml"
-        if meta.exists():
-            import yaml
-
-            info = yaml.safe_load(meta.read_text(encoding="utf-8")) or {}
-            for cand in (info.get("model"), info.get("tokens") and (meta.parent / info["tokens"]).parent):
-                if cand and (Path(cand) / "tokenizer.yaml").exists():
-                    log.info(
-                        "hotwords: %s has no tokenizer.yaml; using the model's tokenizer %s", given, cand
-                    )
-                    return str(cand)
+    if model is not None:
+        log.info("hotwords: %s has no tokenizer.yaml; using the model's tokenizer %s", given, model)
+        return model
     log.warning(
         "hotwords: %s has no tokenizer.yaml: phrases are spelled with a tokenizer rebuilt from tokens.txt, which "
         "may not split them the model's way; pass --tokenizer MODEL_DIR",
         given,
     )
     return tokenizer
+
+
+def _post_yaml_tokenizer(paths) -> str | None:
+    """The tokenizer directory named by ``post.yaml`` beside the posteriors (``model:``, else the folder of
+    ``tokens:``) when it holds a ``tokenizer.yaml``, else ``None``."""
+    from pathlib import Path
+
+    if not paths or len(paths) < 2:
+        return None
+    meta = Path(paths[-2]).parent / "post.yaml"
+    if not meta.exists():
+        return None
+    import yaml
+
+    info = yaml.safe_load(meta.read_text(encoding="utf-8")) or {}
+    for cand in (info.get("model"), info.get("tokens") and (meta.parent / info["tokens"]).parent):
+        if cand and (Path(cand) / "tokenizer.yaml").exists():
+            return str(cand)
+    return None
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -55,6 +55,7 @@ chosen by size:
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,6 +66,17 @@ import torch
 from decoding.hotwords.config import DENSE_MAX_ENTRIES, DFA_MAX_ENTRIES
 
 __all__ = ["ContextGraph"]
+
+_GATE_WARNED = False
+
+
+def _warn_gate_ignored() -> None:
+    global _GATE_WARNED
+    _GATE_WARNED = True
+    logging.getLogger("decoding.hotwords").warning(
+        "hotword gate (--hotword-gate) ignored: this search does not pass the tokens' log-posteriors to "
+        "ContextGraph.step (token_logp)"
+    )
 
 
 @dataclass
@@ -560,8 +572,11 @@ class ContextGraph:
             int64 [N] the new states.
         """
         nxt = self.next_state(state, token)
-        if token_logp is not None and self.gate_logp is not None:
-            nxt = torch.where(token_logp.to(self.held.device) >= self.gate_logp, nxt, self.root_of[state])
+        if self.gate_logp is not None:
+            if token_logp is not None:
+                nxt = torch.where(token_logp.to(self.held.device) >= self.gate_logp, nxt, self.root_of[state])
+            elif not _GATE_WARNED:
+                _warn_gate_ignored()
         if self.word_start is None:
             return self.potential[nxt] - self.potential[state] + self.reward[nxt], nxt
         ends = self.word_start[token]

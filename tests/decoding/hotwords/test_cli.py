@@ -73,3 +73,41 @@ def test_graph_dir_without_tokenizer_yaml_falls_back_to_the_model(tmp_path, tok_
     (post / "post.yaml").write_text("tokens: tokens.txt\nrow_type: cif\n")
     assert resolve_tokenizer_dir(str(graph), paths) == str(graph)
     assert "has no tokenizer.yaml" in caplog.text
+
+
+def test_model_tokenizer_of_post_yaml_is_the_default(tmp_path, tok_dir):
+    """Without --tokenizer the model named by post.yaml spells the phrases, even when GRAPH_DIR has a tokenizer of
+    its own; an explicit --tokenizer wins."""
+    tk = pytest.importorskip("asr.text.tokenizer")
+    from decoding.hotwords.cli import resolve_tokenizer_dir
+
+    other = tmp_path / "graph"
+    tk.train_tokenizer("char", ["completely different text"] * 5, 0, other)
+    post = tmp_path / "infer"
+    post.mkdir()
+    (post / "posteriors.scp").write_text("")
+    (post / "post.yaml").write_text(f"tokens: tokens.txt\nrow_type: cif\nmodel: {tok_dir}\n")
+    paths = [str(other), str(post / "posteriors.scp"), str(tmp_path / "out")]
+    assert resolve_tokenizer_dir(str(other), paths, prefer_model=True) == str(tok_dir)
+    assert resolve_tokenizer_dir(str(other), paths, prefer_model=False) == str(other)
+    # through the decode options: no --tokenizer -> the model's; --tokenizer given -> that one
+    (tmp_path / "hw.txt").write_text("new york\n", encoding="utf-8")
+    p = argparse.ArgumentParser()
+    p.add_argument("paths", nargs="*")
+    p.add_argument("--tokenizer")
+    add_hotword_options(p)
+    args = p.parse_args([*paths, "--hotwords", str(tmp_path / "hw.txt")])
+    ctx = context_from_args(args, str(other))  # "other" cannot spell "york": only the model's tokenizer works
+    assert ctx.graph.num_states == len(tk.load_tokenizer(tok_dir).encode("new york")) + 1
+    args = p.parse_args([*paths, "--hotwords", str(tmp_path / "hw.txt"), "--tokenizer", str(other)])
+    with pytest.raises(Exception, match="york"):
+        context_from_args(args, str(other))
+
+
+def test_gate_and_word_end_options():
+    p = argparse.ArgumentParser()
+    add_hotword_options(p)
+    cfg = config_from_args(p.parse_args([]))
+    assert cfg.word_end and cfg.gate is None
+    cfg = config_from_args(p.parse_args(["--hotword-gate", "-4.6", "--hotword-no-word-end"]))
+    assert cfg.gate == pytest.approx(-4.6) and not cfg.word_end
