@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from asr.errors import CifstError
 from decoding.graph.compose import DeterminizeBlowup
 from decoding.graph.fst_arrays import FstArrays
 
@@ -146,12 +147,17 @@ def lg_entries(lexicon, disambig, first_disambig: int, words, g: FstArrays) -> L
     arc = np.repeat(wa, n_per)
     within = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n_per) - n_per, n_per)
     pron = by_word[np.repeat(off[gw], n_per) + within]
+    if total == 0:
+        raise CifstError(
+            "L o G is empty: no word of the LM has a pronunciation (check that the lexicon's words and the LM's "
+            "words are the same strings, e.g. upper/lower case)"
+        )
     rank = np.empty(len(pw), np.int64)
     rank[np.lexsort(table.T[::-1])] = np.arange(len(pw))
     h = g.src[arc]
     order = np.lexsort((rank[pron], h))
     arc, pron, h = arc[order], pron[order], h[order]
-    lcp = _lcp(table, pron[:-1], pron[1:]) if total > 1 else np.zeros(0, np.int64)
+    lcp = _lcp(table, pron[:-1], pron[1:])
     lcp[h[1:] != h[:-1]] = 0
     lcp_prev = np.concatenate([[0], lcp])
     lcp_next = np.concatenate([lcp, [0]])

@@ -99,8 +99,41 @@ def run_ours(work: Path, arpa: Path, out: Path) -> dict:
         arpa=str(arpa),
         det_method=os.environ.get("GRAPH_BENCH_DET_METHOD", "auto"),
     )
+    if os.environ.get("GRAPH_BENCH_STAGE") == "det":
+        return _ours_det_only(cfg)
     res = build_graph(cfg, out)
     return {"TLG": res.sizes["TLG.fst"]}
+
+
+def _ours_det_only(cfg) -> dict:
+    """``--stage det``: G from the ARPA and det(L o G), nothing after (the step OpenFst could not finish)."""
+    from asr.text.symbol_table import SymbolTable
+    from decoding.graph.fst_arrays import arrays_to_fst, fst_to_arrays
+    from decoding.graph.grammar import make_grammar_fst
+    from decoding.graph.lexicon import add_disambig, make_lexicon_fst, make_word_table, read_lexicon
+    from decoding.graph.trie_lg import trie_lg
+
+    t0 = time.time()
+    tokens = SymbolTable.read(cfg.tokens)
+    lex = read_lexicon(cfg.lexicon, tokens)
+    dis, _ = add_disambig(lex)
+    words = make_word_table(lex.words())
+    G, _ = make_grammar_fst(cfg.arpa, words)
+    print(f"    ours {time.time() - t0:7.1f}s G: {G.num_states()} states", flush=True)
+    if cfg.det_method == "openfst":
+        import pywrapfst as fst
+
+        L = make_lexicon_fst(lex, words, len(tokens), dis)
+        LG = fst.compose(L, G)
+        print(f"    ours {time.time() - t0:7.1f}s L o G: {LG.num_states()} states", flush=True)
+        LG = fst.determinize(LG)
+    else:
+        a = trie_lg(lex, dis, len(tokens), words, fst_to_arrays(G)).arrays
+        del G
+        LG = arrays_to_fst(a.num_states, a.start, a.src, a.dst, a.ilabel, a.olabel, a.weight, a.final)
+    n = LG.num_states()
+    print(f"    ours {time.time() - t0:7.1f}s det(L o G): {n} states", flush=True)
+    return {"TLG": [n, sum(LG.num_arcs(s) for s in range(n))], "stage": "det(L o G)"}
 
 
 def run_peer(work: Path, arpa: Path, out: Path) -> dict:
@@ -157,6 +190,9 @@ def run_peer(work: Path, arpa: Path, out: Path) -> dict:
     del G
     LG = fst.determinize(LG)
     note(f"det(LG): {LG.num_states()} states")
+    if os.environ.get("GRAPH_BENCH_STAGE") == "det":
+        n = LG.num_states()
+        return {"TLG": [n, sum(LG.num_arcs(s) for s in range(n))], "stage": "det(L o G)"}
     m = fst.EncodeMapper(LG.arc_type(), True, True)
     LG.encode(m)
     LG.minimize()
@@ -226,7 +262,15 @@ def child(which: str, work: Path, arpa: Path, out: Path, timeout: float = 0.0) -
         str(out),
     ]
     t0 = time.time()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    gb = float(os.environ.get("GRAPH_BENCH_MEM_GB", "0"))
+
+    def limit():
+        if gb > 0:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (int(gb * 2**30), int(gb * 2**30)))
+
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, preexec_fn=limit)
     timer = None
     if timeout > 0:
         timer = threading.Timer(timeout, p.kill)
@@ -242,8 +286,11 @@ def child(which: str, work: Path, arpa: Path, out: Path, timeout: float = 0.0) -
     cpu = usage.ru_utime + usage.ru_stime
     base = {"seconds": wall, "cpu": cpu, "peak_mb": usage.ru_maxrss / 1024}
     if status != 0:
-        if timeout > 0 and wall >= timeout:
-            log(f"{which}: stopped after {wall:.0f} s wall ({cpu:.0f} s CPU), unfinished")
+        if (timeout > 0 and wall >= timeout) or gb > 0:
+            why = (
+                "timeout" if timeout > 0 and wall >= timeout else f"status {status} (memory limit {gb:g} GB?)"
+            )
+            log(f"{which}: stopped after {wall:.0f} s wall ({cpu:.0f} s CPU), unfinished: {why}")
             return {**base, "TLG": None}
         sys.exit(f"error: the {which} pipeline failed (status {status})")
     result = json.loads(lines[-1])
@@ -308,6 +355,18 @@ def main() -> None:
         "--timeout", type=float, default=0.0, help="stop a pipeline after this many wall seconds (0 = never)"
     )
     ap.add_argument(
+        "--stage",
+        choices=["all", "det"],
+        default="all",
+        help="det: stop both pipelines after det(L o G) (sizes printed are det(L o G)'s, not TLG's)",
+    )
+    ap.add_argument(
+        "--mem-limit-gb",
+        type=float,
+        default=0.0,
+        help="address-space limit of each pipeline's process (a shared machine must not run out of memory)",
+    )
+    ap.add_argument(
         "--det-method",
         default="auto",
         choices=["auto", "trie", "openfst"],
@@ -322,6 +381,8 @@ def main() -> None:
         print(json.dumps(fn(args.work_dir, args._arpa, args._out)), flush=True)
         return
     os.environ["GRAPH_BENCH_DET_METHOD"] = args.det_method  # read by the child
+    os.environ["GRAPH_BENCH_STAGE"] = args.stage
+    os.environ["GRAPH_BENCH_MEM_GB"] = str(args.mem_limit_gb)
     arpa = prepare(args.work_dir, args.vocab, args.corpus_words, args.order, args.prune, args.seed)
     with open(arpa) as f:
         header = [
