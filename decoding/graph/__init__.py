@@ -1,5 +1,6 @@
-"""Decoding graphs: lexicon L, grammar G from ARPA, token topology T, TLG composition with pywrapfst, and the torch
-CSR form the batched search walks. Public names are imported lazily so ``cifst --help`` does not load torch.
+"""Decoding graphs: lexicon L, grammar G from ARPA, token topology T, det(L o G) as lexicon tries (or OpenFst
+composition + determinization), TLG with pywrapfst, extra (hotword) words, and the torch CSR form the batched
+search walks. Public names are imported lazily so ``cifst --help`` does not load torch.
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ __all__ = [
     "FstArrays",
     "fst_to_arrays",
     "arrays_to_fst",
+    "TrieLg",
+    "trie_lg",
+    "det_state_counts",
+    "read_extra_words",
+    "add_extra_pronunciations",
+    "add_unigrams",
+    "find_ngram_lines",
 ]
 
 _WHERE = {
@@ -68,6 +76,13 @@ _WHERE = {
     "FstArrays": "fst_arrays",
     "fst_to_arrays": "fst_arrays",
     "arrays_to_fst": "fst_arrays",
+    "TrieLg": "trie_lg",
+    "trie_lg": "trie_lg",
+    "det_state_counts": "trie_lg",
+    "read_extra_words": "extra_words",
+    "add_extra_pronunciations": "extra_words",
+    "add_unigrams": "extra_words",
+    "find_ngram_lines": "grammar",
 }
 
 

@@ -98,6 +98,7 @@ def run_ours(work: Path, arpa: Path, out: Path) -> dict:
         lexicon=str(work / "lexicon.txt"),
         arpa=str(arpa),
         det_method=os.environ.get("GRAPH_BENCH_DET_METHOD", "auto"),
+        topo=os.environ.get("GRAPH_BENCH_TOPO", "ctc"),
     )
     if os.environ.get("GRAPH_BENCH_STAGE") == "det":
         return _ours_det_only(cfg)
@@ -355,6 +356,9 @@ def main() -> None:
         "--timeout", type=float, default=0.0, help="stop a pipeline after this many wall seconds (0 = never)"
     )
     ap.add_argument(
+        "--topo", default="ctc", choices=["ctc", "cif"], help="ours: topology (the peer builds ctc only)"
+    )
+    ap.add_argument(
         "--stage",
         choices=["all", "det"],
         default="all",
@@ -382,6 +386,9 @@ def main() -> None:
         return
     os.environ["GRAPH_BENCH_DET_METHOD"] = args.det_method  # read by the child
     os.environ["GRAPH_BENCH_STAGE"] = args.stage
+    os.environ["GRAPH_BENCH_TOPO"] = args.topo
+    if args.topo != "ctc" and args.only != "ours":
+        sys.exit("error: --topo cif needs --only ours (the peer pipeline builds the CTC topology)")
     os.environ["GRAPH_BENCH_MEM_GB"] = str(args.mem_limit_gb)
     arpa = prepare(args.work_dir, args.vocab, args.corpus_words, args.order, args.prune, args.seed)
     with open(arpa) as f:
