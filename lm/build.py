@@ -227,11 +227,13 @@ def build_arpa(sources: list[str], out: str | os.PathLike | None, config: LmBuil
         _write_model(model, out, config)
         return model.counts()
     _check_config(config)
+    from lm.checkpoint import count_with_checkpoint, finish_work_dir
     from lm.streaming import write_mkn_arpa_streaming
 
     log = (lambda m: print(m, file=sys.stderr)) if config.verbose else None
     t0 = time.time()
-    counts = count_ngrams(sources, _count_config(config))
+    counts, work = count_with_checkpoint(sources, _count_config(config), log)
+    success = False
     try:
         if log:
             log(
@@ -254,13 +256,15 @@ def build_arpa(sources: list[str], out: str | os.PathLike | None, config: LmBuil
             collapse_values=config.collapse_values,
             renumber=config.renumber,
             comments=_comments(config, sources, counts.token_count),
-            temp_prefix=config.temp_prefix,
+            temp_prefix=str(work) if work is not None else config.temp_prefix,
             block_rows=max(1 << 14, min(1 << 21, config.memory // 1024)),
             progress=config.progress,
             log=log,
         )
+        success = True
     finally:
         counts.close()
+        finish_work_dir(work, success)
     if log:
         log(f"wrote the ARPA in {time.time() - t0:.1f} s")
     return header

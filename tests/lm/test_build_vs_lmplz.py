@@ -167,11 +167,26 @@ def test_discount_failure_names_order_count_and_option(tmp_path, capsys):
     text = tmp_path / "tiny.txt"
     text.write_text(TINY)
     with pytest.raises(DiscountError) as ei:
-        build_arpa([str(text)], tmp_path / "x.arpa", LmBuildConfig(order=3, progress=False, verbose=False))
+        build_arpa(
+            [str(text)],
+            tmp_path / "x.arpa",
+            LmBuildConfig(order=3, progress=False, verbose=False, temp_prefix=str(tmp_path / "w")),
+        )
     msg = str(ei.value)
     assert "1-grams" in msg and "adjusted count" in msg and "--discount_fallback" in msg
     # The CLI prints it as one line and exits 1.
-    assert cifst(["lm", "build", "-o", "3", "--quiet", "--arpa", str(tmp_path / "y.arpa"), str(text)]) == 1
+    args = [
+        "lm",
+        "build",
+        "-o",
+        "3",
+        "--quiet",
+        "-T",
+        str(tmp_path / "w"),
+        "--arpa",
+        str(tmp_path / "y.arpa"),
+    ]
+    assert cifst([*args, str(text)]) == 1
     assert "--discount_fallback" in capsys.readouterr().err
 
 
