@@ -43,3 +43,36 @@ def test_simulated_posteriors_corrupt_only_rare_words(bench):
     n_rare = len(tok.encode("zeta"))
     assert (top[:-n_rare] == ids[:-n_rare]).all()  # common words: the true token wins
     assert (top[-n_rare:] != ids[-n_rare:]).all()  # the rare word: a confusable token wins every row
+
+
+def test_row_gated_context_gates_by_the_rows_posterior(bench, tokenizer):
+    """The bench's emulation of the gate in the graph-less search: the context sees each row's log-posteriors, so a
+    hotword token the acoustics rank at 2% is not boosted past the gate, one at 30% is."""
+    nograph = pytest.importorskip("decoding.search.nograph")
+    from decoding.hotwords.context_graph import ContextGraph
+    from decoding.hotwords.load import word_start_table
+
+    sym = tokenizer.symbols
+    v = int(sym.max_id) + 1
+    rows = [("▁the", "▁q"), ("▁new", "▁zeta")]  # (best token, hotword token) per row
+
+    def posteriors(p_hot: float) -> np.ndarray:
+        lp = np.full((len(rows), v), 1e-4, dtype=np.float64)
+        for r, (best, hot) in enumerate(rows):
+            lp[r, sym[best]] = 0.6
+            lp[r, sym[hot]] = p_hot
+        return np.log(lp / lp.sum(1, keepdims=True)).astype(np.float32)
+
+    phrase = [sym["▁q"], sym["▁zeta"]]
+    for p_hot, gated_wins in ((0.02, False), (0.3, True)):
+        lp = posteriors(p_hot)
+        g = ContextGraph.build(
+            [phrase], [3.0], 2.0, v, word_start=word_start_table(tokenizer), gate_logp=-3.0
+        )
+        ctx = bench.RowGatedContext(g, lp)
+        best = nograph.prefix_beam_search(lp, beam=4, row_type="cif", context=ctx)[0]
+        ctx.check()
+        assert (list(best.tokens) == phrase) is gated_wins, p_hot
+        # ungated, the bonus (2 per token + 3) pulls in the hotword either way
+        free = ContextGraph.build([phrase], [3.0], 2.0, v, word_start=word_start_table(tokenizer))
+        assert list(nograph.prefix_beam_search(lp, beam=4, row_type="cif", context=free)[0].tokens) == phrase
