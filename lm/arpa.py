@@ -309,6 +309,8 @@ class ArpaWriter:
         comments: Lines written as ``# line`` before ``\\data\\`` (lmplz's ``--verbose_header``).
     """
 
+    enabled = True  # (a stand-in that writes nothing has False)
+
     def __init__(
         self, path: str | os.PathLike | None, counts: dict[int, int], comments: list[str] | None = None
     ):

@@ -49,6 +49,8 @@ class LmBuildConfig:
             folded in, same sentence probabilities) and back-offs 0; modified Kneser-Ney only.
         renumber: lmplz ``--renumber``: word ids monotone with each word's hash, so every ARPA section is listed in
             that order (kenlm's trie order); modified Kneser-Ney of order >= 2 only.
+        intermediate: lmplz ``--intermediate PREFIX``: write kenlm intermediate files (:mod:`lm.intermediate`);
+            implies ``renumber``; the ARPA is then written only when an output path is given.
         skip_symbols: lmplz ``--skip_symbols``.
         smoothing: One of :data:`SMOOTHING_METHODS`; ``mkn`` is lmplz's modified Kneser-Ney.
         discount: Fixed discount for ``kn``/``absolute`` (``None``: n1 / (n1 + 2 n2) per order).
@@ -70,6 +72,7 @@ class LmBuildConfig:
     vocab_pad: int = 0
     collapse_values: bool = False
     renumber: bool = False
+    intermediate: str | None = None
     skip_symbols: bool = False
     smoothing: str = "mkn"
     discount: float | None = None
@@ -139,13 +142,14 @@ def _check_config(config: LmBuildConfig) -> None:
             "--vocab_pad requires --interpolate_unigrams be on (the padding enlarges the uniform distribution "
             "that unigrams are interpolated with); drop --interpolate_unigrams 0 or --vocab_pad"
         )
-    if (config.vocab_pad or config.collapse_values or config.renumber) and config.smoothing != "mkn":
+    lmplz_only = config.vocab_pad or config.collapse_values or config.renumber or config.intermediate
+    if lmplz_only and config.smoothing != "mkn":
         raise CifstError(
-            f"--vocab_pad, --collapse_values and --renumber are lmplz options of modified Kneser-Ney; "
-            f"--smoothing {config.smoothing} does not take them"
+            f"--vocab_pad, --collapse_values, --renumber and --intermediate are lmplz options of modified "
+            f"Kneser-Ney; --smoothing {config.smoothing} does not take them"
         )
-    if config.renumber and config.order < 2:
-        raise CifstError("--renumber needs an order of 2 or more here; a unigram model is listed by word id")
+    if (config.renumber or config.intermediate) and config.order < 2:
+        raise CifstError("--renumber and --intermediate need an order of 2 or more here")
     if config.collapse_values and config.order < 2:
         raise CifstError("--collapse_values needs an order of 2 or more (a unigram model has no back-offs)")
 
@@ -219,6 +223,8 @@ def build_arpa(sources: list[str], out: str | os.PathLike | None, config: LmBuil
     Modified Kneser-Ney of order >= 2 streams through disk order by order (:mod:`lm.streaming`: bounded memory,
     the same bytes as writing :func:`build_lm`'s model); other smoothing and order 1 build the model in memory.
 
+    With ``config.intermediate`` and ``out`` ``None`` only the intermediate files are written (as lmplz).
+
     Returns:
         ``{order: n-grams written}`` (the ARPA header).
     """
@@ -255,6 +261,8 @@ def build_arpa(sources: list[str], out: str | os.PathLike | None, config: LmBuil
             vocab_pad=config.vocab_pad,
             collapse_values=config.collapse_values,
             renumber=config.renumber,
+            intermediate=config.intermediate,
+            write_arpa=not (config.intermediate and out is None),
             comments=_comments(config, sources, counts.token_count),
             temp_prefix=str(work) if work is not None else config.temp_prefix,
             block_rows=max(1 << 14, min(1 << 21, config.memory // 1024)),

@@ -26,6 +26,13 @@ Example:
   cifst lm build -o 5 --unit char --discount_fallback --arpa zh.arpa zh_text.txt
 """
 
+FROM_INTERMEDIATE_HELP = """Write the model held in kenlm intermediate files (from `cifst lm build --intermediate` or lmplz) as ARPA.
+
+Example:
+  cifst lm build -o 4 --intermediate work/lm corpus.txt
+  cifst lm from-intermediate work/lm --arpa lm.arpa
+"""
+
 PPL_HELP = """Perplexity and OOV count of an ARPA LM on a text (the numbers kenlm's query prints).
 
 Example:
@@ -93,6 +100,12 @@ def register(sub) -> None:
         action="store_true",
         help="number words by their MurmurHash64A, so sections list n-grams in kenlm's trie order",
     )
+    p.add_argument(
+        "--intermediate",
+        metavar="PREFIX",
+        default=None,
+        help="write kenlm intermediate files PREFIX.1.. (implies --renumber; no ARPA unless --arpa is given)",
+    )
     p.add_argument("--verbose_header", action="store_true", help="write '# ...' header lines before \\data\\")
     p.add_argument(
         "--unit", choices=("word", "char"), default="word", help="char: each CJK character a token"
@@ -109,6 +122,19 @@ def register(sub) -> None:
     p.add_argument("--quiet", action="store_true", help="no statistics or progress bars on stderr")
     for ignored in ("--vocab_estimate", "--minimum_block", "--sort_block", "--block_count"):
         p.add_argument(ignored, default=None, help=argparse.SUPPRESS)
+
+    fi = add_command(
+        group,
+        "from-intermediate",
+        "ARPA from kenlm intermediate files",
+        FROM_INTERMEDIATE_HELP,
+        _from_intermediate,
+        prog="lm from-intermediate",
+    )
+    fi.add_argument(
+        "prefix", metavar="PREFIX", help="prefix given to --intermediate (PREFIX.1, PREFIX.vocab, ...)"
+    )
+    fi.add_argument("--arpa", default=None, help="write the ARPA here instead of stdout")
 
     q = add_command(group, "ppl", "perplexity of an ARPA LM on text", PPL_HELP, _ppl, prog="lm ppl")
     q.add_argument("lm", metavar="LM", help="ARPA file (.gz accepted)")
@@ -167,6 +193,7 @@ def _build(args) -> int:
         vocab_pad=args.vocab_pad,
         collapse_values=args.collapse_values,
         renumber=args.renumber,
+        intermediate=args.intermediate,
         skip_symbols=args.skip_symbols,
         smoothing=args.smoothing,
         discount=args.discount,
@@ -178,6 +205,13 @@ def _build(args) -> int:
     )
     _mmap_large_blocks()
     build_arpa(sources, args.arpa, cfg)
+    return 0
+
+
+def _from_intermediate(args) -> int:
+    from lm.intermediate import intermediate_to_arpa
+
+    intermediate_to_arpa(args.prefix, args.arpa)
     return 0
 
 

@@ -388,6 +388,21 @@ def _unigram_probs(
     return p.astype(np.float32)
 
 
+class _NoArpa:
+    """Stands in for :class:`lm.arpa.ArpaWriter` when only intermediate files are written."""
+
+    enabled = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def begin_order(self, k: int) -> None:
+        return None
+
+
 class _SectionWriter:
     """Writes one order's kept n-grams as ARPA lines, words looked up in the order-N table at each ``start``.
 
@@ -402,6 +417,7 @@ class _SectionWriter:
         top: int,
         progress=None,
         new_id: np.ndarray | None = None,
+        sink=None,
     ):
         words = [w.encode("utf-8") for w in vocab]
         self.vlen = np.array([len(w) for w in words], np.int64)
@@ -409,6 +425,7 @@ class _SectionWriter:
         self.vbuf = np.frombuffer(b"".join(words), np.uint8) if words else np.zeros(0, np.uint8)
         self.w, self.reader, self.top, self.progress = writer, reader, top, progress
         self.new_id = new_id
+        self.sink = sink  # lm.intermediate.IntermediateWriter or None
         self.new_pos: np.ndarray | None = (
             None  # renumbering: position of each n-gram of the last order written
         )
@@ -468,6 +485,8 @@ class _SectionWriter:
             With ``q_partial``: float32 [m_k] q-delta of each k-gram (``q_partial * gamma``), else ``None``.
         """
         self.w.begin_order(k)
+        if self.sink is not None:
+            self.sink.begin_order(k)
         q_delta = None
         if (
             q_partial is not None
@@ -486,7 +505,10 @@ class _SectionWriter:
                         back = np.log10(gamma[idx].astype(np.float64)).astype(np.float32)
                         last = cols[:, -1]
                         back[(last == EOS) | (last == UNK)] = 0.0  # lmplz: no back-off after </s> or <unk>
-            self.w.write_raw(encode_lines(cols, self.vbuf, self.voff, self.vlen, lp, back), len(lp))
+            if self.w.enabled:
+                self.w.write_raw(encode_lines(cols, self.vbuf, self.voff, self.vlen, lp, back), len(lp))
+            if self.sink is not None:
+                self.sink.add(cols, lp, back)
             if self.progress is not None:
                 self.progress.update(len(lp))
         return q_delta
@@ -515,6 +537,8 @@ def write_mkn_arpa_streaming(
     vocab_pad: int = 0,
     collapse_values: bool = False,
     renumber: bool = False,
+    intermediate: str | None = None,
+    write_arpa: bool = True,
     comments: list[str] | None = None,
     temp_prefix: str | None = None,
     block_rows: int = 1 << 20,
@@ -535,6 +559,9 @@ def write_mkn_arpa_streaming(
             et al. 2012) in the probability column and 0 back-offs.
         renumber: lmplz ``--renumber``: list every section in suffix order of word ids that follow each word's
             MurmurHash64A (:mod:`lm.renumber`); costs one sort of each order in memory.
+        intermediate: lmplz ``--intermediate``: also write kenlm intermediate files with this prefix
+            (:mod:`lm.intermediate`); implies ``renumber``.
+        write_arpa: Write the ARPA (``False``: intermediate files only, lmplz's default with ``--intermediate``).
         comments: ``# ...`` header lines.
         temp_prefix: Directory for the per-order files (system temp dir when ``None``).
         block_rows: Rows per block of the adjust pass; entries per block of the later passes.
@@ -580,21 +607,31 @@ def write_mkn_arpa_streaming(
             log("\n".join(lines))
         header = {n: c for n, c in enumerate(res.kept, 1)}
         reader = _TableReader(counts)
+        sink = None
         try:
-            with ArpaWriter(out, header, comments) as w:
-                new_id = None
-                if renumber:
-                    from lm.renumber import renumbered_ids
+            new_id = None
+            if renumber or intermediate:
+                from lm.renumber import renumbered_ids
 
-                    new_id = renumbered_ids(counts.vocab)
+                new_id = renumbered_ids(counts.vocab)
+            if intermediate:
+                from lm.intermediate import IntermediateWriter
+
+                sink = IntermediateWriter(intermediate, counts.vocab, new_id, res.kept, collapse_values)
+            with ArpaWriter(out, header, comments) if write_arpa else _NoArpa() as w:
                 sw = _SectionWriter(
-                    w, reader, counts.vocab, n_ord, bar(sum(res.kept), "writing ARPA", "ngram"), new_id
+                    w, reader, counts.vocab, n_ord, bar(sum(res.kept), "writing", "ngram"), new_id, sink
                 )
                 _interpolate_and_write(
                     res, discounts, interpolate_unigrams, vocab_pad, collapse_values, sw, block_rows
                 )
+            if sink is not None:
+                sink.close(True)
+                sink = None
         finally:
             reader.close()
+            if sink is not None:
+                sink.close(False)
         return header
     finally:
         for b in bars:

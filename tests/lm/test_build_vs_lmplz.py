@@ -241,3 +241,46 @@ def test_renumber_lists_ngrams_in_lmplz_renumbered_order(lmplz, english, tmp_pat
     plain = run_ours(english, tmp_path / "plain.arpa", 3, *extra)
     assert sorted(ours.read_bytes().split(b"\n")) == sorted(plain.read_bytes().split(b"\n"))
     assert ours.read_bytes() != plain.read_bytes()
+
+
+@pytest.mark.parametrize("extra", [[], ["--collapse_values", "--prune", "0", "1"]])
+def test_intermediate_files_as_lmplz(lmplz, english, tmp_path, extra):
+    """--intermediate: kenlm's files (vocabulary and metadata byte-identical, same records: ids, values within
+    1e-5); no ARPA unless --arpa; `lm from-intermediate` turns them into our --renumber ARPA."""
+    from lm.intermediate import record_dtype
+
+    ref, ours = tmp_path / "ref" / "m", tmp_path / "ours" / "m"
+    ref.parent.mkdir()
+    cmd = [str(lmplz), "-o", "3", "-S", "100M", "-T", str(tmp_path) + "/", "--text", str(english)]
+    r = subprocess.run([*cmd, "--intermediate", str(ref), *extra], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    base = ["lm", "build", "-o", "3", "--quiet", "-T", str(tmp_path / "w"), *extra]
+    assert cifst([*base, "--intermediate", str(ours), str(english)]) == 0
+    assert sorted(p.name for p in ours.parent.iterdir()) == sorted(p.name for p in ref.parent.iterdir())
+    for suffix in ("vocab", "kenlm_intermediate"):
+        assert Path(f"{ours}.{suffix}").read_bytes() == Path(f"{ref}.{suffix}").read_bytes()
+    for n in (1, 2, 3):
+        a = np.fromfile(f"{ours}.{n}", record_dtype(n))
+        b = np.fromfile(f"{ref}.{n}", record_dtype(n))
+        assert np.array_equal(a["w"], b["w"])
+        assert np.abs(a["p"] - b["p"]).max() <= 1e-5
+    arpa = tmp_path / "from.arpa"
+    assert cifst(["lm", "from-intermediate", str(ours), "--arpa", str(arpa)]) == 0
+    renumbered = tmp_path / "renumbered.arpa"
+    assert cifst([*base, "--renumber", "--arpa", str(renumbered), str(english)]) == 0
+    assert arpa.read_bytes() == renumbered.read_bytes()
+
+
+def test_from_intermediate_reports_broken_files(tmp_path, capsys):
+    prefix = tmp_path / "m"
+    Path(f"{prefix}.kenlm_intermediate").write_text(
+        "KenLM intermediate binary file\nCounts 3 x\nPayload pb\n"
+    )
+    assert cifst(["lm", "from-intermediate", str(prefix)]) == 1
+    err = capsys.readouterr().err
+    assert "m.kenlm_intermediate:2" in err and "non-integer" in err
+    Path(f"{prefix}.kenlm_intermediate").write_text("KenLM intermediate binary file\nCounts 3\nPayload pb\n")
+    Path(f"{prefix}.vocab").write_bytes(b"<unk>\0a\0b\0")
+    Path(f"{prefix}.1").write_bytes(b"\0" * 20)  # 3 records need 36 bytes
+    assert cifst(["lm", "from-intermediate", str(prefix)]) == 1
+    assert "m.1" in capsys.readouterr().err
