@@ -54,6 +54,17 @@ def register(sub) -> None:
         "--nograph-method", choices=("greedy", "prefix"), default="greedy", help="graph-less search"
     )
     s.add_argument("--prefix-beam", type=int, default=10, help="beam of the prefix beam search")
+    s.add_argument(
+        "--cif-skip-penalty",
+        type=float,
+        default=5.0,
+        help="--no-graph on CIF rows: cost of leaving a token slot empty (the graph search uses its skip arc's)",
+    )
+    s.add_argument(
+        "--cif-keep-blank",
+        action="store_true",
+        help="CIF rows: use the model's blank column (default: read it as log 1, a Paraformer has none)",
+    )
     r = p.add_argument_group("input and running")
     r.add_argument("--row-type", choices=("cif", "frame"), help="override post.yaml's row_type")
     r.add_argument(
@@ -101,6 +112,7 @@ def _run(args: argparse.Namespace) -> int:
         lm_scale=args.lm_scale,
         blank_penalty=args.blank_penalty,
         nbest=args.nbest,
+        cif_blank=None if args.cif_keep_blank else 0.0,
     )
     try:
         search.validate()
@@ -115,6 +127,7 @@ def _run(args: argparse.Namespace) -> int:
         row_type=args.row_type,
         frame_shift=args.frame_shift,
         progress=not args.no_progress,
+        cif_skip_penalty=args.cif_skip_penalty,
     )
     hotwords, record = None, {}
     if getattr(args, "hotwords", None) or getattr(args, "hotwords_scp", None):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,10 @@ class DecodeOptions:
         frame_shift: Overrides ``post.yaml`` (seconds per row for frames).
         chunk_batches: Batches read and length-sorted together.
         progress: Show a tqdm bar.
+        cif_skip_penalty: Graph-less methods on CIF rows: the cost of leaving a token slot empty, i.e. the blank
+            column is read as ``log p = -cif_skip_penalty`` (the model's column is ~-inf; the graph search reads it
+            as log 1 and takes the cost from the CIF topology's skip arc instead, see ``BeamSearchConfig.cif_blank``).
+            Ignored when ``search.cif_blank`` is None (the model's blank column is kept for every method).
     """
 
     search: BeamSearchConfig = field(default_factory=BeamSearchConfig)
@@ -61,6 +65,7 @@ class DecodeOptions:
     frame_shift: float | None = None
     chunk_batches: int = 8
     progress: bool = True
+    cif_skip_penalty: float = 5.0
 
 
 def force_align(logprobs: np.ndarray, tokens: list[int], row_type: str) -> np.ndarray:
@@ -168,6 +173,16 @@ class BatchDecoder:
             self.final = self.search.final.cpu().numpy()
             self.dst = graph.dst.cpu().numpy()
 
+    def cif_rows(self, logprobs: np.ndarray) -> np.ndarray:
+        """float32 [T, V] CIF rows with the blank column the search reads: log 1 for the graph search (the skip
+        arc carries the cost), ``-cif_skip_penalty`` for the graph-less ones (there is no skip arc)."""
+        out = np.array(logprobs, dtype=np.float32, copy=True)
+        if self.opt.method == "tlg":
+            out[:, 0] = self.opt.search.cif_blank
+        else:
+            out[:, 0] = -self.opt.cif_skip_penalty
+        return out
+
     def _spell(self, toks: list[int]) -> list[str]:
         text = "".join(self.token_syms[t] for t in toks).replace("<space>", " ").replace("\u2581", " ")
         return text.split()
@@ -176,6 +191,8 @@ class BatchDecoder:
         self, utts: list[Utterance], context=None, context_start: torch.Tensor | None = None
     ) -> list[UttResult | str]:
         """Decode utterances (all with ``logprobs``); returns a result, or a string saying why it failed."""
+        if self.row_type == "cif" and self.opt.search.cif_blank is not None:
+            utts = [replace(u, logprobs=self.cif_rows(u.logprobs)) for u in utts]
         lens = [u.logprobs.shape[0] for u in utts]
         B, T, V = len(utts), max(lens, default=0), len(self.token_syms)
         batch = np.zeros((B, T, V), np.float32)

@@ -191,7 +191,7 @@ def test_hotword_context_matches_brute_force(row_type):
         S, V = int(rng.integers(2, 7)), 4
         f = random_fst(S, V, 3, rng)
         ctx = FakeContext([1, 2], V, score=1.5)
-        cfg = BeamSearchConfig(beam=1e4, max_active=10**6, min_active=0, row_type=row_type)
+        cfg = BeamSearchConfig(beam=1e4, max_active=10**6, min_active=0, row_type=row_type, cif_blank=None)
         search = TlgBeamSearch(CsrGraph.from_fst(f), cfg)
         mats = [_logsoftmax(rng, int(rng.integers(1, 6)), V) for _ in range(4)]
         res = search.search(*_batch(mats, V), context=ctx, context_start=torch.zeros(4, dtype=torch.int64))
@@ -358,3 +358,69 @@ def test_graphs_of_cifst_graph_build(toy_lm, tmp_path, topo):
         k = kaldi_best(None, m, 10, 300, 20, decoder=kdec)
         same += rn.best.cost == pytest.approx(k.cost, rel=1e-5)
     assert same >= len(mats) - 1
+
+
+@pytest.mark.parametrize("row_type", ["frame", "cif"])
+def test_label_and_csr_expansion_give_identical_results(row_type):
+    """The two stage-1 expansions (label groups first / every arc) keep the same candidates in the same order, so
+    paths, costs and n-best lists are identical, with and without a hotword context, with pruning binding."""
+    rng = np.random.default_rng(21)
+    for trial in range(10):
+        S, V = int(rng.integers(3, 30)), int(rng.integers(2, 7))
+        f = random_fst(S, V, 5, rng, num_words=4)
+        g = CsrGraph.from_fst(f)
+        mats = [_logsoftmax(rng, int(rng.integers(0, 9)), V) for _ in range(6)]
+        x = _batch(mats, V)
+        ctx = FakeContext([1, 2], V, score=1.5) if trial % 2 else None
+        start = torch.zeros(6, dtype=torch.int64) if ctx is not None else None
+        out = {}
+        for mode in ("label", "csr"):
+            cfg = BeamSearchConfig(
+                beam=3.0, max_active=4, min_active=2, nbest=1 + trial % 3, row_type=row_type, expand=mode
+            )
+            search = TlgBeamSearch(g, cfg)
+            assert search.expand_mode == mode
+            out[mode] = search.search(*x, context=ctx, context_start=start)
+        for a, b in zip(out["label"], out["csr"]):
+            assert (a.best is None) == (b.best is None)
+            if a.best is None:
+                continue
+            assert np.array_equal(a.best.arcs, b.best.arcs) and a.best.cost == b.best.cost
+            assert [(p.arcs.tolist(), p.cost) for p in a.nbest] == [
+                (p.arcs.tolist(), p.cost) for p in b.nbest
+            ]
+
+
+def test_cif_overcounted_row_is_dropped_through_the_skip_arc(toy_lm):
+    """Paraformer rows have no blank column (~-inf); the search reads it as log 1 so the CIF topology's skip arc
+    (cost 2.0 in this graph) drops a slot the predictor over-counted, when that is cheaper than any token there."""
+    graph = CsrGraph.from_fst(toy_lm["graphs"]["cif"])
+    tokens, sents, V = toy_lm["tokens"], toy_lm["sents"], len(toy_lm["tokens"])
+    rng = np.random.default_rng(4)
+    flat = np.full(V, -np.log(V - 1), np.float32)  # an over-counted slot: no token stands out (-3.3 each)
+    flat[0] = -np.inf
+    mats, extra_at = [], []
+    for s in sents[:8]:
+        ids = [tokens.index(c) for c in "".join(s)]
+        m = synth_posteriors(ids, V, rng, "cif", peak=6.0, p_wrong=0.0)
+        m[:, 0] = -np.inf  # no trained blank
+        r = int(rng.integers(1, len(m)))
+        mats.append(np.concatenate([m[:r], flat[None], m[r:]]))
+        extra_at.append(r)
+    plain = [np.delete(m, r, axis=0) for m, r in zip(mats, extra_at)]
+    cfg = BeamSearchConfig(beam=12, max_active=500, row_type="cif")
+    res = TlgBeamSearch(graph, cfg).search(*_batch(mats, V))
+    ref = TlgBeamSearch(graph, cfg).search(*_batch(plain, V))
+    kept = TlgBeamSearch(graph, BeamSearchConfig(beam=12, max_active=500, row_type="cif", cif_blank=None))
+    res_kept = kept.search(*_batch(mats, V))
+    for m, r, a, b, k in zip(mats, extra_at, res, ref, res_kept):
+        ils = graph.ilabel[torch.from_numpy(a.best.arcs)].tolist()
+        assert ils[r] == 1 and ils.count(1) == 1  # the skip arc, at the over-counted row only
+        ols = [o for o in graph.olabel[torch.from_numpy(a.best.arcs)].tolist() if o]
+        assert ols == [o for o in graph.olabel[torch.from_numpy(b.best.arcs)].tolist() if o]
+        assert a.best.cost == pytest.approx(b.best.cost + 2.0, abs=1e-3)  # the same words + one skip
+        m0 = m.copy()
+        m0[:, 0] = 0.0
+        assert a.best.cost == pytest.approx(openfst_best(toy_lm["graphs"]["cif"], m0).cost, abs=1e-3)
+        # with the model's blank column the skip costs inf: a token fills the slot
+        assert k.best is None or 1 not in graph.ilabel[torch.from_numpy(k.best.arcs)].tolist()
