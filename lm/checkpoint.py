@@ -5,7 +5,9 @@ Input: the text files, :class:`lm.counts.CountConfig` and the work-directory roo
 the same inputs (same files, sizes and modification times; same order, unit and ``--skip_symbols``). Counting is
 the stage that reads and tokenizes the whole corpus; the later stages stream from its result.
 
-Layout: ``<root>/cifst-lm-<fingerprint>/`` holds the merged order-N table (``rows.u32``, ``counts.i64``), the
+Layout: ``<root>/cifst-lm-<fingerprint>/`` holds, while counting, ``runs/`` (sorted runs spilled so far with a
+manifest, :class:`lm.counts.CountConfig` ``resume_dir``: an interrupted count resumes after the last spill) and,
+once counting is done, the merged order-N table (``rows.u32``, ``counts.i64``), the
 vocabulary (``vocab.txt``, one word per line) and ``counts.json`` (written last, atomically: without it the
 directory is an unfinished count and is counted again). The build removes the directory once the ARPA is written;
 when it fails or is interrupted the directory stays and the message says so. Reading stdin is never resumable.
@@ -143,7 +145,7 @@ def count_with_checkpoint(
             log(f"reusing the counts of an earlier run in {work} (same text files and settings)")
         return found, work
     work.mkdir(parents=True, exist_ok=True)
-    for stale in work.glob("cifst-lm-*"):  # spill and stage directories of a run that did not finish
+    for stale in work.glob("cifst-lm-*"):  # stage directories of a run that did not finish
         shutil.rmtree(stale, ignore_errors=True)
     inner = CountConfig(
         order=config.order,
@@ -152,11 +154,12 @@ def count_with_checkpoint(
         temp_prefix=str(work),
         skip_symbols=config.skip_symbols,
         progress=config.progress,
+        resume_dir=str(work / "runs"),
     )
     try:
         counts = count_ngrams(sources, inner)
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)  # nothing finished worth keeping
+        finish_work_dir(work, False)
         raise
     return _save(counts, work), work
 
@@ -165,11 +168,13 @@ def finish_work_dir(work: Path | None, success: bool) -> None:
     """After a build: remove the work directory on success; on failure keep it when it holds finished counts."""
     if work is None:
         return
-    if success or not (work / "counts.json").exists():
+    done = (work / "counts.json").exists()
+    if success or not (done or (work / "runs" / "runs.json").exists()):
         shutil.rmtree(work, ignore_errors=True)
         return
+    what = "the counts are" if done else "the sorted count runs written so far are"
     print(
-        f"cifst lm build: the counts are kept in {work}; rerun the same command (same text files, -o, --unit, "
-        "-T) to continue from them, or delete that directory",
+        f"cifst lm build: {what} kept in {work}; rerun the same command (same text files, -o, --unit, -T) to "
+        "continue from there, or delete that directory",
         file=sys.stderr,
     )

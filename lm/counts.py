@@ -16,6 +16,7 @@ memory-mapped when they were spilled).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -71,6 +72,9 @@ class CountConfig:
         skip_symbols: Treat ``<s>``, ``</s>``, ``<unk>`` in the text as whitespace (with one warning) instead of
             failing (lmplz's ``--skip_symbols``).
         progress: Show a tqdm progress bar on stderr.
+        resume_dir: Keep spilled runs here with a manifest (``runs.json``, vocabulary, input position) written after
+            every spill, and continue from it when it exists: a count interrupted after some spills resumes at the
+            input line after the last spill. Text files only (ignored for stdin). ``None``: a private temp dir.
     """
 
     order: int
@@ -79,6 +83,7 @@ class CountConfig:
     temp_prefix: str | None = None
     skip_symbols: bool = False
     progress: bool = True
+    resume_dir: str | None = None
 
 
 @dataclass
@@ -160,36 +165,53 @@ def split_units(line: str, unit: str = "word") -> list[str]:
     return line.split()
 
 
-def _iter_line_blocks(sources: Iterable[str | os.PathLike], block_chars: int = 1 << 18):
-    """Yield (source name, 1-based number of the first line, lines, raw block text, last line ended by \\n).
+def _iter_line_blocks(
+    sources: Iterable[str | os.PathLike], block_chars: int = 1 << 18, skip: tuple[int, int] = (0, 0)
+):
+    """Yield (source index, source name, 1-based number of the first line, lines, raw block text, last line ended
+    by \\n), starting at line ``skip[1] + 1`` of source ``skip[0]`` (earlier sources are not opened).
 
     Lines end at ``\n`` only (lmplz's rule; a lone ``\r`` is whitespace inside a line); ``"-"`` is stdin.
     """
-    for src in sources:
-        name = "<stdin>" if str(src) == "-" else str(src)
-        f = open_text(src)
-        try:
-            buf = ""
-            line0 = 1
-            while True:
-                block = f.read(block_chars)
-                if not block:
-                    break
-                text = buf + block
-                cut = text.rfind("\n")
-                if cut < 0:
-                    buf = text
+    for si, src in enumerate(sources):
+        if si < skip[0]:
+            continue
+        to_skip = skip[1] if si == skip[0] else 0
+        for name, line0, lines, raw, terminated in _source_blocks(src, block_chars):
+            if to_skip:
+                if to_skip >= len(lines):
+                    to_skip -= len(lines)
                     continue
-                buf = text[cut + 1 :]
-                lines = text[:cut].split("\n")
-                yield name, line0, lines, text[:cut], True
-                line0 += len(lines)
-            if buf:
-                # lmplz counts the words of a last line without a newline but gives it no </s>
-                yield name, line0, [buf], buf, False
-        finally:
-            if str(src) != "-":
-                f.close()
+                lines, line0 = lines[to_skip:], line0 + to_skip
+                raw, to_skip = "\n".join(lines), 0
+            yield si, name, line0, lines, raw, terminated
+
+
+def _source_blocks(src, block_chars: int):
+    name = "<stdin>" if str(src) == "-" else str(src)
+    f = open_text(src)
+    try:
+        buf = ""
+        line0 = 1
+        while True:
+            block = f.read(block_chars)
+            if not block:
+                break
+            text = buf + block
+            cut = text.rfind("\n")
+            if cut < 0:
+                buf = text
+                continue
+            buf = text[cut + 1 :]
+            lines = text[:cut].split("\n")
+            yield name, line0, lines, text[:cut], True
+            line0 += len(lines)
+        if buf:
+            # lmplz counts the words of a last line without a newline but gives it no </s>
+            yield name, line0, [buf], buf, False
+    finally:
+        if str(src) != "-":
+            f.close()
 
 
 def sort_unique_suffix(
@@ -315,14 +337,17 @@ def _windows(ids: np.ndarray, lens: np.ndarray, order: int, has_eos: np.ndarray 
 class _Runs:
     """Sorted runs of (rows, counts), kept in memory up to a byte budget and spilled to .npy files beyond it."""
 
-    def __init__(self, order: int, budget: int, temp_prefix: str | None):
+    def __init__(self, order: int, budget: int, temp_prefix: str | None, fixed_dir: str | None = None):
         self.order = order
         self.budget = budget
         self.temp_prefix = temp_prefix
         self.mem: list[tuple[np.ndarray, np.ndarray]] = []
         self.mem_bytes = 0
         self.files: list[tuple[Path, Path]] = []
-        self.tmpdir: str | None = None
+        self.tmpdir: str | None = fixed_dir
+        self.on_spill = None  # called after each spill (the resume manifest)
+        if fixed_dir:
+            Path(fixed_dir).mkdir(parents=True, exist_ok=True)
 
     def add(self, rows: np.ndarray, counts: np.ndarray, vocab_size: int) -> None:
         self.mem.append((rows, counts))
@@ -344,6 +369,8 @@ class _Runs:
             np.save(cp, counts)
             self.files.append((rp, cp))
         self.mem, self.mem_bytes = [], 0
+        if self.on_spill is not None:
+            self.on_spill()
 
     def _combine_mem(self, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
         if len(self.mem) == 1:
@@ -474,6 +501,40 @@ def _progress(config: CountConfig, sources: list[str]):
     return tqdm(total=total, unit="B", unit_scale=True, desc="counting n-grams", file=sys.stderr, leave=False)
 
 
+def _save_manifest(d: Path, order, vocab, files, position, token_count, sentence_count) -> None:
+    """After a spill: the vocabulary so far, then ``runs.json`` (atomically, last) naming the finished runs."""
+    from asr.data.atomic import atomic_write
+
+    with atomic_write(d / "vocab.partial.txt", "w") as f:
+        f.write("\n".join(vocab))
+    meta = {
+        "order": order,
+        "vocab_size": len(vocab),
+        "files": [[p.name, q.name] for p, q in files],
+        "position": list(position),
+        "token_count": token_count,
+        "sentence_count": sentence_count,
+    }
+    with atomic_write(d / "runs.json", "w") as f:
+        json.dump(meta, f)
+
+
+def _load_manifest(d: Path, order: int) -> dict | None:
+    """The state saved by :func:`_save_manifest`, or ``None`` when there is none (or it does not fit)."""
+    try:
+        meta = json.loads((d / "runs.json").read_text())
+        if meta["order"] != order:
+            return None
+        vocab = (d / "vocab.partial.txt").read_text(encoding="utf-8").split("\n")[: meta["vocab_size"]]
+        files = [(d / a, d / b) for a, b in meta["files"]]
+    except (OSError, ValueError, KeyError):
+        return None
+    if len(vocab) != meta["vocab_size"] or not all(p.exists() and q.exists() for p, q in files):
+        return None
+    meta.update(vocab=vocab, files=files)
+    return meta
+
+
 def count_ngrams(sources: Iterable[str | os.PathLike], config: CountConfig) -> NgramCounts:
     """Count the order-N n-grams of a corpus (lmplz stage 1).
 
@@ -497,7 +558,9 @@ def count_ngrams(sources: Iterable[str | os.PathLike], config: CountConfig) -> N
     # per distinct n-gram kept in a run; the final in-memory merge needs about three times the runs' size.
     per_token = order * 8 + 140
     chunk_tokens = max(10_000, config.memory // (4 * per_token))
-    runs = _Runs(order, config.memory // 8, config.temp_prefix)
+    resume_dir = config.resume_dir if config.resume_dir and "-" not in map(str, sources) else None
+    runs = _Runs(order, config.memory // 8, config.temp_prefix, resume_dir)
+    position = (0, 0)  # (source index, lines of it consumed) after the last block read
     bar = _progress(config, [str(s) for s in sources])
     ids: list[np.ndarray] = []
     lens: list[np.ndarray] = []
@@ -551,10 +614,28 @@ def count_ngrams(sources: Iterable[str | os.PathLike], config: CountConfig) -> N
         eos_flags.clear()
         line_where.clear()
 
+    if resume_dir:
+        state = _load_manifest(Path(resume_dir), order)
+        if state is not None:
+            vocab = {w: i for i, w in enumerate(state["vocab"])}
+            runs.files = state["files"]
+            token_count, sentence_count = state["token_count"], state["sentence_count"]
+            position = tuple(state["position"])
+            print(
+                f"resuming the count from {resume_dir}: {len(runs.files)} runs, {sentence_count} lines done",
+                file=sys.stderr,
+            )
+
+        def save_manifest() -> None:
+            _save_manifest(Path(resume_dir), order, vocab, runs.files, position, token_count, sentence_count)
+
+        runs.on_spill = save_manifest
+
     setdefault = vocab.setdefault
     get = vocab.get
     n_pending = 0
-    for name, line0, lines, raw, terminated in _iter_line_blocks(sources):
+    for si, name, line0, lines, raw, terminated in _iter_line_blocks(sources, skip=position):
+        position = (si, line0 - 1 + len(lines))
         if unit == "char":
             toks_per_line = list(map(_CHAR_UNIT.findall, lines))
         elif _EXOTIC_WS.search(raw) or "\x00" in raw:

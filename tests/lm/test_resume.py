@@ -110,3 +110,50 @@ def test_counting_error_leaves_no_work_dir_and_discount_error_keeps_counts(tmp_p
     assert "--discount_fallback" in capsys.readouterr().err
     assert cifst([*args, "--discount_fallback", str(tiny)]) == 0  # reuses the counts, then cleans up
     assert (tmp_path / "t.arpa").exists() and not list((tmp_path / "w").iterdir())
+
+
+def test_count_interrupted_between_spills_resumes_after_the_last_one(tmp_path, monkeypatch, capsys):
+    if not (FORTUNES / "people").exists():
+        pytest.skip("fortunes not installed")
+    text = tmp_path / "big.txt"
+    body = b"".join((FORTUNES / f).read_bytes() for f in ("science", "computers", "people"))
+    text.write_bytes(body + body[: len(body) // 2])  # ~140k words: several 256K-character blocks
+    fresh = tmp_path / "fresh.arpa"
+    build_arpa([str(text)], fresh, LmBuildConfig(order=3, progress=False, verbose=False))
+    cfg = config(tmp_path, memory=1 << 20)  # a spilled run after every block of text
+    out = tmp_path / "lm.arpa"
+
+    import lm.counts
+
+    real_save = lm.counts._save_manifest
+    calls = []
+
+    def save_then_die(*a, **k):
+        real_save(*a, **k)
+        calls.append(a[4])  # the input position saved
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(lm.counts, "_save_manifest", save_then_die)
+        with pytest.raises(KeyboardInterrupt):
+            build_arpa([str(text)], out, cfg)
+    assert not out.exists()
+    work = work_dir_for([str(text)], CountConfig(order=3, temp_prefix=cfg.temp_prefix))
+    assert (work / "runs" / "runs.json").exists() and not (work / "counts.json").exists()
+    assert "count runs written so far" in capsys.readouterr().err
+
+    real_iter = lm.counts._iter_line_blocks
+    skips = []
+
+    def record(sources, *a, skip=(0, 0), **k):
+        skips.append(skip)
+        return real_iter(sources, *a, skip=skip, **k)
+
+    with monkeypatch.context() as m:
+        m.setattr(lm.counts, "_iter_line_blocks", record)
+        build_arpa([str(text)], out, cfg)
+    assert skips == [tuple(calls[-1])] and skips[0][1] > 0  # started after the lines already counted
+    assert "resuming the count" in capsys.readouterr().err
+    assert out.read_bytes() == fresh.read_bytes()
+    assert not work.exists()
