@@ -70,7 +70,8 @@ def register(sub) -> None:
         "--max-det-states",
         type=int,
         default=0,
-        help="stop determinization of L o G beyond this many states (0 = 20 x |L o G| + 100000)",
+        help="refuse a det(L o G) of more states, naming the n-gram contexts that make it big (0 = no cap with "
+        "--det-method trie, whose size is known in advance; 20 x |L o G| + 100000 with openfst)",
     )
     p.add_argument(
         "--det-method",
