@@ -8,7 +8,10 @@ the LM's words are spelled by the tokenizer), an ARPA LM and the topology. Outpu
 sizes and times). Every step logs the size of what it made and is skipped when its output exists from a build with
 the same configuration and inputs (icefall ``local/compile_hlg.py``); a changed input rebuilds everything.
 
-Follows icefall ``compile_hlg.py`` and WeNet ``tools/fst/make_tlg.sh`` (see :mod:`decoding.graph.compose`).
+Follows icefall ``compile_hlg.py`` and WeNet ``tools/fst/make_tlg.sh`` (see :mod:`decoding.graph.compose`), except
+that det(L o G) is by default written down directly as lexicon tries (:mod:`decoding.graph.trie_lg`, equivalent to
+OpenFst's determinization of L o G and tested against it), and ``extra_words`` (:mod:`decoding.graph.extra_words`)
+adds words the LM lacks as back-off unigrams.
 """
 
 from __future__ import annotations

@@ -144,3 +144,17 @@ def test_unigram_lm_is_one_state(tmp_path):
         (0, 0, words.id("b"), words.id("b"), r(0.7)),
     ]
     assert G.start() == 0 and round(float(G.final(0)), 4) == r(1.0) and stats.states == 1
+
+
+def test_state_histories_and_their_arpa_lines(hand_arpa):
+    """Each G state names its n-gram history, and find_ngram_lines finds those lines (used by blow-up reports)."""
+    from decoding.graph.grammar import find_ngram_lines, unk_logprob
+
+    words = make_word_table(["a", "b", "c"])
+    G, stats = make_grammar_fst(hand_arpa, words)
+    assert [stats.history(s, words) for s in range(G.num_states())] == [(), ("<s>",), ("a",), ("b",)]
+    lines = find_ngram_lines(hand_arpa, [("a",), ("a", "b"), ("b", "</s>"), ("z",)])
+    text = hand_arpa.read_text().splitlines()
+    assert lines == {("a",): 8, ("a", "b"): 14, ("b", "</s>"): 15}
+    assert text[7].split()[1] == "a" and text[13].split()[1:] == ["a", "b"]
+    assert unk_logprob(hand_arpa) is None
