@@ -200,7 +200,9 @@ def test_spilling_to_disk_gives_the_same_model(english, tmp_path):
     assert not any((tmp_path / "spill").glob("cifst-lm-*"))  # spill directory removed
 
 
-@pytest.mark.parametrize("extra", [["--collapse_values"], ["--collapse_values", "--prune", "0", "1"]])
+@pytest.mark.parametrize(
+    "extra", [pytest.param(["--collapse_values"], marks=SLOW), ["--collapse_values", "--prune", "0", "1"]]
+)
 def test_collapse_values(lmplz, english, tmp_path, extra):
     # q = p * (back-offs folded in); back-off column 0 (kenlm interpolate.cc OutputQ)
     ref = run_lmplz(lmplz, english, tmp_path / "ref.arpa", 4, *extra)
@@ -209,7 +211,7 @@ def test_collapse_values(lmplz, english, tmp_path, extra):
     assert all(e.backoff == 0 for e in iter_arpa(ours))
 
 
-@pytest.mark.parametrize("pad", ["10", "50000"])
+@pytest.mark.parametrize("pad", [pytest.param("10", marks=SLOW), "50000"])
 def test_vocab_pad(lmplz, english, tmp_path, pad):
     ref = run_lmplz(lmplz, english, tmp_path / "ref.arpa", 3, "--vocab_pad", pad)
     ours = run_ours(english, tmp_path / "ours.arpa", 3, "--vocab_pad", pad)
@@ -226,7 +228,7 @@ def test_vocab_pad_needs_unigram_interpolation(english, tmp_path, capsys):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("extra", [[], ["-S", "2M", "--prune", "0", "1"]])
+@pytest.mark.parametrize("extra", [pytest.param([], marks=SLOW), ["-S", "2M", "--prune", "0", "1"]])
 def test_renumber_lists_ngrams_in_lmplz_renumbered_order(lmplz, english, tmp_path, extra):
     """--renumber: n-grams in lmplz's order (ids monotone with MurmurHash64A), probabilities as lmplz's; the
     values are those of the plain build (lmplz's own back-offs under --renumber come out attached to other
