@@ -85,7 +85,7 @@ def _closed_form(n: np.ndarray, order: int) -> tuple[Discount | None, str]:
         if n[j] == 0:
             what = f"{j}" if j < 3 else "3"
             return None, (
-                f"cannot estimate the Kneser-Ney discount of {order}-grams with adjusted count {j + 1 if j < 3 else '3+'}: "
+                f"cannot estimate the Kneser-Ney discount of {order}-grams with adjusted count {j if j < 3 else '3+'}: "
                 f"no {order}-gram has adjusted count {what} (count-of-counts n1={n[1]} n2={n[2]} n3={n[3]} "
                 f"n4={n[4]}). This happens with very small, duplicated or artificial text"
             )
