@@ -30,6 +30,7 @@ __all__ = ["BeamSearchConfig", "PathResult", "UttSearchResult", "TlgBeamSearch"]
 
 _INT64_HASH_MASK = (1 << 62) - 1
 _HASH_MULT = 1_000_003
+_HASH_MIN = 4096  # recombine by hashing from this many candidates on
 _HASH_MIX = -7046029254386353131  # 0x9E3779B97F4A7C15 (Fibonacci hashing) as a signed int64
 
 
@@ -578,11 +579,13 @@ class TlgBeamSearch:
         per slot, and the keys that own their slot are recombined there by two ``scatter_reduce`` (cost, then the
         lowest index at that cost). The few keys that lost their slot to another key go through the sort-based
         :meth:`_segment_argmin`. Which key owns a contested slot may differ between devices; the winners do not.
+        Below ``_HASH_MIN`` candidates the sort-based method alone is faster; its winners are put in the same
+        (candidate) order, so results do not depend on which method ran (nor on the batch composition).
         """
         n = key.numel()
         dev = key.device
-        if n < 64:
-            return self._segment_argmin(key, cost, idx)
+        if n < _HASH_MIN:  # a few candidates (batch 1): one sort costs less than the dozen hash-table passes
+            return torch.sort(self._segment_argmin(key, cost, idx)).values
         bits = max(6, (4 * n - 1).bit_length())
         slot = ((key * _HASH_MIX) >> (64 - bits)) & ((1 << bits) - 1)
         size = 1 << bits

@@ -21,9 +21,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["greedy_search", "prefix_beam_search", "PrefixHyp"]
+__all__ = ["greedy_search", "prefix_beam_search", "prefix_beam_search_batch", "PrefixHyp"]
 
 _NEG = -math.inf
+_PREFIX_MULT = 1_000_000_007
+_PREFIX_MASK = (1 << 62) - 1
 
 
 def greedy_search(
@@ -126,6 +128,10 @@ def prefix_beam_search(
         lp = lp.copy()
         lp[:, 0] -= blank_penalty
     k_tok = min(lp.shape[1], token_beam or beam)
+    if context is not None:
+        context = context.to(
+            "cpu"
+        )  # this search walks one utterance in Python: its small tensors live on the CPU
     # prefix -> [p_blank, p_nonblank, context state, context score]
     beams: dict[tuple[int, ...], list] = {(): [0.0, _NEG, int(context_start), 0.0]}
     for t in range(lp.shape[0]):
@@ -172,3 +178,156 @@ def prefix_beam_search(
         out.append(PrefixHyp(prefix, logp, score))
     out.sort(key=lambda h: -h.score)
     return out[:nbest]
+
+
+def _logsumexp_groups(x: torch.Tensor, group: torch.Tensor, n: int) -> torch.Tensor:
+    """float64 [n]: log(sum(exp(x))) of the values of each group (-inf for a group of -inf or no values)."""
+    m = torch.full((n,), _NEG, dtype=x.dtype, device=x.device).scatter_reduce(0, group, x, "amax")
+    shift = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    s = torch.zeros(n, dtype=x.dtype, device=x.device).index_add(0, group, torch.exp(x - shift[group]))
+    return torch.where(s > 0, torch.log(s) + shift, torch.full_like(s, _NEG))
+
+
+def prefix_beam_search_batch(
+    logprobs: torch.Tensor,
+    lengths: torch.Tensor,
+    beam: int = 10,
+    row_type: str = "frame",
+    nbest: int = 1,
+    token_beam: int | None = None,
+    blank_penalty: float = 0.0,
+    context=None,
+    context_start: torch.Tensor | None = None,
+) -> list[list[PrefixHyp]]:
+    """:func:`prefix_beam_search` for a padded batch, in tensors: the prefixes of all utterances are flat arrays,
+    a prefix is identified by a 62-bit rolling hash of its tokens (parent hash, token), equal prefixes are merged
+    by a grouped log-sum-exp, and each utterance keeps its ``beam`` best after every row; tokens are traced back
+    through (parent, token) entries at the end. The Python loop is over rows only.
+
+    Args:
+        logprobs: float [B, T, V] log-posteriors (any device; the search runs there in float64).
+        lengths: int64 [B] valid rows.
+        beam, row_type, nbest, token_beam, blank_penalty, context: as in :func:`prefix_beam_search`.
+        context_start: int64 [B] start state of each utterance in ``context`` (zeros when omitted).
+
+    Returns:
+        Per utterance up to ``nbest`` :class:`PrefixHyp`, best score first.
+    """
+    dev = logprobs.device
+    lp = logprobs.to(torch.float64)
+    if blank_penalty:
+        lp = lp.clone()
+        lp[:, :, 0] -= blank_penalty
+    B, T, V = lp.shape
+    k_tok = min(V, token_beam or beam)
+    lens = lengths.to(dev, torch.int64)
+    i64 = dict(dtype=torch.int64, device=dev)
+    neg = torch.tensor(_NEG, dtype=torch.float64, device=dev)
+    if context is not None:
+        context = context.to(dev)
+    # the prefixes: utterance, hash, last token (-1: empty), log p ending in blank / non-blank, context, history id
+    p_utt = torch.arange(B, **i64)
+    p_hash = torch.zeros(B, **i64)
+    p_last = torch.full((B,), -1, **i64)
+    p_b = torch.zeros(B, dtype=torch.float64, device=dev)
+    p_nb = torch.full((B,), _NEG, dtype=torch.float64, device=dev)
+    p_cs = torch.zeros(B, **i64) if context_start is None else context_start.to(dev, torch.int64).clone()
+    p_csc = torch.zeros(B, dtype=torch.float64, device=dev)
+    p_hist = torch.full((B,), -1, **i64)
+    hist_parent: list[torch.Tensor] = []
+    hist_tok: list[torch.Tensor] = []
+    n_hist = 0
+    for t in range(T):
+        on = lens[p_utt] > t
+        if not bool(on.any()):
+            break
+        frozen = torch.nonzero(~on).flatten()
+        act = torch.nonzero(on).flatten()
+        u, h, last = p_utt[act], p_hash[act], p_last[act]
+        pb, pnb, cs, csc, hist = p_b[act], p_nb[act], p_cs[act], p_csc[act], p_hist[act]
+        A = act.numel()
+        row = lp[u, t]  # [A, V]
+        tot = torch.logaddexp(pb, pnb)
+        top = torch.topk(lp[:, t], k_tok, dim=1).indices[u]  # [A, k] the row's best tokens
+        valid = top != 0
+        # stays: the same prefix, the row read as blank (or, for frames, as a repeat of the last token)
+        s_b = tot + row[:, 0]
+        s_nb = torch.full_like(pb, _NEG)
+        if row_type == "frame":
+            rep_ok = (last >= 0) & (top == last[:, None]).any(1)  # the repeat is one of the tried tokens
+            s_nb = torch.where(rep_ok, pnb + row.gather(1, last.clamp(min=0)[:, None]).squeeze(1), s_nb)
+        # extensions by each tried token c
+        c = top
+        lp_c = row.gather(1, c)
+        base = tot[:, None].expand(A, k_tok)
+        if row_type == "frame":
+            base = torch.where(c == last[:, None], pb[:, None].expand(A, k_tok), base)
+        e_p = base + lp_c
+        ok = valid & (e_p > _NEG)
+        ei, ej = torch.nonzero(ok, as_tuple=True)
+        e_tok = c[ei, ej]
+        e_hash = (h[ei] * _PREFIX_MULT + e_tok) & _PREFIX_MASK
+        e_cs, e_csc = cs[ei], csc[ei]
+        if context is not None and ei.numel():
+            bonus, ns = context.step(cs[ei], e_tok)
+            e_cs, e_csc = ns.to(torch.int64), csc[ei] + bonus.to(torch.float64)
+        # merge equal prefixes: stays first, so a group's fields come from the existing prefix when there is one
+        all_u = torch.cat([u, u[ei]])
+        all_h = torch.cat([h, e_hash])
+        key = (all_h * 1_000_003 + all_u) & _PREFIX_MASK
+        uniq, grp = torch.unique(key, return_inverse=True)
+        G = uniq.numel()
+        g_b = _logsumexp_groups(torch.cat([s_b, neg.expand(ei.numel())]), grp, G)
+        g_nb = _logsumexp_groups(torch.cat([s_nb, e_p[ei, ej]]), grp, G)
+        idx = torch.arange(grp.numel(), **i64)
+        rep = torch.full((G,), grp.numel(), **i64).scatter_reduce(0, grp, idx, "amin")
+        from_ext = rep >= A
+        g_u, g_h = all_u[rep], all_h[rep]
+        g_last = torch.cat([last, e_tok])[rep]
+        g_cs, g_csc = torch.cat([cs, e_cs])[rep], torch.cat([csc, e_csc])[rep]
+        g_parent = torch.cat([hist, hist[ei]])[rep]  # for extensions: the parent's history id
+        # keep the `beam` best of each utterance
+        score = torch.logaddexp(g_b, g_nb) + g_csc
+        order = torch.argsort(score, descending=True, stable=True)
+        order = order[torch.argsort(g_u[order], stable=True)]
+        us = g_u[order]
+        start = torch.zeros_like(us)
+        if us.numel():
+            new_grp = torch.ones_like(us, dtype=torch.bool)
+            new_grp[1:] = us[1:] != us[:-1]
+            start = torch.cummax(torch.where(new_grp, torch.arange(us.numel(), **i64), 0), 0).values
+        keep = order[(torch.arange(us.numel(), **i64) - start) < beam]
+        g_hist = g_parent[keep]
+        ext_kept = from_ext[keep]
+        n_new = int(ext_kept.sum())
+        if n_new:
+            hist_parent.append(g_parent[keep][ext_kept])
+            hist_tok.append(g_last[keep][ext_kept])
+            g_hist = g_hist.clone()
+            g_hist[ext_kept] = torch.arange(n_hist, n_hist + n_new, **i64)
+            n_hist += n_new
+        p_utt = torch.cat([p_utt[frozen], g_u[keep]])
+        p_hash = torch.cat([p_hash[frozen], g_h[keep]])
+        p_last = torch.cat([p_last[frozen], g_last[keep]])
+        p_b = torch.cat([p_b[frozen], g_b[keep]])
+        p_nb = torch.cat([p_nb[frozen], g_nb[keep]])
+        p_cs = torch.cat([p_cs[frozen], g_cs[keep]])
+        p_csc = torch.cat([p_csc[frozen], g_csc[keep]])
+        p_hist = torch.cat([p_hist[frozen], g_hist])
+    logp = torch.logaddexp(p_b, p_nb)
+    score = logp + p_csc
+    if context is not None:
+        score = score + context.finalize(p_cs).to(torch.float64)
+    par = torch.cat(hist_parent).cpu().numpy() if hist_parent else np.zeros(0, np.int64)
+    tok = torch.cat(hist_tok).cpu().numpy() if hist_tok else np.zeros(0, np.int64)
+    out: list[list[PrefixHyp]] = [[] for _ in range(B)]
+    for b_, hi, lg, sc in zip(p_utt.tolist(), p_hist.tolist(), logp.tolist(), score.tolist()):
+        seq = []
+        while hi >= 0:
+            seq.append(int(tok[hi]))
+            hi = int(par[hi])
+        out[b_].append(PrefixHyp(tuple(reversed(seq)), lg, sc))
+    for b_ in range(B):
+        out[b_].sort(key=lambda x: -x.score)
+        out[b_] = out[b_][:nbest]
+    return out

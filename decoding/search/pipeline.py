@@ -21,7 +21,7 @@ from asr.errors import CifstError, InputError
 from asr.text.symbol_table import SymbolTable
 from decoding.search.beam import BeamSearchConfig, TlgBeamSearch
 from decoding.search.io import ShardStore, Utterance, iter_utterances, load_graph_dir, read_post_info
-from decoding.search.nograph import greedy_search, prefix_beam_search
+from decoding.search.nograph import greedy_search, prefix_beam_search_batch
 from decoding.search.results import (
     TokenPath,
     UttResult,
@@ -210,16 +210,17 @@ class BatchDecoder:
             return [self._from_labels(u, p, []) for u, p in zip(utts, paths)]
         if m == "prefix":
             out = []
-            for i, u in enumerate(utts):
-                hyps = prefix_beam_search(
-                    u.logprobs,
-                    self.opt.prefix_beam,
-                    self.row_type,
-                    self.opt.search.nbest,
-                    blank_penalty=self.opt.search.blank_penalty,
-                    context=context,
-                    context_start=int(context_start[i]) if context_start is not None else 0,
-                )
+            all_hyps = prefix_beam_search_batch(
+                x,
+                lengths,
+                self.opt.prefix_beam,
+                self.row_type,
+                self.opt.search.nbest,
+                blank_penalty=self.opt.search.blank_penalty,
+                context=context,
+                context_start=context_start,
+            )
+            for u, hyps in zip(utts, all_hyps):
                 best = list(hyps[0].tokens) if hyps else []
                 labels = force_align(u.logprobs, best, self.row_type)
                 nb = [(self._spell(list(h.tokens)), -h.score) for h in hyps]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -43,6 +44,11 @@ from decoding.search.beam import BeamSearchConfig, TlgBeamSearch  # noqa: E402
 FORTUNES = Path("/usr/share/games/fortunes")
 _WORD = re.compile(r"[a-z']+")
 FRAME_SHIFT = 0.04
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB): it only grows, so read it after each side."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def log(msg: str) -> None:
@@ -193,8 +199,11 @@ def run_kaldi(graph_dir: Path, mats, words, args):
 
 
 def run_ours(graph, mats, words, args, batch_size: int):
-    cfg = BeamSearchConfig(beam=args.beam, max_active=args.max_active, min_active=args.min_active)
+    cfg = BeamSearchConfig(
+        beam=args.beam, max_active=args.max_active, min_active=args.min_active, expand=args.expand
+    )
     search = TlgBeamSearch(graph, cfg, args.device)
+    log(f"ours: {search.expand_mode} expansion")
     olabel = graph.olabel.numpy()
     order = sorted(
         range(len(mats)), key=lambda i: -len(mats[i])
@@ -217,6 +226,34 @@ def run_ours(graph, mats, words, args, batch_size: int):
     return (time.perf_counter() - t0, time.process_time() - c0), hyps, costs
 
 
+def run_prefix(mats, n: int, beam: int, batch_size: int) -> None:
+    """Graph-less prefix beam search: the per-utterance Python reference vs the batched tensor version."""
+    from decoding.search.nograph import prefix_beam_search, prefix_beam_search_batch
+
+    sub = mats[:n]
+    c0 = time.process_time()
+    ref = [prefix_beam_search(m, beam=beam)[0] for m in sub]
+    c_ref = time.process_time() - c0
+    V = sub[0].shape[1]
+    c0 = time.process_time()
+    got = []
+    for s in range(0, n, batch_size):
+        part = sub[s : s + batch_size]
+        x = np.zeros((len(part), max(len(m) for m in part), V), np.float32)
+        for j, m in enumerate(part):
+            x[j, : len(m)] = m
+        got += [
+            h[0]
+            for h in prefix_beam_search_batch(torch.from_numpy(x), torch.tensor([len(m) for m in part]), beam)
+        ]
+    c_b = time.process_time() - c0
+    same = sum(a.tokens == b.tokens and abs(a.score - b.score) < 1e-6 for a, b in zip(ref, got))
+    print(
+        f"prefix beam search (beam {beam}), {n} utts: per-utterance {c_ref:.2f} s CPU, batched (batch {batch_size}) "
+        f"{c_b:.2f} s CPU, ratio {c_b / c_ref:.3f}; same best prefix and score on {same}/{n}"
+    )
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work-dir", default=str(ROOT / "bench_out" / "decode"))
@@ -233,6 +270,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--prefix-utts", type=int, default=0, help="also time the graph-less prefix beam search")
+    ap.add_argument(
+        "--expand", default="auto", choices=("auto", "label", "csr"), help="our stage-1 expansion"
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     work = Path(args.work_dir)
@@ -243,20 +284,24 @@ def main() -> int:
     gdir = prepare_graph(work, tok, lex, arpa)
     graph, _, words_table = load_graph(gdir)
     words = {i: s for s, i in words_table}
-    log(f"graph: {graph.num_states} states, {graph.num_arcs} arcs")
+    log(
+        f"graph: {graph.num_states} states, {graph.num_arcs} arcs; peak RSS {peak_rss_mb():.0f} MB after loading"
+    )
     refs, mats = make_set(test, lex, letters, args.num_utts, args)
     audio = sum(len(m) for m in mats) * FRAME_SHIFT
     log(f"{len(mats)} utterances, {sum(len(m) for m in mats)} frames = {audio:.0f} s of audio")
+    if args.prefix_utts:
+        run_prefix(mats, args.prefix_utts, 10, 64)
     t_k, h_k, c_k = run_kaldi(gdir, mats, words, args)
-    log(f"kaldi-decoder: {t_k[0]:.2f} s wall, {t_k[1]:.2f} s CPU")
+    log(f"kaldi-decoder: {t_k[0]:.2f} s wall, {t_k[1]:.2f} s CPU, process peak RSS {peak_rss_mb():.0f} MB")
     rows = [("kaldi-decoder FasterDecoder", t_k, audio, h_k, c_k)]
     n1 = args.batch1_utts or len(mats)
     audio1 = sum(len(m) for m in mats[:n1]) * FRAME_SHIFT
     t_1, h_1, c_1 = run_ours(graph, mats[:n1], words, args, 1)
-    log(f"ours batch 1: {t_1[0]:.2f} s wall, {t_1[1]:.2f} s CPU ({n1} utts)")
+    log(f"ours batch 1: {t_1[0]:.2f} s wall, {t_1[1]:.2f} s CPU ({n1} utts), peak RSS {peak_rss_mb():.0f} MB")
     rows.append(("ours batch 1", t_1, audio1, h_1, c_1))
     t_64, h_64, c_64 = run_ours(graph, mats, words, args, 64)
-    log(f"ours batch 64: {t_64[0]:.2f} s wall, {t_64[1]:.2f} s CPU")
+    log(f"ours batch 64: {t_64[0]:.2f} s wall, {t_64[1]:.2f} s CPU, peak RSS {peak_rss_mb():.0f} MB")
     rows.append(("ours batch 64", t_64, audio, h_64, c_64))
     rtf_k = t_k[1] / audio
     print(

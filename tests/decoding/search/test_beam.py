@@ -424,3 +424,17 @@ def test_cif_overcounted_row_is_dropped_through_the_skip_arc(toy_lm):
         assert a.best.cost == pytest.approx(openfst_best(toy_lm["graphs"]["cif"], m0).cost, abs=1e-3)
         # with the model's blank column the skip costs inf: a token fills the slot
         assert k.best is None or 1 not in graph.ilabel[torch.from_numpy(k.best.arcs)].tolist()
+
+
+def test_hash_recombination_equals_sort_based():
+    """The hash-table recombination keeps, for every key, the cheapest candidate (lowest index on ties), as the
+    sort-based one does, including keys that lose their slot to another key (many duplicates, many ties)."""
+    rng = np.random.default_rng(9)
+    search = TlgBeamSearch(CsrGraph.from_fst(random_fst(3, 3, 2, rng)), WIDE)
+    for n in (5000, 20000):
+        key = torch.from_numpy(rng.integers(0, n // 3, n) * 7_919_993 + 3)
+        cost = torch.from_numpy(rng.integers(0, 20, n).astype(np.float32))  # integer costs: ties everywhere
+        idx = torch.arange(n)
+        got = search._hash_argmin(key, cost, idx)
+        want = torch.sort(search._segment_argmin(key, cost, idx)).values
+        assert torch.equal(got, want)

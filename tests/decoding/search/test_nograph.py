@@ -9,7 +9,7 @@ import pytest
 import torch
 from search_refs import FakeContext
 
-from decoding.search.nograph import greedy_search, prefix_beam_search
+from decoding.search.nograph import greedy_search, prefix_beam_search, prefix_beam_search_batch
 from decoding.search.pipeline import force_align
 from decoding.search.results import TokenPath, align_words, emissions, format_ctm, format_nbest
 
@@ -127,3 +127,27 @@ def test_word_spans_by_spelling_times_and_confidence():
     assert [(round(s.start, 2), round(s.duration, 2)) for s in spans] == [(0.0, 0.3), (0.5, 0.1)]
     assert format_ctm("u1", spans).splitlines()[0] == "u1 1 0.00 0.30 A " + f"{spans[0].confidence:.2f}"
     assert format_nbest("u1", [(["A", "B"], 1.5), ([], 2.0)]) == "u1 1 1.5000 A B\nu1 2 2.0000\n"
+
+
+@pytest.mark.parametrize("row_type", ["frame", "cif"])
+def test_batched_prefix_beam_search_equals_per_utterance(row_type):
+    """The tensor version (all prefixes of all utterances at once) returns the per-utterance search's prefixes and
+    scores, with pruning (beam 4, 3 tokens tried per row), n-best, blank penalty and a hotword context."""
+    rng = np.random.default_rng(7)
+    for trial in range(6):
+        B, V = 5, int(rng.integers(3, 7))
+        lens = [int(rng.integers(0, 9)) for _ in range(B)]
+        mats = [_lp(rng, n, V) for n in lens]
+        x = torch.zeros(B, max(lens + [1]), V)
+        for i, m in enumerate(mats):
+            x[i, : len(m)] = torch.from_numpy(m)
+        ctx = FakeContext([1, 2], V, score=1.0) if trial % 2 else None
+        kw = dict(
+            beam=4, row_type=row_type, nbest=3, token_beam=3, blank_penalty=0.5 * (trial % 3), context=ctx
+        )
+        batched = prefix_beam_search_batch(x, torch.tensor(lens), **kw)
+        for m, got in zip(mats, batched):
+            ref = prefix_beam_search(m, **kw)
+            assert [h.tokens for h in got] == [h.tokens for h in ref]
+            assert [h.score for h in got] == pytest.approx([h.score for h in ref], abs=1e-9)
+            assert [h.logprob for h in got] == pytest.approx([h.logprob for h in ref], abs=1e-9)
