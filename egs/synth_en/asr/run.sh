@@ -2,7 +2,7 @@
 # Synthetic English ASR, end to end: offline voices -> Paraformer (CIF) -> greedy / TLG / TLG+hotword decoding ->
 # WER report. Every stage is rerunnable (finished work is skipped) and writes only under data/ and exp/.
 #
-#   bash run.sh                                         # the small default demo (1 h of audio, 5 epochs)
+#   bash run.sh                                         # the small default demo (2 h of audio, 15 epochs)
 #   bash run.sh --stage 0 --stop-stage 1 --hours 3      # just a 3-hour corpus
 #   bash run.sh --stage 3 --train-config conf/train_small.yaml --exp exp/paraformer_small
 #
@@ -15,7 +15,7 @@ cd "$(dirname "$0")"
 
 stage=0
 stop_stage=9
-hours=1             # training audio to synthesize (dev/test scale with it)
+hours=2             # training audio to synthesize (dev/test scale with it)
 nj=0                # synthesis processes, 0 = all cores
 seed=0
 augment=0.3         # share of train utterances with a sox effect (speed, noise, reverb, telephone)
