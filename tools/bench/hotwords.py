@@ -415,8 +415,13 @@ class RowGatedContext:
     checked by :meth:`check` (calls must equal rows).
     """
 
+    relative = False  # pass log(p(token) / p(best token of the row)) instead of log p(token)
+
     def __init__(self, graph, logprobs: np.ndarray):
-        self.graph, self.lp, self.row = graph, torch.from_numpy(np.asarray(logprobs, dtype=np.float32)), 0
+        lp = torch.tensor(np.asarray(logprobs, dtype=np.float32))
+        if self.relative:
+            lp = lp - lp.max(dim=1, keepdim=True).values
+        self.graph, self.lp, self.row = graph, lp, 0
 
     def step(self, state, token):
         logp = self.lp[self.row, token]
@@ -459,7 +464,7 @@ def decode_nograph(posts, row_type, tokenizer, ctx, beam: int) -> dict[str, str]
 
 
 def decode_tlg_gated(
-    graph_dir, posts, row_type, ctx, beam: float = 12.0, max_active: int = 1000
+    graph_dir, posts, row_type, ctx, beam: float = 16.0, max_active: int = 7000
 ) -> dict[str, str]:
     """TLG search in-process, one utterance at a time, so :class:`RowGatedContext` can pass each token's
     log-posterior to the gate (the search steps the context once per row). Emulates the proposed search change."""
@@ -471,7 +476,7 @@ def decode_tlg_gated(
     olabel = graph.olabel.cpu().numpy()
     out = {}
     for key, lp in posts.items():
-        x = torch.from_numpy(np.ascontiguousarray(lp))[None]
+        x = torch.tensor(np.asarray(lp, dtype=np.float32))[None]
         lens = torch.tensor([lp.shape[0]])
         context, start = None, None
         if ctx is not None:
@@ -549,6 +554,7 @@ def cmd_eval(args) -> int:
         f"{'system':32s} {'WER':>6s} {'B-WER':>7s} {'U-WER':>7s} {'recall':>7s} {'precis.':>8s} {'FA%':>6s}"
     )
     torch.set_num_threads(1)
+    RowGatedContext.relative = args.gate_relative
 
     def ctx_for(score, weight, gate=args.hotword_gate):
         cfg = HotwordConfig(
@@ -706,9 +712,19 @@ def main(argv=None) -> int:
     e.add_argument("--hotword-score", type=float, default=HotwordConfig.score)
     e.add_argument("--hotword-weight", type=float, default=HotwordConfig.weight)
     e.add_argument("--skip-graphless", action="store_true", help="only the TLG decodes")
-    e.add_argument("--max-active", type=int, default=1000, help="TLG max-active of the in-process sweep")
+    e.add_argument(
+        "--max-active",
+        type=int,
+        default=7000,
+        help="TLG max-active of the in-process sweep (cifst decode default)",
+    )
     e.add_argument(
         "--hotword-gate", type=float, default=HotwordConfig.gate, help="acoustic gate (log-posterior)"
+    )
+    e.add_argument(
+        "--gate-relative",
+        action="store_true",
+        help="gate on log(p(token) / p(row's best)) instead of log p(token)",
     )
     e.add_argument("--no-word-end", action="store_true", help="pay completions at once (no word-end check)")
     e.add_argument("--sweep", action="store_true", help="grid over --scores x --weights x --gates")

@@ -160,8 +160,10 @@ def cmd_make_set(args) -> int:
 
     rng = random.Random(args.seed)
     out = Path(args.data_dir)
-    data = RECIPE / "data"
+    data = Path(args.corpus)
     known = _corpus_words([data / s / "text" for s in ("train", "dev", "test_seen", "test_unseen")])
+    if not (data / "train" / "text").exists():
+        raise SystemExit(f"{data / 'train' / 'text'} does not exist: --corpus must be the recipe's data dir")
     known |= _corpus_words([data / "local" / "lm_text"])
     cand = rare_candidates(known, cmu_dictionary(), rng)
     n_true = args.hotword_utts * 2 // 3  # some hotwords are said twice, by different voices
@@ -170,7 +172,7 @@ def cmd_make_set(args) -> int:
     said = [(k, w) for k in ("name", "term") for w in true[k]]
     said += rng.sample(said, args.hotword_utts - len(said))
     rng.shuffle(said)
-    voices = _voices(Path(args.voices))
+    voices = _voices(Path(args.voices or data / "local" / "voices.tsv"))
     if not voices:
         raise SystemExit(f"{args.voices}: no seen voices (run the recipe's stage 0 first)")
     plan = []  # (kind, text, has_hotword)
@@ -276,11 +278,88 @@ def cmd_run(args) -> int:
     hotwords = args.hotwords or str(data / "hotwords.txt")
     argv = ["eval", str(data / "text"), str(scp), "--tokenizer", str(exp), "--hotwords", hotwords]
     argv += ["--work-dir", str(work), "--beam", str(args.beam)]
-    if args.graph:
-        argv += ["--graph", args.graph]
     argv += args.eval_options
     print(f"model {exp} ({args.checkpoint}), set {data}, list {hotwords}", flush=True)
-    return hwb.main(argv)
+    code = 0 if args.skip_graphless else hwb.main(argv)
+    if args.graph:
+        from asr.data.kaldi_dir import read_text
+
+        refs = read_text(data / "text")
+        extra = ["--max-active", str(args.max_active)] + (["--gate-relative"] if args.gate_relative else [])
+        run_tlg_grid(args.graph, scp, refs, hotwords, exp, args.tlg_grid, work, extra)
+    return code
+
+
+def _parse_config(text: str) -> tuple[float, float, float | None] | None:
+    """``base`` -> None (no list); ``S:W:G`` -> (score, weight, gate or None)."""
+    if text == "base":
+        return None
+    s, w, g = text.split(":")
+    return float(s), float(w), None if g.lower() in ("none", "-") else float(g)
+
+
+def cmd_tlg_decode(args) -> int:
+    """One TLG decode in-process (gate emulated), hypotheses to OUT_TEXT, CPU seconds and peak RSS to OUT_TEXT.cost."""
+    import resource
+
+    import hotwords as hwb
+    import torch
+
+    from asr.data.kaldi_dir import write_kv
+    from asr.text.tokenizer import load_tokenizer
+    from decoding.hotwords import HotwordConfig, load_context
+    from decoding.hotwords.load import UttContexts
+
+    torch.set_num_threads(1)
+    hwb.RowGatedContext.relative = args.gate_relative
+    posts, row_type = hwb._read_posteriors(args.posteriors)
+    cfg = _parse_config(args.config)
+    ctx = None
+    if cfg is not None:
+        score, weight, gate = cfg
+        config = HotwordConfig(
+            score=score, weight=weight, gate=gate, word_end=not args.no_word_end, skip_bad=True
+        )
+        ctx = UttContexts(load_context(args.hotwords, load_tokenizer(args.tokenizer), config=config), {}, 0)
+    t0 = time.process_time()
+    hyps = hwb.decode_tlg_gated(args.graph, posts, row_type, ctx, max_active=args.max_active)
+    cpu = time.process_time() - t0
+    write_kv(args.out_text, hyps)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    Path(args.out_text + ".cost").write_text(f"{cpu:.1f} {rss:.0f}\n")
+    return 0
+
+
+def run_tlg_grid(graph, scp, refs, hotwords_file, tokenizer, configs, work: Path, extra: list[str]) -> None:
+    """Decode every TLG config in its own (niced) process at once, then score them against ``base``."""
+    import hotwords as hwb
+
+    from asr.data.kaldi_dir import read_text
+    from decoding.hotwords.parse import parse_hotwords
+
+    phrases = [h.phrase for h in parse_hotwords(hotwords_file)]
+    procs = {}
+    for c in configs:
+        out = work / f"tlg_{c.replace(':', '_')}.txt"
+        if out.exists() and (Path(str(out) + ".cost")).exists():
+            continue
+        cmd = [sys.executable, __file__, "tlg-decode", str(graph), str(scp), str(out), "--config", c]
+        cmd += ["--tokenizer", str(tokenizer), "--hotwords", str(hotwords_file), *extra]
+        procs[c] = subprocess.Popen(cmd, cwd=ROOT)
+    for c, p in procs.items():
+        if p.wait() != 0:
+            raise SystemExit(f"TLG decode {c} failed")
+    rows = {}
+    for c in configs:
+        out = work / f"tlg_{c.replace(':', '_')}.txt"
+        cpu, rss = Path(str(out) + ".cost").read_text().split()
+        line, d = hwb._row(f"TLG {c}", refs, read_text(out), phrases)
+        rows[c] = d
+        print(f"{line}  cpu {cpu}s rss {rss}MiB", flush=True)
+    if "base" in rows:
+        for c in configs:
+            if c != "base":
+                print(f"TLG {c}: {hwb._verdict(rows['base'], rows[c])}")
 
 
 def main(argv=None) -> int:
@@ -288,7 +367,12 @@ def main(argv=None) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("make-set", help="synthesize the biasing test set")
     m.add_argument("data_dir", nargs="?", default=str(RECIPE / "data" / "bias_test"))
-    m.add_argument("--voices", default=str(RECIPE / "data" / "local" / "voices.tsv"))
+    m.add_argument(
+        "--corpus",
+        default=str(RECIPE / "data"),
+        help="the model's corpus dir: its train/dev/test/LM words are excluded from the rare words",
+    )
+    m.add_argument("--voices", help="voice table (default CORPUS/local/voices.tsv): its seen voices speak")
     m.add_argument("--wav-dir", help="where the wavs go (default DATA_DIR/../wav/NAME)")
     m.add_argument("--hotword-utts", type=int, default=120)
     m.add_argument("--plain-utts", type=int, default=80)
@@ -300,14 +384,37 @@ def main(argv=None) -> int:
     r.add_argument("--checkpoint", default="avg_5.pt")
     r.add_argument("--data", default=str(RECIPE / "data" / "bias_test"))
     r.add_argument("--hotwords", help="hotword list (default DATA/hotwords.txt)")
-    r.add_argument("--graph", help="also decode with this TLG graph dir")
+    r.add_argument("--graph", help="also decode with this TLG graph dir (configs of --tlg-grid, in parallel)")
+    r.add_argument(
+        "--tlg-grid",
+        nargs="+",
+        default=["base", "1:0:none", "1:0:-3"],
+        help="TLG configs: base (no list) or SCORE:WEIGHT:GATE (gate none = off)",
+    )
+    r.add_argument(
+        "--max-active", type=int, default=7000, help="TLG max-active (cifst decode default; beam 16)"
+    )
+    r.add_argument("--gate-relative", action="store_true", help="TLG gate on log(p / p_best of the row)")
+    r.add_argument("--skip-graphless", action="store_true", help="only the TLG decodes")
     r.add_argument("--work-dir", help="default EXP_DIR/bias_<set>_<checkpoint>")
     r.add_argument("--device", default="cpu")
     r.add_argument("--beam", type=int, default=8, help="prefix beam")
+    t = sub.add_parser("tlg-decode", help="(internal) one in-process TLG decode for run --tlg-grid")
+    t.add_argument("graph")
+    t.add_argument("posteriors")
+    t.add_argument("out_text")
+    t.add_argument("--config", required=True)
+    t.add_argument("--tokenizer", required=True)
+    t.add_argument("--hotwords", required=True)
+    t.add_argument("--max-active", type=int, default=7000)
+    t.add_argument("--gate-relative", action="store_true")
+    t.add_argument("--no-word-end", action="store_true")
     args, rest = p.parse_known_args(argv)
-    if args.cmd == "make-set" and rest:
+    if args.cmd != "run" and rest:
         p.error(f"unrecognized arguments: {' '.join(rest)}")
     args.eval_options = rest  # passed on to `hotwords.py eval`: --sweep --scores --gates --hotword-score ...
+    if args.cmd == "tlg-decode":
+        return cmd_tlg_decode(args)
     return cmd_make_set(args) if args.cmd == "make-set" else cmd_run(args)
 
 
