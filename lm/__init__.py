@@ -25,6 +25,8 @@ __all__ = [
     "perplexity",
     "perplexity_file",
     "relative_entropy_prune",
+    "intermediate_to_arpa",
+    "read_intermediate",
 ]
 
 _LAZY = {
@@ -43,6 +45,8 @@ _LAZY = {
     "perplexity": "lm.ppl",
     "perplexity_file": "lm.ppl",
     "relative_entropy_prune": "lm.prune",
+    "intermediate_to_arpa": "lm.intermediate",
+    "read_intermediate": "lm.intermediate",
 }
 
 
