@@ -10,10 +10,12 @@ Reference: Kaldi's ``FasterDecoder`` (``kaldi/src/decoder/faster-decoder.cc``, a
 token is a graph state with its best cost; every row each surviving token follows every emitting arc (cost = graph
 weight - log-posterior), tokens reaching the same state are recombined (Viterbi), and the set is pruned with
 ``GetCutoff`` (beam around the best, at most ``max_active``, at least ``min_active``, with the ``adaptive_beam``
-used to prune the next expansion). Here the tokens of all utterances of a batch are flat tensors; a step is a
-gather over ``row_ptr`` (``repeat_interleave``), a segment minimum over destination keys (``torch.unique`` +
-``scatter_reduce``) and a per-utterance pruning, with no Python loop over states or arcs. Backpointers (previous
-token, arc) are stored per row and traced back once at the end.
+used to prune the next expansion). Here the tokens of all utterances of a batch are flat tensors; a step is an
+expansion pruned around each utterance's best candidate (for small token sets through a dense [state, label]
+table of the cheapest arc and its arc range, so that whole label groups are dropped before their arcs are read;
+otherwise arc by arc over ``row_ptr``), a minimum per destination key (a hash table of ``scatter_reduce``, or
+``torch.unique`` for few candidates) and a per-utterance pruning, with no Python loop over states or arcs.
+Backpointers (previous token, arc) are stored per row and traced back once at the end.
 """
 
 from __future__ import annotations

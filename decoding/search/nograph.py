@@ -10,7 +10,12 @@ recognition using bi-directional recurrent DNNs", the CTC prefix beam search): e
 of its row paths ending in blank and in non-blank, equal prefixes are merged by log-add; for CIF rows there is no
 repeat rule (blank means "no token in this slot"). Hotword bonuses are added to the ranking score of a prefix when a
 token is appended (the context state rides along with the prefix) and taken back by ``finalize`` at the end, as in
-icefall's ``modified_beam_search`` with a ``ContextGraph``.
+icefall's ``modified_beam_search`` with a ``ContextGraph``. ``prefix_beam_search_batch`` is the same search over a
+padded batch in tensors (prefixes of all utterances as flat arrays, identified by a rolling hash of their tokens,
+merged by a grouped log-sum-exp); ``prefix_beam_search`` is the per-utterance reference it is tested against.
+
+For CIF rows the caller chooses the blank column (``cifst decode`` reads it as ``-cif_skip_penalty``: a Paraformer
+has no trained blank); these functions use the matrix as given.
 """
 
 from __future__ import annotations
