@@ -151,3 +151,35 @@ def test_batched_prefix_beam_search_equals_per_utterance(row_type):
             assert [h.tokens for h in got] == [h.tokens for h in ref]
             assert [h.score for h in got] == pytest.approx([h.score for h in ref], abs=1e-9)
             assert [h.logprob for h in got] == pytest.approx([h.logprob for h in ref], abs=1e-9)
+
+
+@pytest.mark.parametrize("method", ["greedy", "prefix"])
+def test_graphless_cif_rows_leave_an_overcounted_slot_empty(method):
+    """Paraformer CIF rows have no blank column (-inf): ``cifst decode --no-graph`` reads it as
+    ``-cif_skip_penalty``, so a slot where every token is less likely than that is dropped; with the model's column
+    kept (``cif_blank=None``) a token fills it."""
+    from asr.text.symbol_table import SymbolTable
+    from decoding.search.beam import BeamSearchConfig
+    from decoding.search.io import Utterance
+    from decoding.search.pipeline import BatchDecoder, DecodeOptions
+
+    syms = ["<blk>", "a", "b", "c", "\u2581"]
+    V = len(syms)
+    word = [1, 2, 3]
+    lp = np.full((4, V), np.log(0.02), np.float32)
+    for r, t in enumerate([1, 2, None, 3]):
+        if t is None:
+            lp[r, 1:] = np.log(1 / (V - 1))  # the over-counted slot: -1.39 for every token
+        else:
+            lp[r, t] = np.log(0.9)
+    lp[:, 0] = -np.inf
+    utt = Utterance("u1", lp)
+    out = {}
+    for name, cif_blank, pen in (("skip", 0.0, 1.0), ("expensive", 0.0, 3.0), ("kept", None, 1.0)):
+        opts = DecodeOptions(
+            search=BeamSearchConfig(row_type="cif", cif_blank=cif_blank), method=method, cif_skip_penalty=pen
+        )
+        dec = BatchDecoder(opts, SymbolTable(syms))
+        out[name] = dec.decode([utt])[0].tokens
+    assert out["skip"] == word  # -1.0 beats -1.39: the slot stays empty
+    assert len(out["expensive"]) == 4 and len(out["kept"]) == 4  # a token fills it
