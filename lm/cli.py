@@ -153,17 +153,6 @@ def register(sub) -> None:
     r.add_argument("--min-order", type=int, default=2, help="lowest order that may be pruned")
 
 
-def _mmap_large_blocks() -> None:
-    """Have glibc serve blocks over 1 MiB with mmap, returned to the OS when freed, so the peak RSS of a build
-    follows its live arrays instead of a heap grown by freed ones (about 7% lower peak; no effect elsewhere)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
 def _build(args) -> int:
     from asr.errors import CifstError
     from lm.build import LmBuildConfig, build_arpa, parse_prune_thresholds
@@ -203,7 +192,6 @@ def _build(args) -> int:
         verbose=not args.quiet,
         verbose_header=args.verbose_header,
     )
-    _mmap_large_blocks()
     build_arpa(sources, args.arpa, cfg)
     return 0
 
