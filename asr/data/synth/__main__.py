@@ -9,6 +9,7 @@ Subcommands:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -110,8 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except CifstError as e:
-        print(f"synth {args.cmd}: error: {e}", file=sys.stderr)
+    except (CifstError, FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
+        if os.environ.get("CIFST_DEBUG"):
+            raise
+        from asr.cli import _describe
+
+        print(f"synth {args.cmd}: error: {_describe(e)}", file=sys.stderr)
         return 1
 
 
