@@ -16,11 +16,14 @@ __all__ = [
     "DFA_MAX_ENTRIES",
 ]
 
-# Tuned on the biasing test (docs/benchmarks/hotwords.md) for a user who passes only a file: per-token bonus 1.0
-# and no whole-phrase weight met the targets on simulated posteriors (see there; real-model tuning is pending).
+# Tuned on the biasing tests (docs/benchmarks/hotwords.md) for a user who passes only a file: per-token bonus 1.0
+# and no whole-phrase weight met the targets on simulated posteriors; on the real synth_en models (WER 50-75%) 1.0
+# is the largest bonus that leaves the graph-less search's unbiased WER and false alarms alone (2.0 costs 3-8 points
+# of U-WER), and no setting meets all three targets there (see the benchmark for the trade-offs).
 DEFAULT_HOTWORD_SCORE = 1.0
 DEFAULT_HOTWORD_WEIGHT = 0.0
-# Acoustic gate (natural-log posterior a hotword token needs at its row to advance a match); None = off.
+# Acoustic gate (natural-log posterior a hotword token needs at its row to advance a match); None = off until the
+# searches pass token log-posteriors to ContextGraph.step (docs/architecture/hotwords.md has the change).
 DEFAULT_HOTWORD_GATE: float | None = None
 DENSE_MAX_ENTRIES = 1 << 25  # 32M int32 cells = 128 MiB (10,000 hotwords with V <= 1,000 stay dense)
 DFA_MAX_ENTRIES = 1 << 23  # compressed transitions (16 bytes each): 128 MiB

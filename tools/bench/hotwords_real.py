@@ -285,7 +285,8 @@ def cmd_run(args) -> int:
         from asr.data.kaldi_dir import read_text
 
         refs = read_text(data / "text")
-        extra = ["--max-active", str(args.max_active)] + (["--gate-relative"] if args.gate_relative else [])
+        extra = ["--max-active", str(args.max_active), "--beam", str(args.tlg_beam)]
+        extra += ["--gate-relative"] if args.gate_relative else []
         run_tlg_grid(args.graph, scp, refs, hotwords, exp, args.tlg_grid, work, extra)
     return code
 
@@ -322,7 +323,7 @@ def cmd_tlg_decode(args) -> int:
         )
         ctx = UttContexts(load_context(args.hotwords, load_tokenizer(args.tokenizer), config=config), {}, 0)
     t0 = time.process_time()
-    hyps = hwb.decode_tlg_gated(args.graph, posts, row_type, ctx, max_active=args.max_active)
+    hyps = hwb.decode_tlg_gated(args.graph, posts, row_type, ctx, beam=args.beam, max_active=args.max_active)
     cpu = time.process_time() - t0
     write_kv(args.out_text, hyps)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -394,6 +395,7 @@ def main(argv=None) -> int:
     r.add_argument(
         "--max-active", type=int, default=7000, help="TLG max-active (cifst decode default; beam 16)"
     )
+    r.add_argument("--tlg-beam", type=float, default=16.0, help="TLG beam (cifst decode default)")
     r.add_argument("--gate-relative", action="store_true", help="TLG gate on log(p / p_best of the row)")
     r.add_argument("--skip-graphless", action="store_true", help="only the TLG decodes")
     r.add_argument("--work-dir", help="default EXP_DIR/bias_<set>_<checkpoint>")
@@ -407,6 +409,7 @@ def main(argv=None) -> int:
     t.add_argument("--tokenizer", required=True)
     t.add_argument("--hotwords", required=True)
     t.add_argument("--max-active", type=int, default=7000)
+    t.add_argument("--beam", type=float, default=16.0)
     t.add_argument("--gate-relative", action="store_true")
     t.add_argument("--no-word-end", action="store_true")
     args, rest = p.parse_known_args(argv)
