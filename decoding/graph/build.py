@@ -74,7 +74,7 @@ class GraphBuildConfig:
     tokenizer: str | None = None
     topo: str = "ctc"
     cif_skip: bool = True
-    cif_skip_penalty: float = 5.0
+    cif_skip_penalty: float = 10.0
     oov: str = "error"
     lexicon_probs: bool | None = None
     sil_token: str | None = None

@@ -41,7 +41,7 @@ class TopologyConfig:
 
     kind: str = "ctc"
     cif_skip: bool = True
-    cif_skip_penalty: float = 5.0
+    cif_skip_penalty: float = 10.0
 
 
 def make_topology_fst(num_tokens: int, config: TopologyConfig):

@@ -11,7 +11,8 @@
 #   9  score (cifst score --out: wer, details, per speaker, report.html; cifst score-times against data/<set>/ctm
 #      when the corpus has reference word times), summary in $exp/RESULTS.txt
 # Variables it reads: train_set dev_set eval_sets lm_text tokenizer_kind vocab_size train_config exp avg_num lm_order
-# lm_options graph_options beam max_active hotword_score num_hotwords score_mode device seed train_threads lexicon_cmu.
+# lm_options graph_options beam max_active hotword_score num_hotwords score_mode device seed train_threads lexicon_cmu
+# (and acoustic_scale for the TLG decodes, default 1.0).
 # Every stage skips finished work, so a rerun after a failure or a kill continues where it stopped.
 
 run_pipeline() {
@@ -110,13 +111,15 @@ run_pipeline() {
       if ! is_done "$exp/decode_tlg_$x"; then
         log "stage 8: TLG decode $x"
         run_job decode "$exp/decode_tlg_$x/log/decode.log" cifst decode "$graph" "$post/posteriors.scp" \
-          "$exp/decode_tlg_$x" --beam "$beam" --max-active "$max_active" --no-progress "${device_opt[@]}"
+          "$exp/decode_tlg_$x" --beam "$beam" --max-active "$max_active" --acoustic-scale "${acoustic_scale:-1.0}" \
+          --no-progress "${device_opt[@]}"
         mark_done "$exp/decode_tlg_$x"
       fi
       if ! is_done "$exp/decode_tlg_hotwords_$x"; then
         log "stage 8: TLG + hotwords decode $x"
         run_job decode "$exp/decode_tlg_hotwords_$x/log/decode.log" cifst decode "$graph" "$post/posteriors.scp" \
-          "$exp/decode_tlg_hotwords_$x" --beam "$beam" --max-active "$max_active" --no-progress \
+          "$exp/decode_tlg_hotwords_$x" --beam "$beam" --max-active "$max_active" \
+          --acoustic-scale "${acoustic_scale:-1.0}" --no-progress \
           --hotwords "data/local/hotwords_$x.txt" --hotword-score "$hotword_score" --tokenizer "$lang" --hotwords-skip-bad \
           "${device_opt[@]}"
         mark_done "$exp/decode_tlg_hotwords_$x"
