@@ -57,7 +57,7 @@ def register(sub) -> None:
     s.add_argument(
         "--cif-skip-penalty",
         type=float,
-        default=5.0,
+        default=10.0,
         help="--no-graph on CIF rows: cost of leaving a token slot empty (the graph search uses its skip arc's)",
     )
     s.add_argument(

@@ -65,7 +65,7 @@ class DecodeOptions:
     frame_shift: float | None = None
     chunk_batches: int = 8
     progress: bool = True
-    cif_skip_penalty: float = 5.0
+    cif_skip_penalty: float = 10.0
 
 
 def force_align(logprobs: np.ndarray, tokens: list[int], row_type: str) -> np.ndarray:
