@@ -55,7 +55,10 @@ def register(sub) -> None:
     p.add_argument("--topo", default="ctc", choices=["ctc", "ctc-compact", "cif"], help="token topology T")
     p.add_argument("--oov", default="error", help="LM words not in the lexicon: error | skip | map:<unk>")
     p.add_argument(
-        "--cif-skip-penalty", type=float, default=10.0, help="cif: cost of skipping a token slot (natural log)"
+        "--cif-skip-penalty",
+        type=float,
+        default=10.0,
+        help="cif: cost of skipping a token slot (natural log)",
     )
     p.add_argument("--no-cif-skip", action="store_true", help="cif: every row must emit a token")
     p.add_argument("--sil-token", help="token of optional silence between words")

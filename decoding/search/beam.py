@@ -473,9 +473,8 @@ class TlgBeamSearch:
         packed = ix(self.arc_pack, 0, arc)  # one 8-byte read per arc: weight bits | input label
         il32 = packed.view(torch.int32)[0::2]  # little-endian halves, read in place (no unpacking pass)
         # the arc's own cost (graph + acoustic); the token's cost is added after stage 1, on fewer candidates
-        local = packed.view(torch.float32)[1::2] + ix(
-            ac_t, 0, ix((utt * V - 1).to(self._idx), 0, src_tok) + il32
-        )
+        tok_ac = ix(ac_t, 0, ix((utt * V - 1).to(self._idx), 0, src_tok) + il32)
+        local = packed.view(torch.float32)[1::2] + tok_ac
         c_ctx = None
         if ctx_in is not None:
             h_ctx, h_prev, context = ctx_in
@@ -484,7 +483,8 @@ class TlgBeamSearch:
             is_new = il != 1
             if self.config.row_type == "frame":
                 is_new &= il != ix(h_prev, 0, src_tok)
-            bonus, nxt = context.step(c_ctx_in, torch.where(is_new, il - 1, torch.ones_like(il)))
+            gate_lp = _token_logp(context, tok_ac, self.config.acoustic_scale)
+            bonus, nxt = context.step(c_ctx_in, torch.where(is_new, il - 1, torch.ones_like(il)), gate_lp)
             local = local - torch.where(is_new, bonus.to(local.dtype), torch.zeros_like(local))
             c_ctx = torch.where(is_new, nxt.to(torch.int64), c_ctx_in)
         tok_min = torch.segment_reduce(local, "min", lengths=deg, initial=float("inf"))
@@ -516,7 +516,9 @@ class TlgBeamSearch:
                 is_new = is_new & (lab != h_prev[:, None])
             c_in = h_ctx[:, None].expand(n_tok, L)
             bonus, nxt = context.step(
-                c_in.reshape(-1), torch.where(is_new, lab - 1, torch.ones_like(lab)).reshape(-1)
+                c_in.reshape(-1),
+                torch.where(is_new, lab - 1, torch.ones_like(lab)).reshape(-1),
+                _token_logp(context, acr.reshape(-1), self.config.acoustic_scale),
             )
             bon = torch.where(is_new, bonus.view(n_tok, L).to(loc.dtype), torch.zeros_like(loc))
             nxt_ctx = torch.where(is_new, nxt.view(n_tok, L).to(torch.int64), c_in)
@@ -675,3 +677,11 @@ class TlgBeamSearch:
             by_utt.setdefault(b, []).append(PathResult(out[k, : lens[k]].copy(), float(tot), bool(fin)))
         for b, paths in by_utt.items():
             results[b] = UttSearchResult(best=paths[0], nbest=paths)
+
+
+def _token_logp(context, token_cost: torch.Tensor, acoustic_scale: float) -> torch.Tensor | None:
+    """The log-posteriors behind acoustic costs ``-acoustic_scale * logp`` (float [N]), for the hotword acoustic
+    gate; ``None`` (nothing computed) when the context has no gate."""
+    if getattr(context, "gate_logp", None) is None or acoustic_scale == 0:
+        return None
+    return token_cost / -acoustic_scale

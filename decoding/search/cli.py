@@ -72,7 +72,8 @@ def register(sub) -> None:
     )
     r.add_argument("--tokens", help="tokens.txt for --no-graph when post.yaml names none")
     r.add_argument(
-        "--tokenizer", help="tokenizer directory for hotwords (default: GRAPH_DIR, then tokens' dir)"
+        "--tokenizer",
+        help="tokenizer directory for hotwords (default: the model named by post.yaml, else GRAPH_DIR, then tokens' dir)",
     )
     r.add_argument("--batch-size", type=int, default=64, help="utterances decoded together")
     r.add_argument("--device", default=None, help="cpu, cuda, cuda:N (default: cuda when available)")

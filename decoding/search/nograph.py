@@ -69,7 +69,8 @@ def greedy_search(
     toks = torch.arange(V, device=dev).clamp(min=1).repeat(B)
     out = torch.zeros(B, T, dtype=torch.int64, device=dev)
     for t in range(T):
-        bonus, nxt = context.step(state.repeat_interleave(V), toks)
+        gate_lp = lp[:, t].reshape(-1) if getattr(context, "gate_logp", None) is not None else None
+        bonus, nxt = context.step(state.repeat_interleave(V), toks, gate_lp)
         bonus = bonus.view(B, V).to(lp.dtype)
         new = torch.ones(B, V, dtype=torch.bool, device=dev)
         new[:, 0] = False
@@ -159,7 +160,10 @@ def prefix_beam_search(
         if ext and context is not None:
             st = torch.tensor([x[3] for x in ext], dtype=torch.int64)
             tk = torch.tensor([x[1] for x in ext], dtype=torch.int64)
-            bonus, ns = context.step(st, tk)
+            gate_lp = None
+            if getattr(context, "gate_logp", None) is not None:
+                gate_lp = torch.tensor([row[x[1]] for x in ext], dtype=torch.float32)
+            bonus, ns = context.step(st, tk, gate_lp)
             bonus, ns = bonus.tolist(), ns.tolist()
         for i, (prefix, c, p, cs, csc) in enumerate(ext):
             if p == _NEG:
@@ -274,7 +278,8 @@ def prefix_beam_search_batch(
         e_hash = (h[ei] * _PREFIX_MULT + e_tok) & _PREFIX_MASK
         e_cs, e_csc = cs[ei], csc[ei]
         if context is not None and ei.numel():
-            bonus, ns = context.step(cs[ei], e_tok)
+            gate_lp = lp_c[ei, ej] if getattr(context, "gate_logp", None) is not None else None
+            bonus, ns = context.step(cs[ei], e_tok, gate_lp)
             e_cs, e_csc = ns.to(torch.int64), csc[ei] + bonus.to(torch.float64)
         # merge equal prefixes: stays first, so a group's fields come from the existing prefix when there is one
         all_u = torch.cat([u, u[ei]])

@@ -423,7 +423,7 @@ class RowGatedContext:
             lp = lp - lp.max(dim=1, keepdim=True).values
         self.graph, self.lp, self.row = graph, lp, 0
 
-    def step(self, state, token):
+    def step(self, state, token, token_logp=None):  # the searches now pass token_logp; this recomputes it
         logp = self.lp[self.row, token]
         self.row += 1
         return self.graph.step(state, token, token_logp=logp)

@@ -170,3 +170,18 @@ def test_whole_word_weight_alone_and_penalty(setup):
     text, _ = decode(setup, "penalty", "--hotwords", str(setup / "penalty.txt"))
     assert all("beta" not in t.split() for t in text.values())
     assert text["u4"] == "my team is here"
+
+
+@pytest.mark.parametrize("graph", [True, False], ids=["tlg", "nograph"])
+def test_acoustic_gate_through_the_search(setup, graph):
+    """``--hotword-gate``: the searches pass each token's log-posterior to the context, so a hotword whose token is
+    heard too faintly (u5: ``▁z`` at p=0.15, log -1.9) is not boosted while u1/u3 (p=0.35, log -1.0) still are."""
+    text, _ = decode(
+        setup, f"gate_{graph}", "--hotwords", str(setup / "hw.txt"), "--hotword-gate", "-1.5", graph=graph
+    )
+    assert text["u1"] == "the zeta test" and text["u3"] == "the zeta test starts now"
+    assert text["u5"] == "the beta test"
+    loose, _ = decode(
+        setup, f"gate_loose_{graph}", "--hotwords", str(setup / "hw.txt"), "--hotword-gate", "-3", graph=graph
+    )
+    assert loose["u5"] == "the zeta test"

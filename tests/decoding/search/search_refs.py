@@ -345,7 +345,7 @@ class FakeContext:
         )
         return self
 
-    def step(self, state, token):
+    def step(self, state, token, token_logp=None):
         return self.bonus[state, token], self.next[state, token]
 
     def finalize(self, state):
