@@ -87,6 +87,9 @@ def register(sub) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from asr.errors import CifstError
+    from asr.malloc import tune_glibc_malloc
+
+    tune_glibc_malloc()  # before the first big tensor: steps reuse heap pages instead of mmap/munmap (2x on CPU)
     from decoding.search.beam import BeamSearchConfig
     from decoding.search.pipeline import DecodeOptions, run_decode
 

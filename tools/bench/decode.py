@@ -274,7 +274,16 @@ def main() -> int:
     ap.add_argument(
         "--expand", default="auto", choices=("auto", "label", "csr"), help="our stage-1 expansion"
     )
+    ap.add_argument(
+        "--no-malloc-tuning",
+        action="store_true",
+        help="keep glibc's default malloc (cifst decode tunes it; here it applies to both decoders, one process)",
+    )
     args = ap.parse_args()
+    if not args.no_malloc_tuning:
+        from asr.malloc import tune_glibc_malloc
+
+        log(f"glibc malloc tuning (as in cifst decode): {'on' if tune_glibc_malloc() else 'not available'}")
     torch.set_num_threads(args.threads)
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
