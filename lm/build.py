@@ -113,6 +113,20 @@ def parse_prune_thresholds(values: list[str] | None, order: int) -> list[int]:
     return out + [out[-1]] * (order - len(out))
 
 
+def _log_counts(counts, config: LmBuildConfig, log, t0: float) -> None:
+    log(
+        f"Unigram tokens {counts.token_count} types {len(counts.vocab)}; "
+        f"{len(counts.counts)} distinct {config.order}-grams ({time.time() - t0:.1f} s)"
+    )
+
+
+def _allowed_or_none(counts, config: LmBuildConfig):
+    """The ``--limit_vocab_file`` mask over ``counts.vocab``, or ``None`` without that option."""
+    if not config.limit_vocab_file:
+        return None
+    return _allowed_words(config.limit_vocab_file, counts.vocab, config.unit)
+
+
 def _allowed_words(path: str, vocab: list[str], unit: str) -> np.ndarray:
     from lm.arpa import open_text
 
@@ -185,15 +199,8 @@ def build_lm(sources: list[str], config: LmBuildConfig) -> NgramModel:
     counts = count_ngrams(sources, _count_config(config))
     info = {"input": _source_names(sources), "tokens": counts.token_count}
     try:
-        log(
-            f"Unigram tokens {counts.token_count} types {len(counts.vocab)}; "
-            f"{len(counts.counts)} distinct {config.order}-grams ({time.time() - t0:.1f} s)"
-        )
-        allowed = (
-            _allowed_words(config.limit_vocab_file, counts.vocab, config.unit)
-            if config.limit_vocab_file
-            else None
-        )
+        _log_counts(counts, config, log, t0)
+        allowed = _allowed_or_none(counts, config)
         if config.smoothing != "mkn":
             from lm.smoothing import build_smoothed
 
@@ -242,15 +249,8 @@ def build_arpa(sources: list[str], out: str | os.PathLike | None, config: LmBuil
     success = False
     try:
         if log:
-            log(
-                f"Unigram tokens {counts.token_count} types {len(counts.vocab)}; "
-                f"{len(counts.counts)} distinct {config.order}-grams ({time.time() - t0:.1f} s)"
-            )
-        allowed = (
-            _allowed_words(config.limit_vocab_file, counts.vocab, config.unit)
-            if config.limit_vocab_file
-            else None
-        )
+            _log_counts(counts, config, log, t0)
+        allowed = _allowed_or_none(counts, config)
         header = write_mkn_arpa_streaming(
             counts,
             out,

@@ -99,6 +99,29 @@ def _group_stats(adj: np.ndarray, pruned: np.ndarray, d: Discount, perm: np.ndar
     return starts, sc[starts], denom, gamma
 
 
+def unigram_probs(
+    adjusted: np.ndarray, pruned: np.ndarray, d: Discount, interpolate_unigrams: bool, vocab_pad: int = 0
+) -> np.ndarray:
+    """Interpolated unigram probabilities as lmplz computes them: float32 [V] from the adjusted counts and pruning
+    marks of order 1 (the gamma goes to the uniform distribution over ``max(vocab_pad, kept - 1)`` words, or all to
+    ``<unk>`` without ``interpolate_unigrams``; ``<s>`` gets 1, its log10 0 as in lmplz)."""
+    denom = int(adjusted.sum())
+    cut = np.where(pruned, 0, adjusted)
+    gamma = _gamma32(
+        d, (cut == 1).sum(), (cut == 2).sum(), (cut >= 3).sum(), int(adjusted[pruned].sum()), denom
+    )
+    uninterp = _uninterp32(d, adjusted, denom)
+    if interpolate_unigrams:
+        kept = int((~pruned).sum())
+        uniform = np.float32(1.0 / float(np.float32(max(vocab_pad, kept - 1))))
+        p = uninterp + gamma * uniform
+    else:
+        p = uninterp.copy()
+        p[UNK] = gamma
+    p[BOS] = 1.0
+    return p.astype(np.float32, copy=False)
+
+
 def modified_kneser_ney(
     tables: NgramTables, discounts: list[Discount], interpolate_unigrams: bool = True, vocab_pad: int = 0
 ) -> NgramModel:
@@ -124,20 +147,7 @@ def modified_kneser_ney(
         adj = t.adjusted
         gam = np.ones(len(t), np.float32)  # gamma of each n-gram as a context (1.0 when it is not one)
         if n == 1:
-            denom = int(adj.sum())
-            cut = np.where(t.pruned, 0, adj)
-            gamma = _gamma32(
-                d, (cut == 1).sum(), (cut == 2).sum(), (cut >= 3).sum(), int(adj[t.pruned].sum()), denom
-            )
-            uninterp = _uninterp32(d, adj, denom)
-            kept = int((~t.pruned).sum())
-            if interpolate_unigrams:
-                uniform = np.float32(1.0 / float(np.float32(max(vocab_pad, kept - 1))))
-                p = uninterp + gamma * uniform
-            else:
-                p = uninterp.copy()
-                p[UNK] = gamma
-            p[BOS] = 1.0
+            p = unigram_probs(adj, t.pruned, d, interpolate_unigrams, vocab_pad)
             last = t.first
         else:
             ctx, perm = context_groups(tables, ctx_prev, n)

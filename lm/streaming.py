@@ -37,11 +37,12 @@ from pathlib import Path
 import numba
 import numpy as np
 
+from lm.adjust import _change_flags
 from lm.arpa import ArpaWriter
 from lm.arpa_lines import encode_lines
 from lm.counts import BOS, EOS, UNK, NgramCounts
 from lm.discount import Discount
-from lm.interpolate import _gamma32, _uninterp32
+from lm.interpolate import _gamma32, _uninterp32, unigram_probs
 from lm.renumber import renumbered_order
 
 __all__ = ["StreamingResult", "adjust_to_disk", "write_mkn_arpa_streaming"]
@@ -192,22 +193,6 @@ def _aligned_blocks(reader: _TableReader, block_rows: int):
         yield s, rows, cnt
         s = e
         size = block_rows
-
-
-def _change_flags(rows: np.ndarray) -> list[np.ndarray]:
-    """flags[L][i]: row i's last-L-word suffix differs from row i-1's (row 0 always True for L >= 1)."""
-    m, n = rows.shape
-    flags = [np.zeros(m, bool)]
-    acc = np.zeros(m, bool)
-    for length in range(1, n + 1):
-        col = rows[:, n - length]
-        diff = np.empty(m, bool)
-        if m:
-            diff[0] = True
-            np.not_equal(col[1:], col[:-1], out=diff[1:])
-        acc = acc | diff
-        flags.append(acc)
-    return flags
 
 
 def adjust_to_disk(
@@ -366,26 +351,6 @@ def _context_sums(ctx, adj, pruned, denom, n1, n2, n3, pmass):  # pragma: no cov
             n2[c] += 1
         elif a >= 3:
             n3[c] += 1
-
-
-def _unigram_probs(
-    res: StreamingResult, d: Discount, interpolate_unigrams: bool, vocab_pad: int = 0
-) -> np.ndarray:
-    """float32 [V] unigram probabilities exactly as :func:`lm.interpolate.modified_kneser_ney`."""
-    adj, pruned = res.uni_adjusted, res.uni_pruned
-    denom = int(adj.sum())
-    cut = np.where(pruned, 0, adj)
-    gamma = _gamma32(d, (cut == 1).sum(), (cut == 2).sum(), (cut >= 3).sum(), int(adj[pruned].sum()), denom)
-    p = _uninterp32(d, adj, denom)
-    kept = int((~pruned).sum())
-    if interpolate_unigrams:
-        uniform = np.float32(1.0 / float(np.float32(max(vocab_pad, kept - 1))))
-        p = p + gamma * uniform
-    else:
-        p = p.copy()
-        p[UNK] = gamma
-    p[BOS] = 1.0
-    return p.astype(np.float32)
 
 
 class _NoArpa:
@@ -649,7 +614,7 @@ def _interpolate_and_write(
     block: int,
 ) -> None:
     vsize = np.uint64(res.vocab_size)
-    p_prev = _unigram_probs(res, discounts[0], interpolate_unigrams, vocab_pad)
+    p_prev = unigram_probs(res.uni_adjusted, res.uni_pruned, discounts[0], interpolate_unigrams, vocab_pad)
     q_part = np.ones(len(p_prev), np.float32) if collapse else None  # --collapse_values
     ctx_prev = None  # order n-1: index of each entry's context in order n-2 (in memory)
     n_ord = len(res.orders) + 1
