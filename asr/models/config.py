@@ -311,9 +311,12 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
+SHIPPED_CONFIGS = Path(__file__).resolve().parent / "configs"
+
+
 def builtin_config_path(name: str) -> Path:
     """Path of a config shipped in ``asr/models/configs`` (``tiny``, ``small``, ``large``)."""
-    return Path(__file__).resolve().parent / "configs" / f"{name}.yaml"
+    return SHIPPED_CONFIGS / f"{name}.yaml"
 
 
 def resolve_config_dict(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -> dict:
@@ -335,7 +338,7 @@ def resolve_config_dict(path: str | os.PathLike, _seen: tuple[Path, ...] = ()) -
         raise InputError(path, None, f"base: expected a config name or a path, got {base!r}")
     candidate = (path.parent / base) if base.endswith((".yaml", ".yml")) else builtin_config_path(base)
     if not candidate.exists():
-        shipped = sorted(p.stem for p in builtin_config_path("x").parent.glob("*.yaml"))
+        shipped = sorted(p.stem for p in SHIPPED_CONFIGS.glob("*.yaml"))
         raise InputError(
             path,
             None,
