@@ -3,6 +3,11 @@ dir -> ``posteriors.ark/scp`` (float32 [U, V] natural-log posteriors per CIF tok
 (float32 [U, 2] start/end seconds per slot), ``post.yaml`` (``tokens``, ``row_type: cif``, ``frame_shift``),
 ``tokens.txt`` and the greedy transcript ``text``.
 
+With ``head="ctc"`` (models trained with ``ctc_weight > 0``) the rows are the CTC head's per-frame posteriors over the
+encoder frames instead (``row_type: frame``, one row per 60 ms LFR frame, times ``[t, t+1] * frame_shift``) and the
+greedy text is the CTC best path (repeats merged, blanks dropped). On small training budgets the CTC head is the
+more accurate of the two (docs/benchmarks/models.md); decode its rows with a ``--topo ctc`` graph.
+
 Utterances are sorted by length and batched (``batch_size`` utterances, at most ``max_frames`` padded fbank frames
 per batch); each batch runs through the front end (LFR + CMVN) and :meth:`Paraformer.recognize` on CPU or CUDA.
 Outputs are written to temporary files and renamed at the end, so a killed run leaves no half-written set.
@@ -39,6 +44,7 @@ class InferConfig:
         batch_size: Utterances per batch.
         max_frames: Cap on padded fbank frames per batch.
         progress: tqdm progress bar.
+        head: ``cif`` (the Paraformer decoder over CIF token slots) or ``ctc`` (the encoder's CTC head, per frame).
     """
 
     checkpoint: str = "final.pt"
@@ -46,6 +52,7 @@ class InferConfig:
     batch_size: int = 16
     max_frames: int = 40000
     progress: bool = True
+    head: str = "cif"
 
 
 @dataclass
@@ -108,11 +115,29 @@ def load_experiment(
     return model.to(device).eval(), frontend.to(device).eval(), tokenizer, cfg
 
 
-def greedy_ids(log_probs: np.ndarray, skip_ids: set[int]) -> list[int]:
-    """Argmax per CIF slot, dropping ``skip_ids`` (blank, ``<sos/eos>``). log_probs float32 [U, V]."""
+def greedy_ids(log_probs: np.ndarray, skip_ids: set[int], collapse: bool = False) -> list[int]:
+    """Argmax per row, dropping ``skip_ids`` (blank, ``<sos/eos>``). log_probs float32 [U, V].
+
+    ``collapse=True`` (CTC frame rows) first merges runs of the same label, so ``a a <blk> a`` gives ``a a``.
+    """
     if log_probs.shape[0] == 0:
         return []
-    return [int(i) for i in log_probs.argmax(-1) if int(i) not in skip_ids]
+    best = log_probs.argmax(-1)
+    if collapse:
+        keep = np.ones(len(best), dtype=bool)
+        keep[1:] = best[1:] != best[:-1]
+        best = best[keep]
+    return [int(i) for i in best if int(i) not in skip_ids]
+
+
+def ctc_rows(model, x: torch.Tensor, x_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The CTC head's natural-log posteriors float32 [B, T, V], row counts int64 [B] and per-row spans float32
+    [B, T, 2] in encoder frames (``[t, t+1]``)."""
+    hidden, lens = model.encode(x, x_lens)
+    log_probs = model.ctc(hidden)
+    t = torch.arange(log_probs.shape[1], device=log_probs.device, dtype=torch.float32)
+    spans = torch.stack([t, t + 1], -1).unsqueeze(0).expand(log_probs.shape[0], -1, -1)
+    return log_probs, lens, spans
 
 
 def _write_scp(scp_path: Path, final_ark: Path, entries: list[tuple[str, int]]) -> None:
@@ -140,9 +165,17 @@ def infer_data_dir(
     from asr.data.sampler import BucketBatchSampler
     from asr.device import resolve_device
 
+    if config.head not in ("cif", "ctc"):
+        raise CifstError(f"--head must be 'cif' or 'ctc', got {config.head!r}")
     device = resolve_device(config.device)
     exp_dir, out_dir = Path(exp_dir), Path(out_dir)
     model, frontend, tokenizer, cfg = load_experiment(exp_dir, config.checkpoint, device)
+    use_ctc = config.head == "ctc"
+    if use_ctc and model.ctc is None:
+        raise CifstError(
+            f"{exp_dir / 'config.yaml'}: --head ctc needs a model trained with a CTC head (model.ctc_weight > 0); "
+            "this one has none: use --head cif"
+        )
     # inference keeps every utterance it can read: no duration limit
     dcfg = DatasetConfig(max_duration=float("inf"), min_duration=0.0, bad_text=cfg.dataset.bad_text)
     dataset = AsrDataset(data_dir, None, cfg.fbank, train=False, config=dcfg, progress=config.progress)
@@ -177,18 +210,22 @@ def infer_data_dir(
                 continue
             feats = batch["feats"].to(device)
             x, x_lens = frontend(feats, batch["feats_lens"].to(device))
-            rec = model.recognize(x, x_lens)
-            log_probs = rec.log_probs.cpu().numpy()
-            spans = (rec.spans.cpu().numpy() * shift).astype(np.float32)
+            if use_ctc:
+                lp_t, row_lens, spans_t = ctc_rows(model, x, x_lens)
+            else:
+                rec = model.recognize(x, x_lens)
+                lp_t, row_lens, spans_t = rec.log_probs, rec.token_lens, rec.spans
+            log_probs = lp_t.cpu().numpy()
+            spans = (spans_t.cpu().numpy() * shift).astype(np.float32)
             for b, key in enumerate(batch["keys"]):
-                n = int(rec.token_lens[b])
+                n = int(row_lens[b])
                 lp = np.ascontiguousarray(log_probs[b, :n], dtype=np.float32)
                 tm = np.ascontiguousarray(spans[b, :n], dtype=np.float32)
                 for f, arr, entries in ((fp, lp, post_entries), (ft, tm, time_entries)):
                     f.write((key + " ").encode("utf-8"))
                     entries.append((key, f.tell()))
                     kaldiio.matio.write_array(f, arr)
-                texts[key] = tokenizer.decode(greedy_ids(lp, skip))
+                texts[key] = tokenizer.decode(greedy_ids(lp, skip, collapse=use_ctc))
                 audio += float(batch["feats_lens"][b]) * cfg.fbank.frame_shift_ms / 1000.0
         bar.close()
         fp.flush()
@@ -210,10 +247,11 @@ def infer_data_dir(
     os.replace(out_dir / ".tokens.txt.tmp", out_dir / "tokens.txt")
     meta = {
         "tokens": "tokens.txt",
-        "row_type": "cif",
+        "row_type": "frame" if use_ctc else "cif",
         "frame_shift": round(shift, 6),
         "model": str(exp_dir.resolve()),
         "checkpoint": config.checkpoint,
+        "head": config.head,
     }
     with atomic_write(out_dir / "post.yaml") as f:
         yaml.safe_dump(meta, f, sort_keys=False)

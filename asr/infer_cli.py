@@ -8,11 +8,13 @@ __all__ = ["register"]
 
 HELP = """Run a trained Paraformer over a Kaldi data dir. Writes OUT_DIR/posteriors.ark/scp (natural-log
 posteriors, one row per CIF token slot), times.ark/scp (start/end seconds per row), post.yaml, tokens.txt and the
-greedy transcript text, and prints the real-time factor.
+greedy transcript text, and prints the real-time factor. --head ctc writes the encoder's CTC posteriors instead
+(one row per 60 ms frame, row_type frame; decode them with a --topo ctc graph).
 
 Example:
   cifst average exp/tiny --num 5
   cifst infer exp/tiny data/test exp/tiny/infer_test --checkpoint avg_5.pt --batch-size 16
+  cifst infer exp/tiny data/test exp/tiny/infer_ctc_test --checkpoint avg_5.pt --head ctc
 """
 
 
@@ -25,6 +27,7 @@ def _run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         max_frames=args.max_frames,
         progress=not args.no_progress,
+        head=args.head,
     )
     res = infer_data_dir(args.exp_dir, args.data_dir, args.out_dir, cfg)
     print(
@@ -45,4 +48,10 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--batch-size", type=int, default=16, help="utterances per batch")
     p.add_argument("--max-frames", type=int, default=40000, help="padded fbank frames per batch")
+    p.add_argument(
+        "--head",
+        choices=("cif", "ctc"),
+        default="cif",
+        help="cif: Paraformer decoder over CIF token slots; ctc: the encoder's CTC head, one row per frame",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

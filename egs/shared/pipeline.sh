@@ -5,23 +5,32 @@
 #   1  check the data dirs (cifst data validate), list the decoding vocabulary ($lm_text + train transcripts)
 #   2  tokenizer (cifst tokenizer train) + lexicon (python -m asr.data.synth lexicon) in $lang
 #   3  train (cifst train)                        4  average the last $avg_num epochs (cifst average)
-#   5  posteriors + greedy text (cifst infer)      6  n-gram LM on $lm_text (cifst lm build)
-#   7  TLG graph (cifst graph build)
-#   8  decode each eval set: greedy (--no-graph), TLG, TLG + hotwords (cifst decode)
+#   5  posteriors + greedy text (cifst infer), for each output head in $heads
+#   6  n-gram LM on $lm_text (cifst lm build)
+#   7  TLG graph per head (cifst graph build: --topo cif for the CIF decoder's rows, --topo ctc for the CTC head's)
+#   8  decode each eval set and head: greedy (--no-graph), TLG, TLG + hotwords (cifst decode)
 #   9  score (cifst score --out: wer, details, per speaker, report.html; cifst score-times against data/<set>/ctm
 #      when the corpus has reference word times), summary in $exp/RESULTS.txt
 # Variables it reads: train_set dev_set eval_sets lm_text tokenizer_kind vocab_size train_config exp avg_num lm_order
 # lm_options graph_options beam max_active hotword_score num_hotwords score_mode device seed train_threads lexicon_cmu
-# (and acoustic_scale for the TLG decodes, default 1.0).
+# (train_procs > 1 trains with that many DDP processes of one thread each instead of one process of train_threads)
+# (and acoustic_scale for the TLG decodes, default 1.0; heads, default "cif": "cif ctc" also decodes the encoder's
+# CTC head, whose systems are named greedy_ctc, tlg_ctc, tlg_hotwords_ctc and use ctc_acoustic_scale and
+# ctc_hotword_score, defaults acoustic_scale and hotword_score).
 # Every stage skips finished work, so a rerun after a failure or a kill continues where it stopped.
+
+# output head -> suffix of its infer/decode directories: the CIF decoder keeps the plain names
+head_suffix() {
+  if [ "$1" = cif ]; then echo ""; else echo "_$1"; fi
+}
 
 run_pipeline() {
   local device_opt=()
   [ "$device" != auto ] && device_opt=(--device "$device")
   lang=data/lang_${tokenizer_kind}${vocab_size}
-  graph=exp/graph_cif_${lm_order}gram
   ckpt=avg_${avg_num}.pt
-  local x post out dir kind line
+  local x post out dir kind line head sfx graph ascale hscore
+  local heads_list=${heads:-cif}
 
   if stage_on 1; then
     log "stage 1: check the data directories"
@@ -55,7 +64,13 @@ run_pipeline() {
     if [ ! -f "$exp/final.pt" ]; then
       local resume=()
       [ -f "$exp/checkpoint.pt" ] && resume=(--resume)
-      OMP_NUM_THREADS=$train_threads run_job train "$exp/log/train.log" cifst train --config "$train_config" \
+      local train_cmd=(cifst train) threads=$train_threads
+      if [ "${train_procs:-1}" -gt 1 ]; then
+        # DDP: one process per core (gloo on CPU) beats intra-op threads for a tiny model
+        train_cmd=(python -m torch.distributed.run --standalone --nproc_per_node "$train_procs" -m asr.cli train)
+        threads=1
+      fi
+      OMP_NUM_THREADS=$threads run_job train "$exp/log/train.log" "${train_cmd[@]}" --config "$train_config" \
         --train-data "data/$train_set" --dev-data "data/${dev_set}" --tokenizer "$lang" "${resume[@]}" \
         "${device_opt[@]}" --no-progress "$exp"
     fi
@@ -67,14 +82,17 @@ run_pipeline() {
   fi
 
   if stage_on 5; then
-    for x in $eval_sets; do
-      out=$exp/infer_${x}_${ckpt%.pt}
-      if ! is_done "$out"; then
-        log "stage 5: infer $x -> $out"
-        OMP_NUM_THREADS=$train_threads run_job infer "$out/log/infer.log" cifst infer "$exp" "data/$x" "$out" \
-          --checkpoint "$ckpt" "${device_opt[@]}"
-        mark_done "$out"
-      fi
+    for head in $heads_list; do
+      sfx=$(head_suffix "$head")
+      for x in $eval_sets; do
+        out=$exp/infer_${x}_${ckpt%.pt}$sfx
+        if ! is_done "$out"; then
+          log "stage 5: infer $x ($head head) -> $out"
+          OMP_NUM_THREADS=$train_threads run_job infer "$out/log/infer.log" cifst infer "$exp" "data/$x" "$out" \
+            --checkpoint "$ckpt" --head "$head" "${device_opt[@]}"
+          mark_done "$out"
+        fi
+      done
     done
   fi
 
@@ -89,41 +107,53 @@ run_pipeline() {
   fi
 
   if stage_on 7; then
-    log "stage 7: TLG graph $graph"
-    # lmplz-style ARPAs always hold <unk>; the lexicon has no pronunciation for it, so its n-grams are dropped
-    # shellcheck disable=SC2086
-    [ -f "$graph/TLG.pt" ] || cifst graph build --tokens "$lang/tokens.txt" --lexicon "$lang/lexicon.txt" \
-      --arpa "data/lm/${lm_order}gram.arpa" --topo cif ${graph_options---oov skip} "$graph"
+    for head in $heads_list; do
+      graph=exp/graph_${head}_${lm_order}gram
+      log "stage 7: TLG graph $graph"
+      # lmplz-style ARPAs always hold <unk>; the lexicon has no pronunciation for it, so its n-grams are dropped
+      # shellcheck disable=SC2086
+      [ -f "$graph/TLG.pt" ] || cifst graph build --tokens "$lang/tokens.txt" --lexicon "$lang/lexicon.txt" \
+        --arpa "data/lm/${lm_order}gram.arpa" --topo "$head" ${graph_options---oov skip} "$graph"
+    done
   fi
 
   if stage_on 8; then
     for x in $eval_sets; do
-      post=$exp/infer_${x}_${ckpt%.pt}
-      require_files "$post/posteriors.scp"
       [ -s "data/local/hotwords_$x.txt" ] || python -m asr.data.synth hotwords "data/$x/text" "$lm_text" \
         "data/local/hotwords_$x.txt" --num "$num_hotwords" --seed "$seed"
-      if ! is_done "$exp/decode_greedy_$x"; then
-        log "stage 8: greedy decode $x (no graph)"
-        run_job decode "$exp/decode_greedy_$x/log/decode.log" cifst decode --no-graph "$post/posteriors.scp" \
-          "$exp/decode_greedy_$x" --no-progress "${device_opt[@]}"
-        mark_done "$exp/decode_greedy_$x"
-      fi
-      if ! is_done "$exp/decode_tlg_$x"; then
-        log "stage 8: TLG decode $x"
-        run_job decode "$exp/decode_tlg_$x/log/decode.log" cifst decode "$graph" "$post/posteriors.scp" \
-          "$exp/decode_tlg_$x" --beam "$beam" --max-active "$max_active" --acoustic-scale "${acoustic_scale:-1.0}" \
-          --no-progress "${device_opt[@]}"
-        mark_done "$exp/decode_tlg_$x"
-      fi
-      if ! is_done "$exp/decode_tlg_hotwords_$x"; then
-        log "stage 8: TLG + hotwords decode $x"
-        run_job decode "$exp/decode_tlg_hotwords_$x/log/decode.log" cifst decode "$graph" "$post/posteriors.scp" \
-          "$exp/decode_tlg_hotwords_$x" --beam "$beam" --max-active "$max_active" \
-          --acoustic-scale "${acoustic_scale:-1.0}" --no-progress \
-          --hotwords "data/local/hotwords_$x.txt" --hotword-score "$hotword_score" --tokenizer "$lang" --hotwords-skip-bad \
-          "${device_opt[@]}"
-        mark_done "$exp/decode_tlg_hotwords_$x"
-      fi
+      for head in $heads_list; do
+        sfx=$(head_suffix "$head")
+        post=$exp/infer_${x}_${ckpt%.pt}$sfx
+        graph=exp/graph_${head}_${lm_order}gram
+        ascale=${acoustic_scale:-1.0}
+        hscore=$hotword_score
+        if [ "$head" = ctc ]; then
+          ascale=${ctc_acoustic_scale:-$ascale}
+          hscore=${ctc_hotword_score:-$hscore}
+        fi
+        require_files "$post/posteriors.scp"
+        if ! is_done "$exp/decode_greedy${sfx}_$x"; then
+          log "stage 8: greedy decode $x, $head head (no graph)"
+          run_job decode "$exp/decode_greedy${sfx}_$x/log/decode.log" cifst decode --no-graph \
+            "$post/posteriors.scp" "$exp/decode_greedy${sfx}_$x" --no-progress "${device_opt[@]}"
+          mark_done "$exp/decode_greedy${sfx}_$x"
+        fi
+        if ! is_done "$exp/decode_tlg${sfx}_$x"; then
+          log "stage 8: TLG decode $x, $head head"
+          run_job decode "$exp/decode_tlg${sfx}_$x/log/decode.log" cifst decode "$graph" "$post/posteriors.scp" \
+            "$exp/decode_tlg${sfx}_$x" --beam "$beam" --max-active "$max_active" --acoustic-scale "$ascale" \
+            --no-progress "${device_opt[@]}"
+          mark_done "$exp/decode_tlg${sfx}_$x"
+        fi
+        if ! is_done "$exp/decode_tlg_hotwords${sfx}_$x"; then
+          log "stage 8: TLG + hotwords decode $x, $head head"
+          run_job decode "$exp/decode_tlg_hotwords${sfx}_$x/log/decode.log" cifst decode "$graph" \
+            "$post/posteriors.scp" "$exp/decode_tlg_hotwords${sfx}_$x" --beam "$beam" --max-active "$max_active" \
+            --acoustic-scale "$ascale" --no-progress --hotwords "data/local/hotwords_$x.txt" \
+            --hotword-score "$hscore" --tokenizer "$lang" --hotwords-skip-bad "${device_opt[@]}"
+          mark_done "$exp/decode_tlg_hotwords${sfx}_$x"
+        fi
+      done
     done
   fi
 
@@ -132,17 +162,17 @@ run_pipeline() {
     local summary=$exp/RESULTS.txt
     : > "$summary.tmp"
     for x in $eval_sets; do
-      for kind in greedy tlg tlg_hotwords; do
+      for kind in greedy tlg tlg_hotwords greedy_ctc tlg_ctc tlg_hotwords_ctc; do
         dir=$exp/decode_${kind}_$x
         [ -f "$dir/text" ] || continue
         # every system is scored with the hotword list, so recall with and without biasing can be compared
         line=$(cifst score "data/$x/text" "$dir/text" --mode "$score_mode" --out "$dir/report" \
           --utt2spk "data/$x/utt2spk" --hotwords "data/local/hotwords_$x.txt" | grep -E '^%(WER|CER)')
-        printf '%-12s %-13s %s\n' "$x" "$kind" "$line" >> "$summary.tmp"
+        printf '%-12s %-17s %s\n' "$x" "$kind" "$line" >> "$summary.tmp"
         # word-time accuracy against the reference ctm (the synthetic recipes have one from the voices)
         if [ -f "data/$x/ctm" ] && [ -s "$dir/ctm" ]; then
           cifst score-times "data/$x/ctm" "$dir/ctm" > "$dir/report/times.txt"
-          printf '%-12s %-13s %s\n' "$x" "$kind" "$(grep -m1 -i 'AAS' "$dir/report/times.txt")" >> "$summary.tmp"
+          printf '%-12s %-17s %s\n' "$x" "$kind" "$(grep -m1 -i 'AAS' "$dir/report/times.txt")" >> "$summary.tmp"
         fi
       done
     done

@@ -179,3 +179,69 @@ def test_checkpoint_of_another_shape_names_the_tensor(exp, tmp_path, capsys):
         == 1
     )
     assert "no such checkpoint" in capsys.readouterr().err
+
+
+def test_ctc_head_writes_frame_posteriors_and_the_ctc_best_path(exp, tmp_path, capsys):
+    """--head ctc: one row per encoder frame, equal to the model's own CTC head, greedy text = the collapsed best path;
+    a model without a CTC head gets a clear error."""
+    import torch
+
+    from asr.infer import ctc_rows, load_experiment
+    from asr.train.checkpoint import load_model_state, save_model_file
+
+    _, exp_dir, dev = exp
+    out = tmp_path / "ctc"
+    args = [
+        "infer",
+        str(exp_dir),
+        str(dev),
+        str(out),
+        "--device",
+        "cpu",
+        "--batch-size",
+        "2",
+        "--no-progress",
+    ]
+    assert main(args + ["--head", "ctc"]) == 0
+    meta = yaml.safe_load((out / "post.yaml").read_text())
+    assert (
+        meta["row_type"] == "frame" and meta["head"] == "ctc" and meta["frame_shift"] == pytest.approx(0.06)
+    )
+    post = dict(kaldiio.load_scp_sequential(str(out / "posteriors.scp")))
+    times = dict(kaldiio.load_scp_sequential(str(out / "times.scp")))
+    text = dict(
+        line.split(" ", 1) if " " in line else (line, "") for line in (out / "text").read_text().splitlines()
+    )
+    model, frontend, tok, cfg = load_experiment(exp_dir, "final.pt")
+    from asr.data.dataset import AsrDataset, DatasetConfig, collate_asr
+
+    ds = AsrDataset(dev, None, cfg.fbank, train=False, config=DatasetConfig(max_duration=1e9), progress=False)
+    blank, eos = 0, tok.symbols["<sos/eos>"]
+    for i in range(len(ds)):
+        batch = collate_asr([ds[i]])
+        key = batch["keys"][0]
+        with torch.no_grad():
+            x, x_lens = frontend(batch["feats"], batch["feats_lens"])
+            lp, lens, _ = ctc_rows(model, x, x_lens)
+        ref = lp[0, : int(lens[0])].numpy()
+        # one row per LFR frame: ceil(fbank frames / 6)
+        assert post[key].shape == ref.shape and ref.shape[0] == -(-int(batch["feats_lens"][0]) // 6)
+        np.testing.assert_allclose(post[key], ref, atol=1e-4)
+        np.testing.assert_allclose(times[key][:, 1] - times[key][:, 0], 0.06, atol=1e-5)
+        best = ref.argmax(1)
+        ids = [int(b) for j, b in enumerate(best) if (j == 0 or b != best[j - 1]) and b not in (blank, eos)]
+        assert text[key].strip() == tok.decode(ids).strip()
+    # a model trained without CTC: same files minus the ctc.* tensors, ctc_weight 0
+    other = tmp_path / "noctc"
+    other.mkdir()
+    for name in ("tokens.txt", "tokenizer.yaml", "cmvn.json"):
+        (other / name).write_bytes((exp_dir / name).read_bytes())
+    cfg.model.ctc_weight = 0.0
+    save_config(cfg, other / "config.yaml")
+    state, m = load_model_state(exp_dir / "final.pt")
+    save_model_file(other / "final.pt", {k: v for k, v in state.items() if not k.startswith("ctc.")}, m)
+    args[1] = str(other)
+    assert main(args + ["--head", "cif"]) == 0
+    capsys.readouterr()
+    assert main(args + ["--head", "ctc"]) == 1
+    assert "ctc_weight" in capsys.readouterr().err

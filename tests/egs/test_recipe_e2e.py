@@ -27,7 +27,7 @@ def test_synth_en_end_to_end(tmp_path, recipes):
     exp = recipe / "exp" / "paraformer_tiny"
     results = (exp / "RESULTS.txt").read_text()
     for test_set in ("test_seen", "test_unseen"):
-        for kind in ("greedy", "tlg", "tlg_hotwords"):
+        for kind in ("greedy", "tlg", "tlg_hotwords", "greedy_ctc", "tlg_ctc", "tlg_hotwords_ctc"):
             assert re.search(rf"(?m)^{test_set} +{kind} +%WER [0-9.]+ \[", results), results
             assert (exp / f"decode_{kind}_{test_set}" / "report" / "report.html").is_file()
     assert "results (" in proc.stderr and "report.html" in proc.stderr  # the run ends by saying where to look
