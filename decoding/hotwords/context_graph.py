@@ -590,6 +590,13 @@ class ContextGraph:
             return -self.potential[state]
         return self.reward[state] - self.held[state]
 
+    def pending(self, state: torch.Tensor) -> torch.Tensor:
+        """float32 [N] bonus a hypothesis in ``state`` holds but has not banked: what a failed match (or the utterance
+        end) takes back. Never negative (phrases with a penalty hold nothing). The TLG search centres its beam on
+        costs with this added back, so partial matches cannot push the unbiased hypotheses out of the beam."""
+        held = self.potential if self.word_start is None else self.held
+        return held[state].clamp(min=0.0)
+
     def matches(self, state: torch.Tensor) -> torch.Tensor:
         """int32 [N] number of phrases completed on entering ``state`` (for diagnostics and tests)."""
         return self.num_matches[state]

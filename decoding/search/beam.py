@@ -161,6 +161,7 @@ class TlgBeamSearch:
         self.out_deg = (g.row_ptr[1:] - g.row_ptr[:-1]).contiguous()
         self.max_ilabel = L = int(g.ilabel.max()) if g.num_arcs else 0
         self._whash = config.nbest > 1
+        self._pend_of = None  # ContextGraph.pending of the search in progress (hotwords), else None
         # the search's own arc order: by (source state, input label), so that the arcs of one state reading one
         # label are a contiguous range; ``_perm`` maps back to the graph's arc ids (None when already in order)
         self._perm = None
@@ -332,6 +333,8 @@ class TlgBeamSearch:
                 else context_start.to(dev, torch.int64)
             )
 
+        pend_of = getattr(context, "pending", None) if use_ctx else None
+        self._pend_of = pend_of
         key_space = B * S * C * ((V + 1) if use_ctx and cfg.row_type == "frame" else 1)
         if key_space >= 2**62:
             raise ValueError(
@@ -403,8 +406,15 @@ class TlgBeamSearch:
             # ---- recombine tokens that reach the same (state, context state): indices ordered by key
             win = self._recombine(key, cost, c_hash)
             w_cost, w_utt = ix(cost, 0, win), ix(c_utt, 0, win)
-            # ---- stage 2: Kaldi GetCutoff for the next row; utterances ending here keep everything
-            cutoff, adaptive = self._cutoff(w_cost, w_utt, B)
+            # ---- stage 2: Kaldi GetCutoff for the next row; utterances ending here keep everything. With hotwords
+            # the cutoff is computed on costs with the unbanked partial-match bonus added back (the cost the
+            # hypothesis would have if its match failed), while each hypothesis is tested with its biased cost:
+            # a partial match still survives pruning thanks to its bonus, but cannot push the unbiased best path
+            # out of the beam (which, with a large bonus, deleted the words after a false match).
+            w_ref = w_cost
+            if pend_of is not None:
+                w_ref = w_cost + pend_of(ix(c_ctx, 0, win))
+            cutoff, adaptive = self._cutoff(w_ref, w_utt, B)
             survive = w_cost < ix(cutoff, 0, w_utt)
             ending = ends_at.get(t, [])
             if ending:
@@ -487,7 +497,8 @@ class TlgBeamSearch:
             bonus, nxt = context.step(c_ctx_in, torch.where(is_new, il - 1, torch.ones_like(il)), gate_lp)
             local = local - torch.where(is_new, bonus.to(local.dtype), torch.zeros_like(local))
             c_ctx = torch.where(is_new, nxt.to(torch.int64), c_ctx_in)
-        tok_min = torch.segment_reduce(local, "min", lengths=deg, initial=float("inf"))
+        ref = local if c_ctx is None or self._pend_of is None else local + self._pend_of(c_ctx)
+        tok_min = torch.segment_reduce(ref, "min", lengths=deg, initial=float("inf"))
         slack = self._stage1_slack(tok_min, utt, h_cost, adaptive, B)
         keep = torch.nonzero(local < ix(slack, 0, src_tok)).flatten()
         src_tok, arc, local = ix(src_tok, 0, keep), ix(arc, 0, keep), ix(local, 0, keep)
@@ -523,7 +534,8 @@ class TlgBeamSearch:
             bon = torch.where(is_new, bonus.view(n_tok, L).to(loc.dtype), torch.zeros_like(loc))
             nxt_ctx = torch.where(is_new, nxt.view(n_tok, L).to(torch.int64), c_in)
             loc = loc - bon  # the arcs of a group share its label, so they share its bonus
-        slack = self._stage1_slack(_row_min(loc), utt, h_cost, adaptive, B)
+        ref = loc if nxt_ctx is None or self._pend_of is None else loc + self._pend_of(nxt_ctx)
+        slack = self._stage1_slack(_row_min(ref), utt, h_cost, adaptive, B)
         gi = torch.nonzero((loc < slack[:, None]).view(-1)).flatten()  # passing groups, (token, label) order
         if gi.numel() == 0:  # no token has a usable arc: no path goes on (as with no arcs at all)
             return None

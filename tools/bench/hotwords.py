@@ -464,7 +464,7 @@ def decode_nograph(posts, row_type, tokenizer, ctx, beam: int) -> dict[str, str]
 
 
 def decode_tlg_gated(
-    graph_dir, posts, row_type, ctx, beam: float = 16.0, max_active: int = 7000
+    graph_dir, posts, row_type, ctx, beam: float = 16.0, max_active: int = 7000, acoustic_scale: float = 1.0
 ) -> dict[str, str]:
     """TLG search in-process, one utterance at a time, so :class:`RowGatedContext` can pass each token's
     log-posterior to the gate (the search steps the context once per row). Emulates the proposed search change."""
@@ -472,7 +472,10 @@ def decode_tlg_gated(
     from decoding.search.beam import BeamSearchConfig, TlgBeamSearch
 
     graph, _, words = load_graph(graph_dir)
-    search = TlgBeamSearch(graph, BeamSearchConfig(beam=beam, max_active=max_active, row_type=row_type))
+    search = TlgBeamSearch(
+        graph,
+        BeamSearchConfig(beam=beam, max_active=max_active, row_type=row_type, acoustic_scale=acoustic_scale),
+    )
     olabel = graph.olabel.cpu().numpy()
     out = {}
     for key, lp in posts.items():
@@ -480,11 +483,9 @@ def decode_tlg_gated(
         lens = torch.tensor([lp.shape[0]])
         context, start = None, None
         if ctx is not None:
-            context = RowGatedContext(ctx.graph, lp) if ctx.graph.gate_logp is not None else ctx.graph
+            context = ctx.graph  # the TLG search passes each token's log-posterior to the gate itself
             start = ctx.start_states([key], "cpu")
         res = search.search(x, lens, context, start)[0]
-        if isinstance(context, RowGatedContext):
-            context.check()
         ol = olabel[res.best.arcs] if res.best is not None else np.zeros(0, np.int64)
         out[key] = " ".join(words[int(w)] for w in ol[ol > 0])
     return out

@@ -232,7 +232,7 @@ def cmd_make_set(args) -> int:
 # ------------------------------------------------------------------------------------------------ run
 
 
-def _infer(exp: Path, checkpoint: str, data: Path, out: Path, device: str) -> Path:
+def _infer(exp: Path, checkpoint: str, data: Path, out: Path, device: str, head: str = "cif") -> Path:
     import yaml
 
     meta = out / "post.yaml"
@@ -242,6 +242,7 @@ def _infer(exp: Path, checkpoint: str, data: Path, out: Path, device: str) -> Pa
         stamp = out / ".checkpoint_mtime"
         same = (
             info.get("checkpoint") == checkpoint
+            and info.get("head", "cif") == head
             and stamp.exists()
             and stamp.read_text().strip() == str(ck.stat().st_mtime)
         )
@@ -259,7 +260,7 @@ def _infer(exp: Path, checkpoint: str, data: Path, out: Path, device: str) -> Pa
         "--checkpoint",
         checkpoint,
     ]
-    cmd += ["--device", device]
+    cmd += ["--device", device, "--head", head]
     t0 = time.time()
     subprocess.run(cmd, check=True, cwd=ROOT)
     (out / ".checkpoint_mtime").write_text(str(ck.stat().st_mtime) + "\n")
@@ -272,9 +273,10 @@ def cmd_run(args) -> int:
 
     exp = Path(args.exp_dir)
     data = Path(args.data)
-    work = Path(args.work_dir or exp / f"bias_{data.name}_{Path(args.checkpoint).stem}")
+    sfx = "" if args.head == "cif" else f"_{args.head}"
+    work = Path(args.work_dir or exp / f"bias_{data.name}_{Path(args.checkpoint).stem}{sfx}")
     work.mkdir(parents=True, exist_ok=True)
-    scp = _infer(exp, args.checkpoint, data, work / "infer", args.device)
+    scp = _infer(exp, args.checkpoint, data, work / "infer", args.device, args.head)
     hotwords = args.hotwords or str(data / "hotwords.txt")
     argv = ["eval", str(data / "text"), str(scp), "--tokenizer", str(exp), "--hotwords", hotwords]
     argv += ["--work-dir", str(work), "--beam", str(args.beam)]
@@ -286,6 +288,7 @@ def cmd_run(args) -> int:
 
         refs = read_text(data / "text")
         extra = ["--max-active", str(args.max_active), "--beam", str(args.tlg_beam)]
+        extra += ["--acoustic-scale", str(args.acoustic_scale)]
         extra += ["--gate-relative"] if args.gate_relative else []
         run_tlg_grid(args.graph, scp, refs, hotwords, exp, args.tlg_grid, work, extra)
     return code
@@ -323,7 +326,15 @@ def cmd_tlg_decode(args) -> int:
         )
         ctx = UttContexts(load_context(args.hotwords, load_tokenizer(args.tokenizer), config=config), {}, 0)
     t0 = time.process_time()
-    hyps = hwb.decode_tlg_gated(args.graph, posts, row_type, ctx, beam=args.beam, max_active=args.max_active)
+    hyps = hwb.decode_tlg_gated(
+        args.graph,
+        posts,
+        row_type,
+        ctx,
+        beam=args.beam,
+        max_active=args.max_active,
+        acoustic_scale=args.acoustic_scale,
+    )
     cpu = time.process_time() - t0
     write_kv(args.out_text, hyps)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -396,10 +407,16 @@ def main(argv=None) -> int:
         "--max-active", type=int, default=7000, help="TLG max-active (cifst decode default; beam 16)"
     )
     r.add_argument("--tlg-beam", type=float, default=16.0, help="TLG beam (cifst decode default)")
+    r.add_argument(
+        "--acoustic-scale", type=float, default=1.0, help="TLG acoustic scale (cifst decode default)"
+    )
     r.add_argument("--gate-relative", action="store_true", help="TLG gate on log(p / p_best of the row)")
     r.add_argument("--skip-graphless", action="store_true", help="only the TLG decodes")
     r.add_argument("--work-dir", help="default EXP_DIR/bias_<set>_<checkpoint>")
     r.add_argument("--device", default="cpu")
+    r.add_argument(
+        "--head", choices=("cif", "ctc"), default="cif", help="model output to decode (cifst infer --head)"
+    )
     r.add_argument("--beam", type=int, default=8, help="prefix beam")
     t = sub.add_parser("tlg-decode", help="(internal) one in-process TLG decode for run --tlg-grid")
     t.add_argument("graph")
@@ -410,6 +427,7 @@ def main(argv=None) -> int:
     t.add_argument("--hotwords", required=True)
     t.add_argument("--max-active", type=int, default=7000)
     t.add_argument("--beam", type=float, default=16.0)
+    t.add_argument("--acoustic-scale", type=float, default=1.0)
     t.add_argument("--gate-relative", action="store_true")
     t.add_argument("--no-word-end", action="store_true")
     args, rest = p.parse_known_args(argv)

@@ -185,3 +185,18 @@ def test_acoustic_gate_through_the_search(setup, graph):
         setup, f"gate_loose_{graph}", "--hotwords", str(setup / "hw.txt"), "--hotword-gate", "-3", graph=graph
     )
     assert loose["u5"] == "the zeta test"
+
+
+def test_a_failed_partial_match_cannot_prune_the_unbiased_path(setup):
+    """u1 ends in a clear "test". The hotword "teams" shares "▁t e" with it, then wants "a m" (heard at p~1e-3):
+    with a bonus of 20 per token the partial match "team" is far ahead of "test" on the biased cost, more than the
+    beam of 5. It never completes ("teams" is not said), so the utterance end takes its bonus back. The beam is
+    centred on costs with that unbanked bonus added back, so "test" stays in the beam and wins; centring it on the
+    biased costs (as before) pruned "test" and output "the beta team"."""
+    (setup / "teams.txt").write_text("teams\n", encoding="utf-8")
+    narrow = ["--beam", "5", "--min-active", "1"]  # the graph is tiny: Kaldi's min-active would keep every token
+    text, _ = decode(setup, "teams", "--hotwords", str(setup / "teams.txt"), "--hotword-score", "20", *narrow)
+    base, _ = decode(setup, "teams_base", *narrow)
+    assert base["u1"] == "the beta test"
+    assert text["u1"] == "the beta test"
+    assert text == base  # a hotword that is never said changes nothing
