@@ -194,7 +194,12 @@ def test_a_failed_partial_match_cannot_prune_the_unbiased_path(setup):
     centred on costs with that unbanked bonus added back, so "test" stays in the beam and wins; centring it on the
     biased costs (as before) pruned "test" and output "the beta team"."""
     (setup / "teams.txt").write_text("teams\n", encoding="utf-8")
-    narrow = ["--beam", "5", "--min-active", "1"]  # the graph is tiny: Kaldi's min-active would keep every token
+    narrow = [
+        "--beam",
+        "5",
+        "--min-active",
+        "1",
+    ]  # the graph is tiny: Kaldi's min-active would keep every token
     text, _ = decode(setup, "teams", "--hotwords", str(setup / "teams.txt"), "--hotword-score", "20", *narrow)
     base, _ = decode(setup, "teams_base", *narrow)
     assert base["u1"] == "the beta test"
