@@ -11,7 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from decoding.hotwords.config import DEFAULT_HOTWORD_SCORE, DEFAULT_HOTWORD_WEIGHT, HotwordConfig
+from decoding.hotwords.config import (
+    DEFAULT_HOTWORD_SCORE,
+    DEFAULT_HOTWORD_SCORE_FRAME,
+    DEFAULT_HOTWORD_WEIGHT,
+    HotwordConfig,
+)
 
 __all__ = [
     "register",
@@ -54,8 +59,10 @@ def add_hotword_options(p: argparse.ArgumentParser, files: bool = True) -> None:
     g.add_argument(
         "--hotword-score",
         type=float,
-        default=DEFAULT_HOTWORD_SCORE,
-        help="bonus per matched hotword token (natural log); 0 = whole-phrase weights only",
+        default=None,
+        help="bonus per matched hotword token (natural log); 0 = whole-phrase weights only "
+        f"(default: {DEFAULT_HOTWORD_SCORE} for CIF rows, {DEFAULT_HOTWORD_SCORE_FRAME} for CTC frame rows)"
+        "%(default).0s",  # (prints nothing: keeps the formatter from adding "(default: None)")
     )
     g.add_argument(
         "--hotword-weight",
@@ -93,10 +100,17 @@ def add_hotword_options(p: argparse.ArgumentParser, files: bool = True) -> None:
     )
 
 
-def config_from_args(args: argparse.Namespace) -> HotwordConfig:
-    """The :class:`HotwordConfig` of parsed :func:`add_hotword_options` options."""
+def default_score(row_type: str | None) -> float:
+    """The per-token bonus when ``--hotword-score`` is not given: by the posteriors' row type."""
+    return DEFAULT_HOTWORD_SCORE_FRAME if row_type == "frame" else DEFAULT_HOTWORD_SCORE
+
+
+def config_from_args(args: argparse.Namespace, row_type: str | None = None) -> HotwordConfig:
+    """The :class:`HotwordConfig` of parsed :func:`add_hotword_options` options (``row_type`` picks the default
+    per-token bonus when ``--hotword-score`` was not given)."""
+    score = args.hotword_score if args.hotword_score is not None else default_score(row_type)
     return HotwordConfig(
-        score=args.hotword_score,
+        score=score,
         weight=args.hotword_weight,
         style=args.hotword_style,
         max_phrase_tokens=args.hotword_max_tokens,
@@ -107,7 +121,7 @@ def config_from_args(args: argparse.Namespace) -> HotwordConfig:
     )
 
 
-def context_from_args(args: argparse.Namespace, tokenizer):
+def context_from_args(args: argparse.Namespace, tokenizer, row_type: str | None = None):
     """Build the decode-time hotword context from parsed options.
 
     Args:
@@ -124,7 +138,7 @@ def context_from_args(args: argparse.Namespace, tokenizer):
 
     explicit = bool(getattr(args, "tokenizer", None))
     tokenizer = resolve_tokenizer_dir(tokenizer, getattr(args, "paths", None), prefer_model=not explicit)
-    config = config_from_args(args)
+    config = config_from_args(args, row_type)
     if args.hotwords_scp:
         return load_context_scp(args.hotwords_scp, tokenizer, global_path=args.hotwords, config=config)
     return UttContexts(load_context(args.hotwords, tokenizer, config=config), {}, 0)

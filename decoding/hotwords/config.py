@@ -10,6 +10,7 @@ from dataclasses import dataclass
 __all__ = [
     "HotwordConfig",
     "DEFAULT_HOTWORD_SCORE",
+    "DEFAULT_HOTWORD_SCORE_FRAME",
     "DEFAULT_HOTWORD_WEIGHT",
     "DEFAULT_HOTWORD_GATE",
     "DENSE_MAX_ENTRIES",
@@ -21,6 +22,10 @@ __all__ = [
 # is the largest bonus that leaves the graph-less search's unbiased WER and false alarms alone (2.0 costs 3-8 points
 # of U-WER), and no setting meets all three targets there (see the benchmark for the trade-offs).
 DEFAULT_HOTWORD_SCORE = 1.0
+# CTC frame rows (`cifst infer --head ctc`): one emission per token among many blank frames; on the real bias set the
+# one-hour model's CTC posteriors need 3.0 at the default acoustic scale to halve B-WER (1.0 cuts a fifth), while on
+# CIF rows 2.0 already brings 16% false alarms. `cifst decode` picks by post.yaml's row_type unless --hotword-score.
+DEFAULT_HOTWORD_SCORE_FRAME = 3.0
 DEFAULT_HOTWORD_WEIGHT = 0.0
 # Acoustic gate (natural-log posterior a hotword token needs at its row to advance a match); None = off until the
 # searches pass token log-posteriors to ContextGraph.step (docs/architecture/hotwords.md has the change).

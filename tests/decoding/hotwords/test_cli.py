@@ -111,3 +111,16 @@ def test_gate_and_word_end_options():
     assert cfg.word_end and cfg.gate is None
     cfg = config_from_args(p.parse_args(["--hotword-gate", "-4.6", "--hotword-no-word-end"]))
     assert cfg.gate == pytest.approx(-4.6) and not cfg.word_end
+
+
+def test_default_bonus_follows_the_row_type():
+    """Without --hotword-score the bonus is picked by post.yaml's row_type (CTC frames need more than CIF slots,
+    docs/benchmarks/hotwords.md); an explicit value always wins."""
+    p = argparse.ArgumentParser()
+    add_hotword_options(p)
+    unset = p.parse_args(["--hotwords", "x.txt"])
+    assert config_from_args(unset, "cif").score == 1.0
+    assert config_from_args(unset, "frame").score == 3.0
+    assert config_from_args(unset).score == 1.0
+    given = p.parse_args(["--hotwords", "x.txt", "--hotword-score", "0.5"])
+    assert config_from_args(given, "frame").score == 0.5
