@@ -87,7 +87,7 @@ def test_loss_decreases_on_a_tiny_batch():
         losses["loss"].backward()
         opt.step()
         first = first if first is not None else {k: float(v.detach()) for k, v in losses.items()}
-    last = {k: float(v) for k, v in model(feats, lens, tokens, tlens).items()}
+    last = {k: float(v.detach()) for k, v in model(feats, lens, tokens, tlens).items()}
     assert last["ce"] < 0.3 * first["ce"] and last["mae"] < 0.5 * first["mae"]
     model.eval()
     rec = model.recognize(feats, lens)
