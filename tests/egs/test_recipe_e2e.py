@@ -24,6 +24,8 @@ def test_synth_en_end_to_end(tmp_path, recipes):
     args = ["--hours", "0.02", "--nj", "2", "--vocab-size", "80", "--train-config", "conf/tiny_test.yaml",
             "--avg-num", "1", "--num-hotwords", "10", "--beam", "8", "--max-active", "200",
             "--train-procs", "2"]  # fmt: skip
+    proc = recipes.run(recipe, *args, timeout=3000)
+    assert proc.returncode == 0, proc.stderr[-4000:]
     exp = recipe / "exp" / "paraformer_tiny"
     results = (exp / "RESULTS.txt").read_text()
     for test_set in ("test_seen", "test_unseen"):
