@@ -177,7 +177,10 @@ def prefix_beam_search(
             e = nxt[new]
             e[1] = _logadd(e[1], p)
         ranked = sorted(nxt.items(), key=lambda kv: -(_logadd(kv[1][0], kv[1][1]) + kv[1][3]))
-        beams = dict(ranked[:beam])
+        if context is not None and len(ranked) > beam and hasattr(context, "pending"):
+            beams = dict(_honest_select(ranked, beam, context))
+        else:
+            beams = dict(ranked[:beam])
     out = []
     for prefix, (pb, pnb, cs, csc) in beams.items():
         logp = _logadd(pb, pnb)
@@ -189,12 +192,39 @@ def prefix_beam_search(
     return out[:nbest]
 
 
+def _honest_select(ranked: list, beam: int, context) -> list:
+    """The prefixes kept after a row when a hotword context is active (``ranked``: (prefix, [pb, pnb, cs, csc])
+    best biased score first). As in the TLG search, the cut is set by the *honest* scores (the bonus that unfinished
+    matches hold, ``context.pending``, taken off), and each prefix is tested with its biased score: the ``beam``
+    best honest prefixes always stay, so a partial match cannot push the unbiased best out, and a partial match stays
+    when its biased score reaches the ``beam``-th honest score. At most ``2 * beam`` prefixes are kept."""
+    states = torch.tensor([v[2] for _, v in ranked], dtype=torch.int64)
+    pend = context.pending(states).tolist()
+    biased = [_logadd(v[0], v[1]) + v[3] for _, v in ranked]
+    honest = sorted((b - q for b, q in zip(biased, pend)), reverse=True)
+    cut = honest[beam - 1]
+    return [kv for kv, b in zip(ranked, biased) if b >= cut][: 2 * beam]
+
+
 def _logsumexp_groups(x: torch.Tensor, group: torch.Tensor, n: int) -> torch.Tensor:
     """float64 [n]: log(sum(exp(x))) of the values of each group (-inf for a group of -inf or no values)."""
     m = torch.full((n,), _NEG, dtype=x.dtype, device=x.device).scatter_reduce(0, group, x, "amax")
     shift = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
     s = torch.zeros(n, dtype=x.dtype, device=x.device).index_add(0, group, torch.exp(x - shift[group]))
     return torch.where(s > 0, torch.log(s) + shift, torch.full_like(s, _NEG))
+
+
+def _rank_in_utt(score: torch.Tensor, utt: torch.Tensor, i64: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    """Order of the entries by (utterance, score descending) and each ordered entry's rank inside its utterance."""
+    order = torch.argsort(score, descending=True, stable=True)
+    order = order[torch.argsort(utt[order], stable=True)]
+    us = utt[order]
+    start = torch.zeros_like(us)
+    if us.numel():
+        new_grp = torch.ones_like(us, dtype=torch.bool)
+        new_grp[1:] = us[1:] != us[:-1]
+        start = torch.cummax(torch.where(new_grp, torch.arange(us.numel(), **i64), 0), 0).values
+    return order, torch.arange(us.numel(), **i64) - start
 
 
 def prefix_beam_search_batch(
@@ -296,17 +326,19 @@ def prefix_beam_search_batch(
         g_last = torch.cat([last, e_tok])[rep]
         g_cs, g_csc = torch.cat([cs, e_cs])[rep], torch.cat([csc, e_csc])[rep]
         g_parent = torch.cat([hist, hist[ei]])[rep]  # for extensions: the parent's history id
-        # keep the `beam` best of each utterance
+        # keep the `beam` best of each utterance (with hotwords: see _honest_select)
         score = torch.logaddexp(g_b, g_nb) + g_csc
-        order = torch.argsort(score, descending=True, stable=True)
-        order = order[torch.argsort(g_u[order], stable=True)]
-        us = g_u[order]
-        start = torch.zeros_like(us)
-        if us.numel():
-            new_grp = torch.ones_like(us, dtype=torch.bool)
-            new_grp[1:] = us[1:] != us[:-1]
-            start = torch.cummax(torch.where(new_grp, torch.arange(us.numel(), **i64), 0), 0).values
-        keep = order[(torch.arange(us.numel(), **i64) - start) < beam]
+        order, rank = _rank_in_utt(score, g_u, i64)
+        if context is not None and hasattr(context, "pending"):
+            honest = score - context.pending(g_cs).to(torch.float64)
+            h_order, h_rank = _rank_in_utt(honest, g_u, i64)
+            cut = torch.full((B,), float("-inf"), dtype=torch.float64, device=dev)
+            at = h_order[h_rank == beam - 1]  # the beam-th honest score of each utterance that has that many
+            cut[g_u[at]] = honest[at]
+            sel = (score[order] >= cut[g_u[order]]) & (rank < 2 * beam)
+            keep = order[sel]
+        else:
+            keep = order[rank < beam]
         g_hist = g_parent[keep]
         ext_kept = from_ext[keep]
         n_new = int(ext_kept.sum())

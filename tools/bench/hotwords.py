@@ -439,6 +439,9 @@ class RowGatedContext:
     def finalize(self, state):
         return self.graph.finalize(state)
 
+    def pending(self, state):
+        return self.graph.pending(state)
+
     def check(self) -> None:
         if self.row != self.lp.shape[0]:
             raise RuntimeError(f"context stepped {self.row} times for {self.lp.shape[0]} rows")

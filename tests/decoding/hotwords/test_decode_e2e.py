@@ -205,3 +205,23 @@ def test_a_failed_partial_match_cannot_prune_the_unbiased_path(setup):
     assert base["u1"] == "the beta test"
     assert text["u1"] == "the beta test"
     assert text == base  # a hotword that is never said changes nothing
+
+
+def test_a_failed_partial_match_cannot_push_out_the_unbiased_prefix(setup):
+    """The graph-less prefix search keeps its ``beam`` best prefixes by honest score (unbanked bonus taken off) plus
+    the partial matches whose biased score reaches them: with a beam of 2 and a bonus of 20, the never-said "teams"
+    used to keep only its own prefixes and turn u1's "test" into "team"."""
+    (setup / "teams.txt").write_text("teams\n", encoding="utf-8")
+    narrow = ["--prefix-beam", "2"]
+    text, _ = decode(
+        setup,
+        "ng_teams",
+        "--hotwords",
+        str(setup / "teams.txt"),
+        "--hotword-score",
+        "20",
+        *narrow,
+        graph=False,
+    )
+    base, _ = decode(setup, "ng_teams_base", *narrow, graph=False)
+    assert base["u1"] == text["u1"] == "the beta test"  # the old selection output "tea"
