@@ -27,8 +27,9 @@ DEFAULT_HOTWORD_SCORE = 1.0
 # CIF rows 2.0 already brings 16% false alarms. `cifst decode` picks by post.yaml's row_type unless --hotword-score.
 DEFAULT_HOTWORD_SCORE_FRAME = 3.0
 DEFAULT_HOTWORD_WEIGHT = 0.0
-# Acoustic gate (natural-log posterior a hotword token needs at its row to advance a match); None = off until the
-# searches pass token log-posteriors to ContextGraph.step (docs/architecture/hotwords.md has the change).
+# Acoustic gate (natural-log posterior a hotword token needs at its row to advance a match; every search passes the
+# token log-posteriors to ContextGraph.step); None = off: on the real models it gave back most of the recall before
+# it removed the false alarms (docs/benchmarks/hotwords.md).
 DEFAULT_HOTWORD_GATE: float | None = None
 DENSE_MAX_ENTRIES = 1 << 25  # 32M int32 cells = 128 MiB (10,000 hotwords with V <= 1,000 stay dense)
 DFA_MAX_ENTRIES = 1 << 23  # compressed transitions (16 bytes each): 128 MiB

@@ -161,7 +161,6 @@ class TlgBeamSearch:
         self.out_deg = (g.row_ptr[1:] - g.row_ptr[:-1]).contiguous()
         self.max_ilabel = L = int(g.ilabel.max()) if g.num_arcs else 0
         self._whash = config.nbest > 1
-        self._pend_of = None  # ContextGraph.pending of the search in progress (hotwords), else None
         # the search's own arc order: by (source state, input label), so that the arcs of one state reading one
         # label are a contiguous range; ``_perm`` maps back to the graph's arc ids (None when already in order)
         self._perm = None
@@ -334,7 +333,6 @@ class TlgBeamSearch:
             )
 
         pend_of = getattr(context, "pending", None) if use_ctx else None
-        self._pend_of = pend_of
         key_space = B * S * C * ((V + 1) if use_ctx and cfg.row_type == "frame" else 1)
         if key_space >= 2**62:
             raise ValueError(
@@ -497,7 +495,7 @@ class TlgBeamSearch:
             bonus, nxt = context.step(c_ctx_in, torch.where(is_new, il - 1, torch.ones_like(il)), gate_lp)
             local = local - torch.where(is_new, bonus.to(local.dtype), torch.zeros_like(local))
             c_ctx = torch.where(is_new, nxt.to(torch.int64), c_ctx_in)
-        ref = local if c_ctx is None or self._pend_of is None else local + self._pend_of(c_ctx)
+        ref = _honest(local, c_ctx, ctx_in)
         tok_min = torch.segment_reduce(ref, "min", lengths=deg, initial=float("inf"))
         slack = self._stage1_slack(tok_min, utt, h_cost, adaptive, B)
         keep = torch.nonzero(local < ix(slack, 0, src_tok)).flatten()
@@ -534,7 +532,7 @@ class TlgBeamSearch:
             bon = torch.where(is_new, bonus.view(n_tok, L).to(loc.dtype), torch.zeros_like(loc))
             nxt_ctx = torch.where(is_new, nxt.view(n_tok, L).to(torch.int64), c_in)
             loc = loc - bon  # the arcs of a group share its label, so they share its bonus
-        ref = loc if nxt_ctx is None or self._pend_of is None else loc + self._pend_of(nxt_ctx)
+        ref = _honest(loc, nxt_ctx, ctx_in)
         slack = self._stage1_slack(_row_min(ref), utt, h_cost, adaptive, B)
         gi = torch.nonzero((loc < slack[:, None]).view(-1)).flatten()  # passing groups, (token, label) order
         if gi.numel() == 0:  # no token has a usable arc: no path goes on (as with no arcs at all)
@@ -689,6 +687,13 @@ class TlgBeamSearch:
             by_utt.setdefault(b, []).append(PathResult(out[k, : lens[k]].copy(), float(tot), bool(fin)))
         for b, paths in by_utt.items():
             results[b] = UttSearchResult(best=paths[0], nbest=paths)
+
+
+def _honest(cost: torch.Tensor, ctx_state: torch.Tensor | None, ctx_in) -> torch.Tensor:
+    """Stage-1 reference costs: ``cost`` with the unbanked hotword bonus of ``ctx_state`` added back
+    (``ContextGraph.pending``), or ``cost`` itself without a context (or one that has no ``pending``)."""
+    pend_of = getattr(ctx_in[2], "pending", None) if ctx_in is not None else None
+    return cost if pend_of is None or ctx_state is None else cost + pend_of(ctx_state)
 
 
 def _token_logp(context, token_cost: torch.Tensor, acoustic_scale: float) -> torch.Tensor | None:

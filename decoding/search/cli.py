@@ -135,7 +135,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     hotwords, record = None, {}
     if getattr(args, "hotwords", None) or getattr(args, "hotwords_scp", None):
-        from decoding.hotwords.cli import context_from_args
+        from decoding.hotwords.cli import context_from_args, default_score
         from decoding.search.io import read_post_info
 
         tok_dir = args.tokenizer or (str(graph_dir) if graph_dir else str(Path(args.tokens or ".").parent))
@@ -145,8 +145,6 @@ def _run(args: argparse.Namespace) -> int:
             k: (str(v) if v is not None else None) for k, v in vars(args).items() if k.startswith("hotword")
         }
         if args.hotword_score is None:  # the run record holds the bonus actually used
-            from decoding.hotwords.cli import default_score
-
             record["hotword_score"] = str(default_score(row_type))
     counts = run_decode(graph_dir, post_scp, out_dir, opts, hotwords, record, args.tokens)
     logging.getLogger("decoding.search").info(

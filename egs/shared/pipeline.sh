@@ -162,18 +162,21 @@ run_pipeline() {
     local summary=$exp/RESULTS.txt
     : > "$summary.tmp"
     for x in $eval_sets; do
-      for kind in greedy tlg tlg_hotwords greedy_ctc tlg_ctc tlg_hotwords_ctc; do
-        dir=$exp/decode_${kind}_$x
-        [ -f "$dir/text" ] || continue
-        # every system is scored with the hotword list, so recall with and without biasing can be compared
-        line=$(cifst score "data/$x/text" "$dir/text" --mode "$score_mode" --out "$dir/report" \
-          --utt2spk "data/$x/utt2spk" --hotwords "data/local/hotwords_$x.txt" | grep -E '^%(WER|CER)')
-        printf '%-12s %-17s %s\n' "$x" "$kind" "$line" >> "$summary.tmp"
-        # word-time accuracy against the reference ctm (the synthetic recipes have one from the voices)
-        if [ -f "data/$x/ctm" ] && [ -s "$dir/ctm" ]; then
-          cifst score-times "data/$x/ctm" "$dir/ctm" > "$dir/report/times.txt"
-          printf '%-12s %-17s %s\n' "$x" "$kind" "$(grep -m1 -i 'AAS' "$dir/report/times.txt")" >> "$summary.tmp"
-        fi
+      for head in $heads_list; do
+        sfx=$(head_suffix "$head")
+        for kind in "greedy$sfx" "tlg$sfx" "tlg_hotwords$sfx"; do
+          dir=$exp/decode_${kind}_$x
+          [ -f "$dir/text" ] || continue
+          # every system is scored with the hotword list, so recall with and without biasing can be compared
+          line=$(cifst score "data/$x/text" "$dir/text" --mode "$score_mode" --out "$dir/report" \
+            --utt2spk "data/$x/utt2spk" --hotwords "data/local/hotwords_$x.txt" | grep -E '^%(WER|CER)')
+          printf '%-12s %-17s %s\n' "$x" "$kind" "$line" >> "$summary.tmp"
+          # word-time accuracy against the reference ctm (the synthetic recipes have one from the voices)
+          if [ -f "data/$x/ctm" ] && [ -s "$dir/ctm" ]; then
+            cifst score-times "data/$x/ctm" "$dir/ctm" > "$dir/report/times.txt"
+            printf '%-12s %-17s %s\n' "$x" "$kind" "$(grep -m1 -i 'AAS' "$dir/report/times.txt")" >> "$summary.tmp"
+          fi
+        done
       done
     done
     mv "$summary.tmp" "$summary"

@@ -486,9 +486,11 @@ def decode_tlg_gated(
         lens = torch.tensor([lp.shape[0]])
         context, start = None, None
         if ctx is not None:
-            context = ctx.graph  # the TLG search passes each token's log-posterior to the gate itself
+            context = RowGatedContext(ctx.graph, lp) if ctx.graph.gate_logp is not None else ctx.graph
             start = ctx.start_states([key], "cpu")
         res = search.search(x, lens, context, start)[0]
+        if isinstance(context, RowGatedContext):
+            context.check()
         ol = olabel[res.best.arcs] if res.best is not None else np.zeros(0, np.int64)
         out[key] = " ".join(words[int(w)] for w in ol[ol > 0])
     return out
