@@ -1,6 +1,7 @@
-"""``cifst data validate DATA_DIR`` and ``cifst data fix DATA_DIR``: a Kaldi data directory -> its problems listed
-one per line (exit 1 when there are errors), or the directory repaired in place (sorted, inconsistent utterances
-dropped and named). A thin layer over :mod:`asr.data.validate`.
+"""``cifst data validate DATA_DIR``, ``cifst data fix DATA_DIR`` and ``cifst data combine OUT IN...``: a Kaldi data
+directory -> its problems listed one per line (exit 1 when there are errors), or the directory repaired in place
+(sorted, inconsistent utterances dropped and named), or several directories merged into one. A thin layer over
+:mod:`asr.data.validate` and :mod:`asr.data.combine`.
 """
 
 from __future__ import annotations
@@ -35,8 +36,21 @@ Example:
 """
 
 
+_COMBINE = """\
+Merge Kaldi data directories into OUT_DIR as Kaldi's utils/combine_data.sh does:
+per-utterance files present in every input (text, utt2spk, wav.scp or segments, utt2dur,
+utt2aug, ...) are merged and sorted, spk2utt is rebuilt, speaker files and a reference
+ctm are merged. A file missing from some input is left out (with a warning). Utterance
+keys must be unique: write an input as DIR:TAG to append -TAG to its utterance keys
+(two synthetic corpora both number their utterances from 0). The result is validated.
+
+Example (more training text for the synth_en model):
+  cifst data combine data31/train data10/train data_wordnet/train:wn
+"""
+
+
 def register(sub) -> None:
-    group = add_group(sub, "data", "Kaldi data directories: validate, fix")
+    group = add_group(sub, "data", "Kaldi data directories: validate, fix, combine")
     p = add_command(
         group, "validate", "check a Kaldi data directory", _VALIDATE, run_validate, prog="data validate"
     )
@@ -51,6 +65,11 @@ def register(sub) -> None:
     )
     p.add_argument("data_dir", metavar="DATA_DIR", help="the Kaldi data directory")
     p.add_argument("--no-backup", action="store_true", help="do not copy the originals to DATA_DIR/.backup/")
+    p = add_command(
+        group, "combine", "merge data directories into one", _COMBINE, run_combine, prog="data combine"
+    )
+    p.add_argument("out_dir", metavar="OUT_DIR", help="the combined directory (created)")
+    p.add_argument("inputs", metavar="DIR[:TAG]", nargs="+", help="input data directories")
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -85,3 +104,22 @@ def run_fix(args: argparse.Namespace) -> int:
         f"rewrote {' '.join(report.rewritten)}{backup}"
     )
     return 0
+
+
+def run_combine(args: argparse.Namespace) -> int:
+    from asr.data.combine import combine_data_dirs, parse_source
+    from asr.data.validate import validate_data_dir
+
+    report = combine_data_dirs(args.out_dir, [parse_source(s) for s in args.inputs])
+    for name, lacking in report.left_out.items():
+        print(
+            f"cifst data combine: warning: left out {name}: missing in {', '.join(lacking)}", file=sys.stderr
+        )
+    check = validate_data_dir(args.out_dir)
+    for p in check.errors:
+        print(f"cifst data combine: error: {p}", file=sys.stderr)
+    print(
+        f"{args.out_dir}: {report.utterances} utterances, {report.speakers} speakers from {len(args.inputs)} "
+        f"directories ({', '.join(report.written)})"
+    )
+    return 0 if check.ok else 1

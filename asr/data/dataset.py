@@ -29,7 +29,7 @@ from asr.errors import InputError
 from asr.features.fbank import FbankConfig, compute_fbank, num_frames
 from asr.features.speed import SpeedPerturbConfig, speed_perturb
 
-__all__ = ["DatasetConfig", "AsrDataset", "collate_asr", "compute_cmvn"]
+__all__ = ["DatasetConfig", "AsrDataset", "collate_asr", "compute_cmvn", "cmvn_stats"]
 
 log = logging.getLogger(__name__)
 
@@ -395,18 +395,37 @@ def compute_cmvn(
     Returns:
         :class:`asr.features.cmvn.GlobalCmvn` of dimension ``num_mel_bins * lfr_m``.
     """
-    from asr.features.cmvn import GlobalCmvn
+    return cmvn_stats(dataset, lfr_m, lfr_n, max_utterances, progress, num_workers).finish()
+
+
+def cmvn_stats(
+    dataset: AsrDataset,
+    lfr_m: int = 7,
+    lfr_n: int = 6,
+    max_utterances: int = 0,
+    progress: bool = True,
+    num_workers: int = 0,
+    shard: tuple[int, int] = (0, 1),
+):
+    """CMVN stats (:class:`asr.features.cmvn.CmvnAccumulator`) of one shard of a dataset.
+
+    Shard ``(rank, world_size)`` takes every ``world_size``-th utterance from ``rank``, so DDP ranks split the
+    work and the merged stats of all shards equal those of the whole set. Arguments as :func:`compute_cmvn`.
+    """
+    from asr.features.cmvn import CmvnAccumulator
 
     total = len(dataset)
     if 0 < max_utterances < total:
         indices = sorted({int(i) for i in np.linspace(0, total - 1, max_utterances)})
     else:
         indices = list(range(total))
-    view = _LfrView(dataset, indices, lfr_m, lfr_n)
+    rank, world_size = shard
+    view = _LfrView(dataset, indices[rank::world_size], lfr_m, lfr_n)
     if num_workers > 0:
         from torch.utils.data import DataLoader
 
         items = DataLoader(view, batch_size=1, collate_fn=_first, num_workers=num_workers)
     else:
         items = (view[j] for j in range(len(view)))
-    return GlobalCmvn.compute(items, total=len(view), progress=progress, desc="CMVN stats")
+    acc = CmvnAccumulator(dataset.fbank_config.num_mel_bins * lfr_m)
+    return acc.consume(items, total=len(view), progress=progress, desc="CMVN stats")

@@ -53,6 +53,32 @@ class CmvnAccumulator:
         self.sum += x.sum(axis=0)
         self.sumsq += np.square(x).sum(axis=0)
 
+    def consume(
+        self, feats: Iterable, total: int | None = None, progress: bool = True, desc: str = "CMVN stats"
+    ) -> CmvnAccumulator:
+        """Add every matrix of an iterable (``None`` and empty items are skipped); returns ``self``."""
+        from tqdm import tqdm
+
+        for x in tqdm(feats, total=total, desc=desc, disable=not progress, unit="utt"):
+            if x is not None and len(x):
+                self.add(x)
+        return self
+
+    def to_array(self) -> np.ndarray:
+        """The stats as one float64 vector ``[count, sum..., sumsq...]`` (for a DDP all-reduce); needs ``dim``."""
+        if self.dim is None:
+            raise ValueError("an accumulator without a dimension has no array form")
+        return np.concatenate([[float(self.count)], self.sum, self.sumsq])
+
+    @classmethod
+    def from_array(cls, a: np.ndarray) -> CmvnAccumulator:
+        """Inverse of :meth:`to_array`."""
+        a = np.asarray(a, dtype=np.float64)
+        acc = cls((a.shape[0] - 1) // 2)
+        acc.count = int(round(a[0]))
+        acc.sum, acc.sumsq = a[1 : 1 + acc.dim].copy(), a[1 + acc.dim :].copy()
+        return acc
+
     def merge(self, other: CmvnAccumulator) -> None:
         """Add another accumulator's stats (e.g. from another DDP rank)."""
         if other.count == 0:
@@ -108,13 +134,7 @@ class GlobalCmvn:
             progress: Show a tqdm progress bar.
             desc: Progress-bar label.
         """
-        from tqdm import tqdm
-
-        acc = CmvnAccumulator()
-        for x in tqdm(feats, total=total, desc=desc, disable=not progress, unit="utt"):
-            if x is not None and len(x):
-                acc.add(x)
-        return acc.finish()
+        return CmvnAccumulator().consume(feats, total, progress, desc).finish()
 
     def apply(self, feats):
         """Normalize ``feats`` ``[..., D]`` (numpy or torch, any device); returns the same type."""

@@ -105,12 +105,40 @@ def _prepare_exp_dir(req: TrainRequest, is_main: bool):
     return cfg
 
 
+def _ensure_cmvn(cmvn_path: Path, train_set, cfg, dist_info, progress: bool) -> None:
+    """Write ``cmvn.json`` unless it exists; under DDP every rank computes the stats of its share of the set."""
+    import numpy as np
+    import torch
+    import torch.distributed as dist
+
+    from asr.data.dataset import cmvn_stats
+    from asr.features.cmvn import CmvnAccumulator
+
+    world = dist_info.world_size
+    need = torch.tensor([0 if cmvn_path.exists() else 1], dtype=torch.int64)
+    if world > 1:
+        dist.broadcast(need, 0)  # rank 0's view of the file decides for everyone
+    if need.item():
+        if dist_info.is_main:
+            LOG.info("computing global CMVN over %d training utterances (%d ranks)", len(train_set), world)
+        lfr = cfg.frontend.lfr
+        acc = cmvn_stats(train_set, lfr.m, lfr.n, progress=progress, shard=(dist_info.rank, world))
+        if world > 1:
+            stats = torch.from_numpy(acc.to_array())
+            dist.all_reduce(stats)
+            acc = CmvnAccumulator.from_array(np.asarray(stats))
+        if dist_info.is_main:
+            acc.finish().save(cmvn_path)
+    if world > 1:
+        dist.barrier()
+
+
 def train_experiment(req: TrainRequest) -> int:
     """Run a whole training job (one rank of it under torchrun). Returns the exit code."""
     import torch
     import torch.distributed as dist
 
-    from asr.data.dataset import AsrDataset, collate_asr, compute_cmvn
+    from asr.data.dataset import AsrDataset, collate_asr
     from asr.data.sampler import BucketBatchSampler
     from asr.device import resolve_device
     from asr.models.paraformer import Paraformer, count_parameters
@@ -141,11 +169,7 @@ def train_experiment(req: TrainRequest) -> int:
     if len(train_set) == 0:
         raise CifstError(f"{req.train_data}: no usable training utterances (see the warnings above)")
     cmvn_path = exp / "cmvn.json"
-    if dist_info.is_main and not cmvn_path.exists():
-        LOG.info("computing global CMVN over %d training utterances", len(train_set))
-        compute_cmvn(train_set, cfg.frontend.lfr.m, cfg.frontend.lfr.n, progress=progress).save(cmvn_path)
-    if dist_info.world_size > 1:
-        dist.barrier()
+    _ensure_cmvn(cmvn_path, train_set, cfg, dist_info, progress)
     deterministic = cfg.fbank.dither == 0 and not tcfg.speed_perturb
     items = CachedDataset(train_set) if tcfg.cache_features and deterministic else train_set
     sampler = BucketBatchSampler(

@@ -6,7 +6,13 @@ from __future__ import annotations
 import re
 import shutil
 
+import numpy as np
 import pytest
+
+from asr.data.dataset import AsrDataset, compute_cmvn
+from asr.features.cmvn import GlobalCmvn
+from asr.models.config import load_config
+from asr.text.tokenizer import load_tokenizer
 
 pytestmark = [
     pytest.mark.skipif(
@@ -38,3 +44,12 @@ def test_synth_en_end_to_end(tmp_path, recipes):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "epoch" not in again.stderr
     assert "starting: 2 rank(s)" in (exp / "train.log").read_text()
+    # the two ranks each computed CMVN stats over half the training set; merged, they are the whole set's
+    cfg = load_config(exp / "config.yaml")
+    ds = AsrDataset(recipe / "data" / "train", load_tokenizer(exp), cfg.fbank, train=True, config=cfg.dataset,
+                    progress=False)  # fmt: skip
+    whole = compute_cmvn(ds, cfg.frontend.lfr.m, cfg.frontend.lfr.n, progress=False)
+    saved = GlobalCmvn.load(exp / "cmvn.json")
+    assert saved.frames == whole.frames
+    np.testing.assert_allclose(saved.mean, whole.mean, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(saved.std, whole.std, rtol=1e-5, atol=1e-5)

@@ -14,7 +14,7 @@ import soundfile as sf
 import torch
 
 from asr.data.audio import load_audio
-from asr.data.dataset import AsrDataset, DatasetConfig, collate_asr, compute_cmvn
+from asr.data.dataset import AsrDataset, DatasetConfig, cmvn_stats, collate_asr, compute_cmvn
 from asr.features.fbank import compute_fbank
 from asr.features.lfr import apply_lfr
 from asr.text.tokenizer import train_tokenizer
@@ -217,3 +217,17 @@ def test_compute_cmvn_with_workers_and_subset(data_dir, tokenizer):
     assert two.frames == one.frames
     sub = compute_cmvn(ds, progress=False, max_utterances=2)
     assert 0 < sub.frames < one.frames
+
+
+def test_cmvn_shards_of_ddp_ranks_merge_to_the_whole_set(data_dir, tokenizer):
+    from asr.features.cmvn import CmvnAccumulator
+
+    ds = AsrDataset(data_dir, tokenizer, train=False, max_duration=4.0, progress=False)
+    whole = compute_cmvn(ds, progress=False)
+    shards = [cmvn_stats(ds, progress=False, shard=(r, 2)) for r in range(2)]
+    assert 0 < shards[0].count < whole.frames and shards[0].count + shards[1].count == whole.frames
+    summed = CmvnAccumulator.from_array(shards[0].to_array() + shards[1].to_array())  # what all_reduce does
+    merged = summed.finish()
+    assert merged.frames == whole.frames
+    np.testing.assert_allclose(merged.mean, whole.mean, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(merged.std, whole.std, rtol=1e-6, atol=1e-6)
