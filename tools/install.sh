@@ -24,7 +24,7 @@ APT_PACKAGES=(
   sox libsox-fmt-all espeak-ng libespeak-ng1 flite festival festvox-kallpc16k festvox-rablpc16k festvox-us1
   libttspico-utils
   mbrola mbrola-us1 mbrola-us2 mbrola-us3 mbrola-en1
-  fortunes fortunes-min fortunes-zh wamerican
+  fortunes fortunes-min fortunes-zh wamerican wordnet-base
   cmake build-essential libboost-program-options-dev libboost-system-dev libboost-thread-dev
   libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev libsndfile1
 )

@@ -45,7 +45,7 @@ keys must be unique: write an input as DIR:TAG to append -TAG to its utterance k
 (two synthetic corpora both number their utterances from 0). The result is validated.
 
 Example (more training text for the synth_en model):
-  cifst data combine data31/train data10/train data_wordnet/train:wn
+  cifst data combine data33/train data10/train data_wordnet/train:wn
 """
 
 

@@ -120,7 +120,7 @@ def test_default_bonus_follows_the_row_type():
     add_hotword_options(p)
     unset = p.parse_args(["--hotwords", "x.txt"])
     assert config_from_args(unset, "cif").score == 1.0
-    assert config_from_args(unset, "frame").score == 3.0
+    assert config_from_args(unset, "frame").score == 2.5
     assert config_from_args(unset).score == 1.0
     given = p.parse_args(["--hotwords", "x.txt", "--hotword-score", "0.5"])
     assert config_from_args(given, "frame").score == 0.5
