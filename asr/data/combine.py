@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asr.data.atomic import atomic_write
-from asr.data.kaldi_dir import read_kv, read_utt2spk, utt2spk_to_spk2utt, write_kv, write_spk2utt
+from asr.data.kaldi_dir import (
+    iter_kv_lines,
+    read_kv,
+    read_utt2spk,
+    utt2spk_to_spk2utt,
+    write_kv,
+    write_spk2utt,
+)
 from asr.data.validate import SPK_FILES, UTT_FILES
 from asr.errors import InputError
 
@@ -77,7 +84,7 @@ def combine_data_dirs(out_dir: str | os.PathLike, sources: list[tuple[Path, str]
     if with_segments:
         names = [n for n in names if n != "wav.scp"]  # recordings, handled below
     merged: dict[str, dict[str, str]] = {}
-    origin: dict[str, Path] = {}  # utterance -> input it came from (for duplicate errors)
+    origin: dict[str, Path] = {}  # utterance -> the file it came from (for duplicate errors)
     for name in names:
         lacking = [str(d) for d, _ in sources if not (d / name).is_file()]
         if lacking:
@@ -86,7 +93,7 @@ def combine_data_dirs(out_dir: str | os.PathLike, sources: list[tuple[Path, str]
             continue
         data: dict[str, str] = {}
         for d, tag in sources:
-            for key, value in read_kv(d / name, allow_empty_value=name == "text").items():
+            for lineno, key, value in iter_kv_lines(d / name, allow_empty_value=name == "text"):
                 new_key = _tagged(key, tag)
                 if name == "segments" and tag:
                     rec, _, times = value.partition(" ")
@@ -94,12 +101,12 @@ def combine_data_dirs(out_dir: str | os.PathLike, sources: list[tuple[Path, str]
                 if new_key in data:
                     raise InputError(
                         d / name,
-                        None,
-                        f"utterance '{new_key}' is also in {origin.get(new_key, '?')}: give one input a tag "
+                        lineno,
+                        f"utterance '{new_key}' is already in {origin[new_key]}: give one input a tag "
                         "(DIR:TAG appends -TAG to its utterance keys)",
                     )
                 data[new_key] = value
-                origin.setdefault(new_key, d)
+                origin.setdefault(new_key, d / name)
         merged[name] = data
     for d, _ in sources:
         read_utt2spk(d / "utt2spk")  # one speaker per utterance, or an error naming the line
@@ -114,17 +121,19 @@ def combine_data_dirs(out_dir: str | os.PathLike, sources: list[tuple[Path, str]
                             d / name, None, f"speaker '{spk}' has a different value in another input"
                         )
                     values[spk] = value
-    out.mkdir(parents=True, exist_ok=True)  # every input read and checked: nothing half-written on an error
+    recordings: dict[str, str] | None = None
     if with_segments:
-        recordings: dict[str, str] = {}
+        recordings = {}
         for d, tag in sources:
             if not (d / "wav.scp").is_file():
                 continue
-            for key, value in read_kv(d / "wav.scp", allow_empty_value=False).items():
+            for lineno, key, value in iter_kv_lines(d / "wav.scp", allow_empty_value=False):
                 new_key = _tagged(key, tag)
-                if new_key in recordings and recordings[new_key] != value:
-                    raise InputError(d / "wav.scp", None, f"recording '{new_key}' differs between inputs")
+                if recordings.get(new_key, value) != value:
+                    raise InputError(d / "wav.scp", lineno, f"recording '{new_key}' differs between inputs")
                 recordings[new_key] = value
+    out.mkdir(parents=True, exist_ok=True)  # every input read and checked: nothing half-written on an error
+    if recordings is not None:
         write_kv(out / "wav.scp", recordings)
         report.written.append("wav.scp")
     for name, data in merged.items():

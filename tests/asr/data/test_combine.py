@@ -57,7 +57,7 @@ def test_tagged_inputs_combine_into_a_valid_directory(tmp_path):
 
 def test_a_key_in_two_inputs_without_a_tag_is_an_error_naming_both(tmp_path):
     a, b = _dir(tmp_path, "a", A), _dir(tmp_path, "b", B)
-    with pytest.raises(InputError, match=r"spk1-tr00000.*also in .*a.*DIR:TAG"):
+    with pytest.raises(InputError, match=r"b/text:1: .*spk1-tr00000.*already in .*a/text.*DIR:TAG"):
         combine_data_dirs(tmp_path / "out", [(a, ""), (b, "")])
     assert not (tmp_path / "out" / "text").exists()  # nothing half-written
 
