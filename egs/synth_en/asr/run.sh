@@ -66,12 +66,13 @@ help_message="Usage: bash run.sh [options]   (stages are listed at the top of ru
 . shared/pipeline.sh
 
 check_number hours "$hours"
+check_number extra_hours "$extra_hours"
 check_number stage "$stage"
 check_number stop_stage "$stop_stage"
 # Every external command this run needs, checked before any work starts.
 tools=(python)
 stage_on 0 && tools+=(espeak-ng sox)
-[ "$stop_stage" -ge 1 ] && tools+=(cifst)
+{ [ "$stop_stage" -ge 1 ] || [ -n "$extra_text_sources" ]; } && tools+=(cifst)
 require_tools "${tools[@]}"
 
 if stage_on 0; then
