@@ -108,7 +108,7 @@ run_pipeline() {
 
   if stage_on 7; then
     for head in $heads_list; do
-      graph=exp/graph_${head}_${lm_order}gram
+      graph=exp/graph_${lang##*/}_${head}_${lm_order}gram
       log "stage 7: TLG graph $graph"
       # lmplz-style ARPAs always hold <unk>; the lexicon has no pronunciation for it, so its n-grams are dropped
       # shellcheck disable=SC2086
@@ -124,7 +124,7 @@ run_pipeline() {
       for head in $heads_list; do
         sfx=$(head_suffix "$head")
         post=$exp/infer_${x}_${ckpt%.pt}$sfx
-        graph=exp/graph_${head}_${lm_order}gram
+        graph=exp/graph_${lang##*/}_${head}_${lm_order}gram
         ascale=${acoustic_scale:-1.0}
         hscore=$hotword_score
         if [ "$head" = ctc ]; then
