@@ -105,9 +105,9 @@ def _prepare_exp_dir(req: TrainRequest, is_main: bool):
     return cfg
 
 
-def _ensure_cmvn(cmvn_path: Path, train_set, cfg, dist_info, progress: bool) -> None:
-    """Write ``cmvn.json`` unless it exists; under DDP every rank computes the stats of its share of the set."""
-    import numpy as np
+def _ensure_cmvn(cmvn_path: Path, train_set, cfg, dist_info, device, progress: bool) -> None:
+    """Write ``cmvn.json`` unless it exists; under DDP every rank computes the stats of its share of the set
+    (``device``: this rank's device, where nccl needs the exchanged tensors)."""
     import torch
     import torch.distributed as dist
 
@@ -115,7 +115,9 @@ def _ensure_cmvn(cmvn_path: Path, train_set, cfg, dist_info, progress: bool) -> 
     from asr.features.cmvn import CmvnAccumulator
 
     world = dist_info.world_size
-    need = torch.tensor([0 if cmvn_path.exists() else 1], dtype=torch.int64)
+    # nccl (CUDA DDP) only moves CUDA tensors; gloo takes CPU ones
+    comm = device if world > 1 and dist.get_backend() == "nccl" else torch.device("cpu")
+    need = torch.tensor([0 if cmvn_path.exists() else 1], dtype=torch.int64, device=comm)
     if world > 1:
         dist.broadcast(need, 0)  # rank 0's view of the file decides for everyone
     if need.item():
@@ -124,9 +126,9 @@ def _ensure_cmvn(cmvn_path: Path, train_set, cfg, dist_info, progress: bool) -> 
         lfr = cfg.frontend.lfr
         acc = cmvn_stats(train_set, lfr.m, lfr.n, progress=progress, shard=(dist_info.rank, world))
         if world > 1:
-            stats = torch.from_numpy(acc.to_array())
+            stats = torch.from_numpy(acc.to_array()).to(comm)
             dist.all_reduce(stats)
-            acc = CmvnAccumulator.from_array(np.asarray(stats))
+            acc = CmvnAccumulator.from_array(stats.cpu().numpy())
         if dist_info.is_main:
             acc.finish().save(cmvn_path)
     if world > 1:
@@ -169,7 +171,7 @@ def train_experiment(req: TrainRequest) -> int:
     if len(train_set) == 0:
         raise CifstError(f"{req.train_data}: no usable training utterances (see the warnings above)")
     cmvn_path = exp / "cmvn.json"
-    _ensure_cmvn(cmvn_path, train_set, cfg, dist_info, progress)
+    _ensure_cmvn(cmvn_path, train_set, cfg, dist_info, dev, progress)
     deterministic = cfg.fbank.dither == 0 and not tcfg.speed_perturb
     items = CachedDataset(train_set) if tcfg.cache_features and deterministic else train_set
     sampler = BucketBatchSampler(
