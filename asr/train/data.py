@@ -7,6 +7,7 @@ Reference: PyTorch ``DataLoader(batch_sampler=...)``; icefall's resumable sample
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import torch
@@ -14,28 +15,61 @@ from torch.utils.data import DataLoader
 
 __all__ = ["CachedDataset", "LoaderSource"]
 
+LOG = logging.getLogger("cifst.train")
+
 
 class CachedDataset:
     """Wraps a dataset and keeps each item after its first load (only valid when items are deterministic).
 
+    Args:
+        dataset: Map-style dataset of ``{"feats": tensor, "tokens": tensor, ...}`` items (or ``None``).
+        max_bytes: Stop adding items once the cached tensors hold this many bytes (``None``: no limit). Items
+            already cached stay; later ones are loaded on every use. A fixed set beats a recency policy here:
+            batches visit items in a new random order each epoch, so any eviction would miss as often as it hits.
+
     With ``num_workers > 0`` each worker holds its own cache for the life of the worker.
     """
 
-    def __init__(self, dataset):
+    def __init__(self, dataset, max_bytes: int | None = None):
         self.dataset = dataset
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self.full = False
         self._cache: dict[int, dict | None] = {}
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def __getitem__(self, index: int):
-        if index not in self._cache:
-            self._cache[index] = self.dataset[index]
-        return self._cache[index]
+        if index in self._cache:
+            return self._cache[index]
+        item = self.dataset[index]
+        if not self.full:
+            size = _item_bytes(item)
+            if self.max_bytes is not None and self.nbytes + size > self.max_bytes:
+                self.full = True
+                LOG.warning(
+                    "fbank cache full at %.2f GB (train.cache_max_gb) after %d of %d utterances; the rest are "
+                    "read and computed on every use",
+                    self.nbytes / 1e9,
+                    len(self._cache),
+                    len(self.dataset),
+                )
+            else:
+                self._cache[index] = item
+                self.nbytes += size
+        return item
 
     def set_epoch(self, epoch: int) -> None:
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
+
+
+def _item_bytes(item) -> int:
+    """Bytes held by the tensors of one dataset item (0 for ``None``)."""
+    if not item:
+        return 0
+    return sum(v.numel() * v.element_size() for v in item.values() if isinstance(v, torch.Tensor))
 
 
 class LoaderSource:

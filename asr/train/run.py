@@ -173,7 +173,8 @@ def train_experiment(req: TrainRequest) -> int:
     cmvn_path = exp / "cmvn.json"
     _ensure_cmvn(cmvn_path, train_set, cfg, dist_info, dev, progress)
     deterministic = cfg.fbank.dither == 0 and not tcfg.speed_perturb
-    items = CachedDataset(train_set) if tcfg.cache_features and deterministic else train_set
+    max_bytes = None if tcfg.cache_max_gb is None else int(tcfg.cache_max_gb * 1e9)
+    items = CachedDataset(train_set, max_bytes) if tcfg.cache_features and deterministic else train_set
     sampler = BucketBatchSampler(
         train_set.num_frames,
         tcfg.max_frames,

@@ -133,6 +133,11 @@ def test_config_round_trip_and_errors(tmp_path):
     (tmp_path / "bad3.yaml").write_text("train:\n  epochs: ten\n")
     with pytest.raises(InputError, match="train.epochs"):
         load_config(tmp_path / "bad3.yaml")
+    (tmp_path / "bad4.yaml").write_text("train:\n  cache_max_gb: 0\n")
+    with pytest.raises(InputError, match="bad4.yaml.*train.cache_max_gb"):
+        load_config(tmp_path / "bad4.yaml")
+    (tmp_path / "nocap.yaml").write_text("train:\n  cache_max_gb: null\n")
+    assert load_config(tmp_path / "nocap.yaml").train.cache_max_gb is None
 
 
 def test_eval_forward_has_no_glancing():
