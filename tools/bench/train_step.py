@@ -1,0 +1,100 @@
+"""Milliseconds per training update of a model config on the CPU (forward, backward, AdamW step), on a synthetic
+batch shaped like the synthetic English corpus (utterances of ~2.6 s: 45 LFR frames, 12 tokens), for the config
+as given and with each listed change. Used to choose what the one-hour CPU model spends its updates on
+(docs/benchmarks/models.md). No peer: the comparison is between variants of our own config, in one run.
+
+Usage:
+  .venv/bin/python tools/bench/train_step.py egs/synth_en/asr/conf/train_1h_wordnet.yaml --vocab 300 \
+      --variant no-dropout --variant eval
+  variants: no-dropout (every dropout 0), eval (model.eval(): no dropout and no glancing pass),
+            encoder-only (forward+backward of the encoder alone)
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from asr.models.config import load_config  # noqa: E402
+from asr.models.paraformer import Paraformer  # noqa: E402
+
+VARIANTS = ("no-dropout", "eval", "encoder-only")
+
+
+def time_variant(cfg, vocab: int, variant: str, batch: tuple, repeat: int) -> float:
+    """Best-of-3 mean milliseconds per update over ``repeat`` updates."""
+    cfg = copy.deepcopy(cfg)
+    if variant == "no-dropout":
+        cfg.model.encoder.dropout = 0.0
+        cfg.model.predictor.dropout = 0.0
+        cfg.model.decoder.dropout = 0.0
+    torch.manual_seed(0)
+    model = Paraformer(cfg.model, vocab)
+    if variant == "eval":
+        model.eval()
+    opt = torch.optim.AdamW(model.parameters(), 1e-4)
+
+    def step():
+        if variant == "encoder-only":
+            hidden, _ = model.encode(batch[0], batch[1])
+            loss = hidden.square().mean()
+        else:
+            loss = model(*batch)["loss"]
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+
+    for _ in range(3):
+        step()
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeat):
+            step()
+        best = min(best, (time.perf_counter() - start) / repeat * 1000)
+    return best
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("config", help="training config (YAML, may use base:)")
+    ap.add_argument("--vocab", type=int, default=300, help="tokens.txt size")
+    ap.add_argument("--frames", type=int, default=4000, help="fbank frames per batch (train.max_frames)")
+    ap.add_argument("--utt-frames", type=int, default=45, help="LFR frames per utterance")
+    ap.add_argument("--utt-tokens", type=int, default=12, help="tokens per utterance")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--variant", action="append", default=[], choices=VARIANTS)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    cfg = load_config(args.config)
+    n = cfg.frontend.lfr.n
+    b = max(1, args.frames // (args.utt_frames * n))
+    t, u = args.utt_frames, args.utt_tokens
+    gen = torch.Generator().manual_seed(0)
+    batch = (
+        torch.randn(b, t, cfg.model.encoder.input_dim, generator=gen),
+        torch.full((b,), t),
+        torch.randint(1, args.vocab, (b, u), generator=gen),
+        torch.full((b,), u),
+    )
+    print(
+        f"{args.config}: batch {b} x {t} LFR frames, {u} tokens, vocab {args.vocab}, {args.threads} thread(s)"
+    )
+    base = time_variant(cfg, args.vocab, "as-is", batch, args.repeat)
+    print(f"as configured: {base:.1f} ms per update")
+    for variant in args.variant:
+        ms = time_variant(cfg, args.vocab, variant, batch, args.repeat)
+        print(f"{variant}: {ms:.1f} ms per update, x{base / ms:.2f} the updates per second")
+
+
+if __name__ == "__main__":
+    main()
