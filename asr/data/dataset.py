@@ -351,10 +351,11 @@ def collate_asr(items: list) -> dict:
 
 
 class _LfrView:
-    """Dataset view for CMVN: item ``j`` -> LFR features of utterance ``indices[j]`` (no augmentation), or None."""
+    """Dataset view for CMVN: item ``j`` -> LFR features of utterance ``indices[j]`` (no augmentation), or None;
+    read through ``items`` (a wrapper of ``dataset`` such as the training fbank cache) when given."""
 
-    def __init__(self, dataset: AsrDataset, indices: list[int], m: int, n: int):
-        self.dataset, self.indices, self.m, self.n = dataset, indices, m, n
+    def __init__(self, dataset: AsrDataset, indices: list[int], m: int, n: int, items=None):
+        self.dataset, self.indices, self.m, self.n, self.items = dataset, indices, m, n, items
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -363,6 +364,9 @@ class _LfrView:
         from asr.features.lfr import apply_lfr
 
         i = self.indices[j]
+        if self.items is not None:
+            item = self.items[i]  # AsrDataset.__getitem__ warns about unusable audio
+            return None if item is None else apply_lfr(item["feats"].numpy(), self.m, self.n)
         try:
             return apply_lfr(self.dataset.features(i, augment=False), self.m, self.n)
         except AudioError as e:
@@ -406,11 +410,14 @@ def cmvn_stats(
     progress: bool = True,
     num_workers: int = 0,
     shard: tuple[int, int] = (0, 1),
+    items=None,
 ):
     """CMVN stats (:class:`asr.features.cmvn.CmvnAccumulator`) of one shard of a dataset.
 
     Shard ``(rank, world_size)`` takes every ``world_size``-th utterance from ``rank``, so DDP ranks split the
-    work and the merged stats of all shards equal those of the whole set. Arguments as :func:`compute_cmvn`.
+    work and the merged stats of all shards equal those of the whole set. ``items``: read the utterances through
+    this wrapper of ``dataset`` (the training fbank cache, which the pass then fills; only valid when the
+    training items carry no augmentation). Other arguments as :func:`compute_cmvn`.
     """
     from asr.features.cmvn import CmvnAccumulator
 
@@ -420,7 +427,7 @@ def cmvn_stats(
     else:
         indices = list(range(total))
     rank, world_size = shard
-    view = _LfrView(dataset, indices[rank::world_size], lfr_m, lfr_n)
+    view = _LfrView(dataset, indices[rank::world_size], lfr_m, lfr_n, items)
     if num_workers > 0:
         from torch.utils.data import DataLoader
 

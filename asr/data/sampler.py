@@ -8,6 +8,12 @@ batch order is shuffled with ``seed + epoch``. The batch list is the same on eve
 batches: the list is padded by repeating batches from its start (``drop_last=False``) or cut to a multiple of
 ``R`` (``drop_last=True``), so no rank waits at an all-reduce for a batch that never comes.
 
+With ``shard_items=True`` the items are split over the ranks once, not each epoch: rank ``r`` owns items
+``r, r + R, r + 2R, ...`` (:func:`rank_items`, the same split as the DDP CMVN pass) and batches only those, in a
+new order each epoch. A rank's in-memory fbank cache then holds its own share of the corpus instead of all of it,
+and the CMVN pass can fill it. Ranks whose shares cut into different numbers of batches are evened out the same way
+(repeat from the start, or cut to the smallest count with ``drop_last``).
+
 Reference: PyTorch ``DistributedSampler`` (padding, ``set_epoch``); icefall/lhotse ``DynamicBucketingSampler``
 (duration-capped batches from length buckets).
 """
@@ -19,7 +25,13 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["BucketBatchSampler", "make_batches"]
+__all__ = ["BucketBatchSampler", "make_batches", "rank_items"]
+
+
+def rank_items(num_items: int, rank: int, num_replicas: int) -> np.ndarray:
+    """The item indices rank ``rank`` of ``num_replicas`` owns when items are sharded: every ``num_replicas``-th
+    from ``rank``."""
+    return np.arange(rank, num_items, num_replicas, dtype=np.int64)
 
 
 def make_batches(
@@ -68,6 +80,8 @@ class BucketBatchSampler:
         drop_last: Drop the last batches instead of repeating batches to even out the ranks.
         max_batch: Cap on items per batch, 0 for none.
         bucket_width: Relative width of a length bucket (0.1 = 10 %).
+        shard_items: Give each rank a fixed share of the items (:func:`rank_items`) instead of a new share of the
+            batches each epoch.
     """
 
     def __init__(
@@ -81,6 +95,7 @@ class BucketBatchSampler:
         drop_last: bool = False,
         max_batch: int = 0,
         bucket_width: float = 0.1,
+        shard_items: bool = False,
     ):
         if num_replicas < 1 or not 0 <= rank < num_replicas:
             raise ValueError(f"rank {rank} is not in [0, num_replicas={num_replicas})")
@@ -95,57 +110,80 @@ class BucketBatchSampler:
         self.drop_last = drop_last
         self.max_batch = max_batch
         self.bucket_width = bucket_width
+        self.shard_items = shard_items and num_replicas > 1
         self.epoch = 0
         self._cache: tuple[int, list[list[int]]] | None = None
+        self._rank_cache: tuple[int, list[list[int]]] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         """Change the shuffle of the next ``__iter__`` (call it at the start of every epoch, on every rank)."""
         self.epoch = epoch
 
     def all_batches(self) -> list[list[int]]:
-        """This epoch's batches for all ranks, before padding/splitting (computed once per epoch)."""
+        """This epoch's batches for all ranks, before padding/splitting (computed once per epoch); with
+        ``shard_items``, every rank's own batches one after another."""
         if self._cache is not None and self._cache[0] == self.epoch:
             return self._cache[1]
-        batches = self._make_all_batches()
+        if self.shard_items:
+            batches = [b for r in range(self.num_replicas) for b in self._shard_batches(r)]
+        else:
+            batches = self._batch(
+                np.arange(len(self.lengths)), np.random.default_rng([self.seed, self.epoch])
+            )
         self._cache = (self.epoch, batches)
         return batches
 
-    def _make_all_batches(self) -> list[list[int]]:
-        n = len(self.lengths)
-        if n == 0:
+    def _batch(self, items: np.ndarray, rng: np.random.Generator | None) -> list[list[int]]:
+        """Bucket, batch and (with ``shuffle``) shuffle the given items."""
+        if len(items) == 0:
             return []
-        bucket = np.floor(np.log(np.maximum(self.lengths, 1)) / math.log1p(self.bucket_width)).astype(
-            np.int64
-        )
+        lengths = self.lengths[items]
         if self.shuffle:
-            rng = np.random.default_rng([self.seed, self.epoch])
-            noise = rng.permutation(n)
-            order = np.lexsort((noise, bucket))  # by bucket, random inside
+            bucket = np.floor(np.log(np.maximum(lengths, 1)) / math.log1p(self.bucket_width)).astype(np.int64)
+            order = items[np.lexsort((rng.permutation(len(items)), bucket))]  # by bucket, random inside
         else:
-            rng = None
-            order = np.lexsort((np.arange(n), self.lengths))
+            order = items[np.lexsort((items, lengths))]
         batches = make_batches(self.lengths, order, self.max_frames, self.max_batch)
-        if rng is not None:
+        if self.shuffle:
             batches = [batches[i] for i in rng.permutation(len(batches))]
         return batches
 
+    def _shard_batches(self, rank: int) -> list[list[int]]:
+        """The batches of one rank's own items this epoch, before evening out."""
+        rng = np.random.default_rng([self.seed, self.epoch, rank])
+        return self._batch(rank_items(len(self.lengths), rank, self.num_replicas), rng)
+
     def _rank_batches(self) -> list[list[int]]:
-        batches = list(self.all_batches())
+        if self._rank_cache is not None and self._rank_cache[0] == self.epoch:
+            return self._rank_cache[1]
         reps = self.num_replicas
-        if not batches:
-            return []
-        if self.drop_last:
-            batches = batches[: len(batches) - len(batches) % reps]
+        if self.shard_items:
+            counts = [len(self._shard_batches(r)) for r in range(reps)]
+            batches = self._shard_batches(self.rank)
+            target = min(counts) if self.drop_last else max(counts)
+            if batches:
+                batches = (batches + [batches[i % len(batches)] for i in range(target - len(batches))])[
+                    :target
+                ]
         else:
-            pad = (-len(batches)) % reps
-            batches = batches + [batches[i % len(batches)] for i in range(pad)]
-        return batches[self.rank :: reps]
+            batches = list(self.all_batches())
+            if batches:
+                if self.drop_last:
+                    batches = batches[: len(batches) - len(batches) % reps]
+                else:
+                    pad = (-len(batches)) % reps
+                    batches = batches + [batches[i % len(batches)] for i in range(pad)]
+                batches = batches[self.rank :: reps]
+        self._rank_cache = (self.epoch, batches)
+        return batches
 
     def __iter__(self) -> Iterator[list[int]]:
         return iter(self._rank_batches())
 
     def __len__(self) -> int:
         """Batches this rank yields this epoch (equal on all ranks)."""
+        if self.shard_items:
+            return len(self._rank_batches())
         total = len(self.all_batches())
         if self.drop_last:
             return total // self.num_replicas

@@ -105,9 +105,10 @@ def _prepare_exp_dir(req: TrainRequest, is_main: bool):
     return cfg
 
 
-def _ensure_cmvn(cmvn_path: Path, train_set, cfg, dist_info, device, progress: bool) -> None:
+def _ensure_cmvn(cmvn_path: Path, train_set, cfg, dist_info, device, progress: bool, items=None) -> None:
     """Write ``cmvn.json`` unless it exists; under DDP every rank computes the stats of its share of the set
-    (``device``: this rank's device, where nccl needs the exchanged tensors)."""
+    (``device``: this rank's device, where nccl needs the exchanged tensors; ``items``: the fbank cache to read
+    through and fill)."""
     import torch
     import torch.distributed as dist
 
@@ -124,7 +125,9 @@ def _ensure_cmvn(cmvn_path: Path, train_set, cfg, dist_info, device, progress: b
         if dist_info.is_main:
             LOG.info("computing global CMVN over %d training utterances (%d ranks)", len(train_set), world)
         lfr = cfg.frontend.lfr
-        acc = cmvn_stats(train_set, lfr.m, lfr.n, progress=progress, shard=(dist_info.rank, world))
+        acc = cmvn_stats(
+            train_set, lfr.m, lfr.n, progress=progress, shard=(dist_info.rank, world), items=items
+        )
         if world > 1:
             stats = torch.from_numpy(acc.to_array()).to(comm)
             dist.all_reduce(stats)
@@ -170,11 +173,13 @@ def train_experiment(req: TrainRequest) -> int:
     )
     if len(train_set) == 0:
         raise CifstError(f"{req.train_data}: no usable training utterances (see the warnings above)")
-    cmvn_path = exp / "cmvn.json"
-    _ensure_cmvn(cmvn_path, train_set, cfg, dist_info, dev, progress)
     deterministic = cfg.fbank.dither == 0 and not tcfg.speed_perturb
     max_bytes = None if tcfg.cache_max_gb is None else int(tcfg.cache_max_gb * 1e9)
-    items = CachedDataset(train_set, max_bytes) if tcfg.cache_features and deterministic else train_set
+    cached = tcfg.cache_features and deterministic
+    items = CachedDataset(train_set, max_bytes) if cached else train_set
+    cmvn_path = exp / "cmvn.json"
+    # with the cache, the CMVN pass reads (and so caches) exactly the items this rank will train on
+    _ensure_cmvn(cmvn_path, train_set, cfg, dist_info, dev, progress, items if cached else None)
     sampler = BucketBatchSampler(
         train_set.num_frames,
         tcfg.max_frames,
@@ -182,6 +187,7 @@ def train_experiment(req: TrainRequest) -> int:
         seed=tcfg.seed,
         num_replicas=dist_info.world_size,
         rank=dist_info.rank,
+        shard_items=cached,  # each rank caches its own share, not the whole corpus (same split as the CMVN pass)
     )
     train_src = LoaderSource(items, sampler, collate_asr, tcfg.num_workers, seed=tcfg.seed + dist_info.rank)
     dev_src = None

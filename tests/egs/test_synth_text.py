@@ -122,6 +122,31 @@ def test_wordnet_examples_are_the_quoted_sentences_of_the_glosses(tmp_path):
     ]
 
 
+def test_wordnet_glosses_are_the_definitions_without_examples_or_notes(tmp_path):
+    from asr.data.synth.text import GlossSource, collect_sentences, iter_wordnet_glosses
+
+    data = tmp_path / "data.verb"
+    data.write_text(
+        '  1 This software and database is provided "AS IS" and Princeton\n'
+        "00001740 29 v 04 breathe 0 take_a_breath 0 | draw air into, and expel out of, the lungs; "
+        '"I can breathe better when the air is clean"; "The patient is respiring"\n'
+        "00002724 29 v 01 choke 0 002 @ 00001740 v 0000 | (medicine) breathe with great difficulty; "
+        "take air in\n"
+    )
+    assert list(iter_wordnet_glosses(data)) == [
+        "draw air into, and expel out of, the lungs",
+        "breathe with great difficulty",
+        "take air in",
+    ]
+    lex = set("draw air into and expel out of the lungs breathe with great difficulty take in".split())
+    got = collect_sentences([GlossSource(data)], lex, TextFilter(min_words=3))
+    assert [(s.words, s.source) for s in got] == [
+        ("draw air into and expel out of the lungs", "data.verb:glosses"),
+        ("breathe with great difficulty", "data.verb:glosses"),
+        ("take air in", "data.verb:glosses"),
+    ]
+
+
 def test_unknown_text_source_is_named():
     from asr.data.synth.text import english_sources
     from asr.errors import CifstError

@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--hours", type=float, default=3.0, help="hours of training audio")
     c.add_argument("--text", action="append", help="text file(s) to use instead of the default sources")
     c.add_argument("--text-sources", default="fortunes,licenses",
-                   help="en: comma-separated Debian text sources: fortunes, licenses, wordnet (example sentences)")  # fmt: skip
+                   help="en: comma-separated Debian text sources: fortunes, licenses, wordnet (example sentences), wordnet-glosses (definitions)")  # fmt: skip
     c.add_argument("--wav-dir", default=None, help="where wav files go (default DATA_DIR/wav)")
     c.add_argument("--eval-fraction", type=float, default=0.05)
     c.add_argument("--min-eval-utts", type=int, default=8)

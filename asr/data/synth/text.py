@@ -2,7 +2,8 @@
 
 Sources are plain-text files already on the machine: the ``fortune`` cookie files (``%``-separated entries, with
 ``-- Author`` attributions), the licence texts in ``/usr/share/common-licenses``, the example sentences of WordNet's
-glosses (``wordnet-base``, opt-in with ``--text-sources``) and any file a user adds. Each entry
+glosses and the glosses (definitions) themselves (``wordnet-base``, opt-in with ``--text-sources``) and any file a
+user adds. Each entry
 is unwrapped, split into sentences, and normalized the way an ASR transcript is: numbers and a few symbols spelled
 out in words (``1984`` -> ``nineteen eighty four``, ``&`` -> ``and``), titles expanded (``Mr.`` -> ``mister``),
 letters lower-cased, punctuation removed, apostrophes kept inside words (``don't``). A sentence is kept only when
@@ -24,6 +25,7 @@ from pathlib import Path
 from asr.errors import CifstError
 
 __all__ = [
+    "GlossSource",
     "Sentence",
     "TextFilter",
     "default_english_sources",
@@ -31,6 +33,7 @@ __all__ = [
     "iter_fortune_entries",
     "iter_plain_paragraphs",
     "iter_wordnet_examples",
+    "iter_wordnet_glosses",
     "wordnet_sources",
     "split_sentences",
     "number_to_words",
@@ -69,6 +72,17 @@ class Sentence:
     source: str
 
 
+@dataclass(frozen=True)
+class GlossSource:
+    """The glosses (definitions, examples removed) of a WordNet ``data.*`` file, as a text source.
+
+    The same file as the ``wordnet`` source, read another way: :func:`collect_sentences` reads a plain path to a
+    WordNet data file for its examples and a ``GlossSource`` for its definitions.
+    """
+
+    path: Path
+
+
 @dataclass
 class TextFilter:
     """Which normalized sentences to keep.
@@ -84,17 +98,18 @@ class TextFilter:
     max_word_chars: int = 18
 
 
-def english_sources(names: Iterable[str] = ("fortunes", "licenses")) -> list[Path]:
+def english_sources(names: Iterable[str] = ("fortunes", "licenses")) -> list[Path | GlossSource]:
     """Text files of the named Debian sources present on this machine, in a fixed order.
 
     Args:
         names: ``fortunes`` (English prose fortune files), ``licenses`` (``/usr/share/common-licenses``),
-            ``wordnet`` (example sentences of WordNet's glosses).
+            ``wordnet`` (example sentences of WordNet's glosses), ``wordnet-glosses`` (the definitions themselves:
+            ~97,000 phrases of 3-15 dictionary words, such as ``a person belonging to no caste``).
 
     Raises:
         CifstError: an unknown name, or a source whose package is not installed.
     """
-    out: list[Path] = []
+    out: list[Path | GlossSource] = []
     for name in names:
         if name == "fortunes":
             found = [p for p in sorted(FORTUNE_DIR.glob("*")) if p.is_file() and not p.suffix and not p.is_symlink()
@@ -106,8 +121,13 @@ def english_sources(names: Iterable[str] = ("fortunes", "licenses")) -> list[Pat
         elif name == "wordnet":
             found = wordnet_sources()
             package = "wordnet-base"
+        elif name == "wordnet-glosses":
+            found = [GlossSource(p) for p in wordnet_sources()]
+            package = "wordnet-base"
         else:
-            raise CifstError(f"unknown text source '{name}': use fortunes, licenses or wordnet")
+            raise CifstError(
+                f"unknown text source '{name}': use fortunes, licenses, wordnet or wordnet-glosses"
+            )
         if not found:
             raise CifstError(f"text source '{name}' is not installed here (apt-get install {package})")
         out += found
@@ -135,6 +155,20 @@ def iter_wordnet_examples(path: Path) -> Iterator[str]:
             if line.startswith("  ") or "|" not in line:
                 continue  # licence header, or a synset without a gloss
             yield from re.findall(r'"([^"]+)"', line.split("|", 1)[1])
+
+
+def iter_wordnet_glosses(path: Path) -> Iterator[str]:
+    """Yield the definitions of a WordNet ``data.*`` file: each ``;``-separated part of a gloss with its quoted
+    examples and parenthesized notes (``(botany)``, ``(`fly` is also used ...)``) removed."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith("  ") or "|" not in line:
+                continue
+            gloss = re.sub(r'"[^"]*"', "", line.split("|", 1)[1])
+            gloss = re.sub(r"\([^)]*\)", "", gloss)
+            for part in gloss.split(";"):
+                if part.strip():
+                    yield part.strip()
 
 
 def iter_fortune_entries(path: Path) -> Iterator[str]:
@@ -289,28 +323,30 @@ def _is_fortune_file(path: Path) -> bool:
 
 
 def collect_sentences(
-    sources: Iterable[Path], lexicon: Container[str], flt: TextFilter | None = None
+    sources: Iterable[Path | GlossSource], lexicon: Container[str], flt: TextFilter | None = None
 ) -> list[Sentence]:
     """Read every source, split, normalize, filter and de-duplicate (by transcript) its sentences.
 
-    Fortune files (``%`` separator lines) are read entry by entry, WordNet data files example by example, other
-    files paragraph by paragraph. Order: by source, then by position.
+    Fortune files (``%`` separator lines) are read entry by entry, WordNet data files example by example (or
+    definition by definition for a :class:`GlossSource`), other files paragraph by paragraph. Order: by source, then
+    by position.
     """
     seen: set[str] = set()
     out: list[Sentence] = []
-    for path in sources:
-        path = Path(path)
-        if path.parent == WORDNET_DIR and path.name.startswith("data."):
-            entries = iter_wordnet_examples(path)
+    for src in sources:
+        if isinstance(src, GlossSource):
+            path, entries, name = src.path, iter_wordnet_glosses(src.path), f"{src.path.name}:glosses"
+        elif (path := Path(src)).parent == WORDNET_DIR and path.name.startswith("data."):
+            entries, name = iter_wordnet_examples(path), path.name
         elif _is_fortune_file(path):
-            entries = iter_fortune_entries(path)
+            entries, name = iter_fortune_entries(path), path.name
         else:
-            entries = iter_plain_paragraphs(path)
+            entries, name = iter_plain_paragraphs(path), path.name
         for entry in entries:
             for raw in split_sentences(entry):
                 norm = normalize_sentence(raw, lexicon, flt)
                 if norm is None or norm[0] in seen:
                     continue
                 seen.add(norm[0])
-                out.append(Sentence(words=norm[0], spoken=norm[1], source=path.name))
+                out.append(Sentence(words=norm[0], spoken=norm[1], source=name))
     return out

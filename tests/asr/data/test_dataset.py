@@ -231,3 +231,16 @@ def test_cmvn_shards_of_ddp_ranks_merge_to_the_whole_set(data_dir, tokenizer):
     assert merged.frames == whole.frames
     np.testing.assert_allclose(merged.mean, whole.mean, rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(merged.std, whole.std, rtol=1e-6, atol=1e-6)
+
+
+def test_cmvn_pass_through_the_training_cache_fills_it_with_the_ranks_items(data_dir, tokenizer):
+    from asr.data.sampler import rank_items
+    from asr.train.data import CachedDataset
+
+    ds = AsrDataset(data_dir, tokenizer, train=False, max_duration=4.0, progress=False)
+    direct = cmvn_stats(ds, progress=False, shard=(1, 2))
+    cache = CachedDataset(ds)
+    through = cmvn_stats(ds, progress=False, shard=(1, 2), items=cache)
+    np.testing.assert_allclose(through.to_array(), direct.to_array(), rtol=1e-6)
+    # the pass cached exactly the items the sharded sampler gives rank 1, so training reads no audio again
+    assert set(cache._cache) == set(rank_items(len(ds), 1, 2).tolist())

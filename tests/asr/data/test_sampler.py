@@ -108,3 +108,51 @@ def test_with_dataloader():
     data = [torch.zeros(int(n)) for n in lengths]
     loader = DataLoader(data, batch_sampler=BucketBatchSampler(lengths, 5000), collate_fn=lambda xs: len(xs))
     assert sum(loader) == 50
+
+
+@pytest.mark.parametrize("replicas", [2, 3])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_sharded_ranks_keep_their_own_items_every_epoch(replicas, drop_last):
+    from asr.data.sampler import rank_items
+
+    lengths = _lengths(301, seed=4)
+    owned = {r: set(rank_items(len(lengths), r, replicas).tolist()) for r in range(replicas)}
+    assert set().union(*owned.values()) == set(range(len(lengths)))
+    assert sum(len(v) for v in owned.values()) == len(lengths)
+    orders = []
+    for epoch in range(3):
+        samplers = [
+            BucketBatchSampler(
+                lengths, 4000, seed=7, num_replicas=replicas, rank=r, drop_last=drop_last, shard_items=True
+            )
+            for r in range(replicas)
+        ]
+        for s in samplers:
+            s.set_epoch(epoch)
+        per_rank = [list(s) for s in samplers]
+        assert len({len(b) for b in per_rank}) == 1  # no rank waits at an all-reduce
+        assert all(len(s) == len(per_rank[0]) for s in samplers)
+        for r, batches in enumerate(per_rank):
+            used = Counter(i for b in batches for i in b)
+            assert set(used) <= owned[r]  # a rank never loads another rank's items
+            for b in batches:
+                assert lengths[b].max() * len(b) <= 4000 or len(b) == 1
+            if not drop_last:
+                assert set(used) == owned[r]  # every owned item at least once per epoch
+        if drop_last:
+            assert max(len(s._shard_batches(r)) for r, s in enumerate(samplers)) >= len(per_rank[0])
+        orders.append(per_rank[0])
+        # the same epoch on a fresh sampler gives the same batches (resume after a kill)
+        again = BucketBatchSampler(
+            lengths, 4000, seed=7, num_replicas=replicas, rank=0, drop_last=drop_last, shard_items=True
+        )
+        again.set_epoch(epoch)
+        assert list(again) == per_rank[0]
+    assert orders[0] != orders[1]  # a new order each epoch
+
+
+def test_sharding_is_off_for_one_rank():
+    lengths = _lengths()
+    plain = BucketBatchSampler(lengths, 6000, seed=1)
+    sharded = BucketBatchSampler(lengths, 6000, seed=1, shard_items=True)
+    assert list(plain) == list(sharded)
