@@ -25,15 +25,15 @@ from asr.data.kaldi_dir import (
     write_kv,
     write_spk2utt,
 )
-from asr.data.validate import SPK_FILES, UTT_FILES
+from asr.data.validate import NOTE_UTT_FILES, SPK_FILES, UTT_FILES
 from asr.errors import InputError
 
 __all__ = ["CombineReport", "combine_data_dirs", "parse_source"]
 
 log = logging.getLogger(__name__)
 
-# every per-utterance key-value file combine knows (utt2aug: the synthetic corpus's augmentation per utterance)
-COMBINED_UTT_FILES = (*UTT_FILES, "wav.scp", "segments", "utt2aug")
+# every per-utterance key-value file combine knows
+COMBINED_UTT_FILES = (*UTT_FILES, "wav.scp", "segments", *NOTE_UTT_FILES)
 
 
 @dataclass

@@ -47,6 +47,9 @@ __all__ = [
 # Optional per-utterance files kept consistent (Kaldi's fix_data_dir.sh list, minus the ones we never write).
 UTT_FILES = ("text", "utt2spk", "utt2dur", "utt2num_frames", "feats.scp", "utt2lang", "utt2uniq")
 SPK_FILES = ("spk2gender", "cmvn.scp")
+# per-utterance notes that need not cover every utterance: filtered by ``fix``, never a reason to drop one
+# (utt2aug: the synthetic corpus's augmentation per utterance)
+NOTE_UTT_FILES = ("utt2aug",)
 _EXAMPLES = 3
 
 
@@ -328,8 +331,9 @@ def fix_data_dir(data_dir: str | os.PathLike, backup: bool = True) -> FixReport:
 
     Sorts every file in the C locale, keeps only utterances present in all per-utterance files (``text``,
     ``utt2spk``, ``segments`` or ``wav.scp``, and the optional ones), drops segments whose recording is missing and
-    recordings no segment uses, filters speaker files to the remaining speakers and a reference ``ctm`` (word
-    times, several lines per utterance) to the remaining utterances, and rebuilds ``spk2utt``.
+    recordings no segment uses, filters speaker files to the remaining speakers, and per-utterance notes
+    (``utt2aug``) and a reference ``ctm`` (word times, several lines per utterance) to the remaining utterances,
+    and rebuilds ``spk2utt``.
 
     Args:
         data_dir: The directory.
@@ -380,7 +384,10 @@ def fix_data_dir(data_dir: str | os.PathLike, backup: bool = True) -> FixReport:
             report.dropped[u] = "not in " + ", ".join(missing)
     report.kept = len(keep)
 
-    names = [*utt_data, *(n for n in ("wav.scp", "spk2utt", "ctm", *SPK_FILES) if (d / n).is_file())]
+    names = [
+        *utt_data,
+        *(n for n in ("wav.scp", "spk2utt", "ctm", *SPK_FILES, *NOTE_UTT_FILES) if (d / n).is_file()),
+    ]
     if backup:
         bdir = d / ".backup"
         bdir.mkdir(exist_ok=True)
@@ -392,6 +399,11 @@ def fix_data_dir(data_dir: str | os.PathLike, backup: bool = True) -> FixReport:
     for name, data in utt_data.items():
         write_kv(d / name, {u: v for u, v in data.items() if u in keep})
         report.rewritten.append(name)
+    for name in NOTE_UTT_FILES:
+        if (d / name).is_file():
+            data = read_kv(d / name, allow_empty_value=False)
+            write_kv(d / name, {u: v for u, v in data.items() if u in keep})
+            report.rewritten.append(name)
     if segments is not None and wav is not None:
         used = {segments[u].recording for u in keep}
         report.dropped_recordings = c_sorted(set(wav) - used)

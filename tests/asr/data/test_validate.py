@@ -137,6 +137,22 @@ def test_fix_sorts_drops_and_rebuilds(tmp_path):
     assert validate_data_dir(d).ok
 
 
+def test_fix_filters_notes_without_dropping_for_them(tmp_path):
+    # utt2aug (the synthetic corpus's augmentation note) follows the kept utterances but is no reason to drop one
+    d = make_dir(
+        tmp_path / "d",
+        text="s1-a hello\ns1-b bye\n",
+        utt2spk="s1-a s1\ns1-b s1\ns1-c s1\n",
+        spk2utt=None,
+        utt2aug="s1-a clean\ns1-c noise\ns9-z speed\n",
+        **{"wav.scp": "s1-a /w/a.wav\ns1-b /w/b.wav\ns1-c /w/c.wav\n"},
+    )
+    rep = fix_data_dir(d, backup=False)
+    assert rep.kept == 2 and set(rep.dropped) == {"s1-c"}
+    assert read_kv(d / "utt2aug", allow_empty_value=False) == {"s1-a": "clean"}
+    assert "utt2aug" in rep.rewritten
+
+
 def test_fix_with_segments_drops_unused_recordings(tmp_path):
     d = make_dir(
         tmp_path / "d",
