@@ -3,6 +3,7 @@ match the transcripts, and reruns that skip or resume."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from asr.data.synth.corpus import SPLITS, CorpusConfig, build_corpus, plan_corpu
 from asr.data.synth.lexicon import make_hotword_list
 from asr.data.synth.text import Sentence
 from asr.data.synth.voices import Voice
+from asr.errors import CifstError
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None or shutil.which("sox") is None,
                                 reason="espeak-ng and sox needed")  # fmt: skip
@@ -59,6 +61,25 @@ def test_plan_respects_the_split_rules():
     keys = [u.key for u in plan]
     assert len(set(keys)) == len(keys)
     assert all(u.key.startswith(u.voice.speaker_id + "-") for u in plan)
+
+
+def test_train_engines_choose_who_reads_train_and_keep_the_split():
+    voices = [Voice("espeak", f"en-us+{v}", f"espeak-{v}") for v in ("m1", "m2", "f1", "f2", "m3")]
+    voices += [Voice("flite", n, n) for n in ("slt", "kal", "awb", "rms")]
+    full, ids, _ = plan_corpus(_sentences(), voices, CONFIG)
+    flite_only = dataclasses.replace(CONFIG, train_engines=("flite",))
+    only, ids_only, _ = plan_corpus(_sentences(), voices, flite_only)
+    assert ids_only == ids  # the same seen/unseen identities
+    train = [u for u in only if u.split == "train"]
+    assert train and {u.voice.engine for u in train} == {"flite"}
+    flite_ids = {v.identity for v in voices if v.engine == "flite"}
+    assert {u.voice.identity for u in train} == flite_ids & ids["seen"]
+    assert {u.voice.engine for u in full if u.split == "train"} == {"espeak", "flite"}
+    for split in ("dev", "test_seen", "test_unseen"):  # held-out sentences unchanged
+        sentences = [u.sentence for u in full if u.split == split]
+        assert [u.sentence for u in only if u.split == split] == sentences
+    with pytest.raises(CifstError, match="no seen voice of the train engines pico"):
+        plan_corpus(_sentences(), voices, dataclasses.replace(CONFIG, train_engines=("pico",)))
 
 
 @pytest.fixture(scope="module")

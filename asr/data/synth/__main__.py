@@ -22,7 +22,8 @@ def _corpus(args: argparse.Namespace) -> int:
 
     config = CorpusConfig(hours=args.hours, eval_fraction=args.eval_fraction, min_eval_utts=args.min_eval_utts,
                           max_eval_utts=args.max_eval_utts, unseen_fraction=args.unseen_fraction,
-                          augment_probability=args.augment, seed=args.seed, jobs=args.jobs)  # fmt: skip
+                          augment_probability=args.augment, seed=args.seed, jobs=args.jobs,
+                          train_engines=tuple(args.train_engines.split(",")) if args.train_engines else None)  # fmt: skip
     flt = TextFilter(min_words=args.min_words, max_words=args.max_words)
     if args.lang == "en":
         from asr.data.synth.lexicon import cmu_dictionary
@@ -90,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--max-words", type=int, default=15, help="(zh: characters)")
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--jobs", type=int, default=0, help="worker processes, 0 = all cores")
+    c.add_argument("--train-engines", default="",
+                   help="comma-separated engines (espeak, mbrola, festival, flite, pico) whose seen voices read "
+                        "the train sentences (default all); the speaker split and dev/test sentences stay the full "
+                        "inventory's")  # fmt: skip
     c.set_defaults(func=_corpus)
     lx = sub.add_parser("lexicon", help="word list + tokenizer -> lexicon.txt")
     lx.add_argument("words", help="file with one word per line (or a words.txt / text corpus: first column)")

@@ -54,6 +54,9 @@ class CorpusConfig:
         rate_jitter: per-utterance speaking-rate factor drawn from ``[1 - j, 1 + j]``.
         seed: seed of every random choice.
         jobs: worker processes (0 = all cores).
+        train_engines: read the train sentences only with the seen voices of these engines (``None``: all seen
+            voices). The speaker split and the dev/test sentences are those of the full inventory, so a corpus made
+            this way adds training speech of the named engines' voices to a corpus of the same seed.
     """
 
     hours: float = 3.0
@@ -65,6 +68,7 @@ class CorpusConfig:
     rate_jitter: float = 0.1
     seed: int = 0
     jobs: int = 0
+    train_engines: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -131,13 +135,21 @@ def plan_corpus(
             rng.shuffle(order)
             yield from order
 
-    cyc = voice_cycle(seen)
+    train_voices = seen
+    if config.train_engines is not None:
+        train_voices = [v for v in seen if v.engine in config.train_engines]
+        if not train_voices:
+            raise CifstError(f"no seen voice of the train engines {','.join(config.train_engines)}: the seen voices "
+                             f"are of {','.join(sorted({v.engine for v in seen}))}")  # fmt: skip
+    cyc = voice_cycle(train_voices)
     total, idx = 0.0, 0
     while total < config.hours * 3600:
         sentence = train_pool[idx % len(train_pool)]  # wraps (new voices) only if the text runs out
         add("train", idx, next(cyc), sentence, config.augment_probability)
         total += _estimate_seconds(sentence)
         idx += 1
+    if train_voices is not seen:
+        cyc = voice_cycle(seen)
     for i, s in enumerate(dev_pool):
         add("dev", i, next(cyc), s, 0.0)
     for i, s in enumerate(test_pool):

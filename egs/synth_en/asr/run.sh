@@ -22,7 +22,7 @@ hours=2             # training audio to synthesize (dev/test scale with it)
 nj=0                # synthesis processes, 0 = all cores
 seed=0
 augment=0.3         # share of train utterances with a sox effect (speed, noise, reverb, telephone)
-text_sources=fortunes,licenses  # Debian text to read: fortunes, licenses, wordnet (apt wordnet-base)
+text_sources=fortunes,licenses  # Debian text to read: fortunes, licenses, wordnet, wordnet-glosses (apt wordnet-base)
 text=               # text files to read instead of those sources (space-separated list)
 extra_text_sources= # more training speech from other text (e.g. wordnet): a second corpus joins data/train
 extra_hours=20      # its hours (only with --extra-text-sources)
