@@ -158,13 +158,10 @@ class BucketBatchSampler:
             return self._rank_cache[1]
         reps = self.num_replicas
         if self.shard_items:
-            counts = [len(self._shard_batches(r)) for r in range(reps)]
-            batches = self._shard_batches(self.rank)
-            target = min(counts) if self.drop_last else max(counts)
-            if batches:
-                batches = (batches + [batches[i % len(batches)] for i in range(target - len(batches))])[
-                    :target
-                ]
+            per_rank = [self._shard_batches(r) for r in range(reps)]
+            target = min(map(len, per_rank)) if self.drop_last else max(map(len, per_rank))
+            own = per_rank[self.rank]
+            batches = [own[i % len(own)] for i in range(target)] if own else []  # repeat from the start
         else:
             batches = list(self.all_batches())
             if batches:

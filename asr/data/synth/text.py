@@ -3,12 +3,11 @@
 Sources are plain-text files already on the machine: the ``fortune`` cookie files (``%``-separated entries, with
 ``-- Author`` attributions), the licence texts in ``/usr/share/common-licenses``, the example sentences of WordNet's
 glosses and the glosses (definitions) themselves (``wordnet-base``, opt-in with ``--text-sources``) and any file a
-user adds. Each entry
-is unwrapped, split into sentences, and normalized the way an ASR transcript is: numbers and a few symbols spelled
-out in words (``1984`` -> ``nineteen eighty four``, ``&`` -> ``and``), titles expanded (``Mr.`` -> ``mister``),
-letters lower-cased, punctuation removed, apostrophes kept inside words (``don't``). A sentence is kept only when
-every word is in the pronouncing dictionary given (so the voices say real words and the lexicon covers them), it
-has no spelled-out acronym, and its length is within bounds. The normalized words (with the sentence's commas and
+user adds. Each entry is unwrapped, split into sentences, and normalized the way an ASR transcript is: numbers and
+a few symbols spelled out in words (``1984`` -> ``nineteen eighty four``, ``&`` -> ``and``), titles expanded
+(``Mr.`` -> ``mister``), letters lower-cased, punctuation removed, apostrophes kept inside words (``don't``). A
+sentence is kept only when every word is in the pronouncing dictionary given (so the voices say real words and the
+lexicon covers them), it has no spelled-out acronym, and its length is within bounds. The normalized words (with the sentence's commas and
 final mark kept for prosody) are what the voices read, so the transcript is exactly what is spoken.
 
 Reference: the text-normalization steps of Kaldi's ``egs/librispeech`` LM corpus and of the LibriSpeech paper

@@ -38,3 +38,14 @@ def test_cjk_units():
     assert is_cjk("我") and is_cjk("の") and not is_cjk("a") and not is_cjk("한")
     assert split_cjk("ab你好cd ef") == ["ab", "你", "好", "cd", "ef"]
     assert join_units(["ab", "你", "好", "cd", "ef"]) == "ab 你好 cd ef"
+
+
+def test_is_cjk_is_exactly_the_listed_ranges():
+    from asr.text.normalize import _CJK_RANGES
+
+    edges = [cp + d for lo, hi in _CJK_RANGES for cp in (lo, hi) for d in (-1, 0, 1)]
+    for cp in [*range(0, 0x33000, 13), *edges]:
+        if 0xD800 <= cp <= 0xDFFF:
+            continue  # surrogates are not characters
+        assert is_cjk(chr(cp)) == any(lo <= cp <= hi for lo, hi in _CJK_RANGES), hex(cp)
+    assert not is_cjk("你好")  # one character only
