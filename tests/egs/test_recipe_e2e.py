@@ -29,14 +29,24 @@ def test_synth_en_end_to_end(tmp_path, recipes):
     # training goes through torchrun (--train-procs 2), as the one-hour model's did
     args = ["--hours", "0.02", "--nj", "2", "--vocab-size", "80", "--train-config", "conf/tiny_test.yaml",
             "--avg-num", "1", "--num-hotwords", "10", "--beam", "8", "--max-active", "200",
-            "--train-procs", "2", "--extra-text-sources", "wordnet", "--extra-hours", "0.01"]  # fmt: skip
+            "--train-procs", "2", "--extra-text-sources", "wordnet wordnet-glosses", "--extra-hours", "0.01 0.01",
+            "--extra-tag", "wn gl"]  # fmt: skip
     proc = recipes.run(recipe, *args, timeout=3000)
     assert proc.returncode == 0, proc.stderr[-4000:]
     exp = recipe / "exp" / "paraformer_tiny"
-    # the extra corpus (WordNet sentences) joined data/train under tagged keys, with no dev/test sentence in it
+    # the extra corpora (WordNet sentences, WordNet definitions) joined data/train under their tags, with no dev/test
+    # sentence in them
     train = dict(ln.split(" ", 1) for ln in (recipe / "data" / "train" / "text").read_text().splitlines())
     base = (recipe / "data" / "train_base" / "text").read_text().splitlines()
-    assert len(base) < len(train) and any(k.endswith("-wn") for k in train)
+    assert (
+        len(base) < len(train)
+        and any(k.endswith("-wn") for k in train)
+        and any(k.endswith("-gl") for k in train)
+    )
+    assert len(train) == len(base) + sum(
+        len((recipe / "data" / f"extra_{tag}" / "train" / "text").read_text().splitlines())
+        for tag in ("wn", "gl")
+    )
     heldout = {
         ln.split(" ", 1)[1]
         for s in ("dev", "test_seen")
