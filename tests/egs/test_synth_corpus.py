@@ -82,6 +82,18 @@ def test_train_engines_choose_who_reads_train_and_keep_the_split():
         plan_corpus(_sentences(), voices, dataclasses.replace(CONFIG, train_engines=("pico",)))
 
 
+def test_an_engine_failure_is_counted_not_raised(tmp_path, monkeypatch):
+    import asr.data.synth.corpus as corpus_mod
+
+    def broken(*args, **kwargs):
+        raise soundfile.LibsndfileError(0, "Error opening '/tmp/x.wav': ")  # what a half-written wav gives
+
+    monkeypatch.setattr(corpus_mod, "synthesize", broken)
+    plan, _, _ = plan_corpus(_sentences(), _voices(), CONFIG)
+    r = corpus_mod._work((plan[0], str(tmp_path)))
+    assert r["key"] == plan[0].key and "LibsndfileError" in r["error"] and "wav" not in r
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     data = tmp_path_factory.mktemp("synth") / "data"

@@ -169,6 +169,15 @@ def _work(item: tuple[Utterance, str]) -> dict:
         dur = render_wav(syn.audio, syn.sample_rate, path, utt.aug, utt.seed)
     except CifstError as e:
         return {"key": utt.key, "fp": _fingerprint(utt), "error": str(e)}
+    except (
+        OSError,
+        RuntimeError,
+    ) as e:  # an engine's unreadable output, a full disk: counted like any failure
+        return {
+            "key": utt.key,
+            "fp": _fingerprint(utt),
+            "error": f"{utt.voice.engine}: {type(e).__name__}: {e}",
+        }
     scale = utt.aug.time_scale
     words = utt.sentence.words.split()
     ctm = [(w, round(s * scale, 3), round((e - s) * scale, 3)) for w, (s, e) in zip(words, syn.word_times)]
