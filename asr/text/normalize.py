@@ -44,10 +44,8 @@ def split_cjk(text: str) -> list[str]:
 
     ``"我们 love 你"`` -> ``["我", "们", "love", "你"]``; ``"ab你好cd"`` -> ``["ab", "你", "好", "cd"]``.
     """
-    if not _CJK_CHAR.search(text):
-        return (
-            text.split()
-        )  # the common case in Latin-script corpora: one regex scan instead of a loop per char
+    if not _CJK_CHAR.search(text):  # the common case in Latin-script corpora: one scan, no loop per character
+        return text.split()
     units: list[str] = []
     for word in text.split():
         run = []
