@@ -147,27 +147,29 @@ def wordnet_sources() -> list[Path]:
     ]
 
 
-def iter_wordnet_examples(path: Path) -> Iterator[str]:
-    """Yield the quoted example sentences of a WordNet ``data.*`` file (``| gloss; "example"; "example"``)."""
+def _wordnet_gloss_fields(path: Path) -> Iterator[str]:
+    """Yield the gloss field (after ``|``) of every synset line of a WordNet ``data.*`` file."""
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             if line.startswith("  ") or "|" not in line:
                 continue  # licence header, or a synset without a gloss
-            yield from re.findall(r'"([^"]+)"', line.split("|", 1)[1])
+            yield line.split("|", 1)[1]
+
+
+def iter_wordnet_examples(path: Path) -> Iterator[str]:
+    """Yield the quoted example sentences of a WordNet ``data.*`` file (``| gloss; "example"; "example"``)."""
+    for gloss in _wordnet_gloss_fields(path):
+        yield from re.findall(r'"([^"]+)"', gloss)
 
 
 def iter_wordnet_glosses(path: Path) -> Iterator[str]:
     """Yield the definitions of a WordNet ``data.*`` file: each ``;``-separated part of a gloss with its quoted
     examples and parenthesized notes (``(botany)``, ``(`fly` is also used ...)``) removed."""
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for line in f:
-            if line.startswith("  ") or "|" not in line:
-                continue
-            gloss = re.sub(r'"[^"]*"', "", line.split("|", 1)[1])
-            gloss = re.sub(r"\([^)]*\)", "", gloss)
-            for part in gloss.split(";"):
-                if part.strip():
-                    yield part.strip()
+    for gloss in _wordnet_gloss_fields(path):
+        gloss = re.sub(r"\([^)]*\)", "", re.sub(r'"[^"]*"', "", gloss))
+        for part in gloss.split(";"):
+            if part.strip():
+                yield part.strip()
 
 
 def iter_fortune_entries(path: Path) -> Iterator[str]:
