@@ -416,8 +416,9 @@ def cmvn_stats(
 
     Shard ``(rank, world_size)`` takes every ``world_size``-th utterance from ``rank``, so DDP ranks split the
     work and the merged stats of all shards equal those of the whole set. ``items``: read the utterances through
-    this wrapper of ``dataset`` (the training fbank cache, which the pass then fills; only valid when the
-    training items carry no augmentation). Other arguments as :func:`compute_cmvn`.
+    this wrapper of ``dataset`` (the training fbank cache, which the pass then fills, in this process only: with
+    ``num_workers > 0`` the workers fill copies that are lost; only valid when the training items carry no
+    augmentation). Other arguments as :func:`compute_cmvn`.
     """
     from asr.features.cmvn import CmvnAccumulator
 
