@@ -154,7 +154,8 @@ def infer_data_dir(
     """Run the model over every utterance of ``data_dir`` and write the outputs into ``out_dir``.
 
     Returns:
-        :class:`InferResult` (RTF = wall time of feature extraction + model / audio duration).
+        :class:`InferResult` (RTF = wall time of feature extraction + model / audio duration; with a ``feats.scp``
+        in ``data_dir`` the stored fbank is read instead of computed, which the log says).
     """
     import kaldiio
     import yaml
@@ -179,6 +180,8 @@ def infer_data_dir(
     # inference keeps every utterance it can read: no duration limit
     dcfg = DatasetConfig(max_duration=float("inf"), min_duration=0.0, bad_text=cfg.dataset.bad_text)
     dataset = AsrDataset(data_dir, None, cfg.fbank, train=False, config=dcfg, progress=config.progress)
+    if dataset.feats is not None:
+        LOG.info("%s: reading the stored fbank of feats.scp (the RTF leaves out its extraction)", data_dir)
     sampler = BucketBatchSampler(
         dataset.num_frames, config.max_frames, shuffle=False, max_batch=config.batch_size
     )

@@ -1,7 +1,8 @@
-"""``cifst data validate DATA_DIR``, ``cifst data fix DATA_DIR`` and ``cifst data combine OUT IN...``: a Kaldi data
-directory -> its problems listed one per line (exit 1 when there are errors), or the directory repaired in place
-(sorted, inconsistent utterances dropped and named), or several directories merged into one. A thin layer over
-:mod:`asr.data.validate` and :mod:`asr.data.combine`.
+"""``cifst data validate DATA_DIR``, ``cifst data fix DATA_DIR``, ``cifst data combine OUT IN...`` and ``cifst data
+fbank DATA_DIR``: a Kaldi data directory -> its problems listed one per line (exit 1 when there are errors), or the
+directory repaired in place (sorted, inconsistent utterances dropped and named), or several directories merged into
+one, or its fbank computed once into ``feats.scp``. A thin layer over :mod:`asr.data.validate`,
+:mod:`asr.data.combine` and :mod:`asr.data.feats`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,20 @@ Example (more training text for the synth_en model):
   cifst data combine data33/train data10/train data_wordnet/train:wn
 """
 
+_FBANK = """\
+Compute the fbank of every utterance once, as Kaldi's steps/make_fbank.sh: float32
+matrices in DATA_DIR/fbank/feats.*.ark, indexed by DATA_DIR/feats.scp, with
+utt2num_frames and feats.json (the fbank options, checked against the model's config
+when the features are read). cifst train and cifst infer then read the matrices
+instead of decoding audio (not when speed perturbation is on: it needs the audio).
+No dither is applied. Unreadable audio is named and left out of feats.scp; run
+cifst data fix afterwards to drop those utterances. A killed run resumes at the
+first unfinished chunk of --chunk-size utterances.
+
+Example (the fbank options of the training config):
+  cifst data fbank --config conf/train.yaml --jobs 2 data/train
+"""
+
 
 def register(sub) -> None:
     group = add_group(sub, "data", "Kaldi data directories: validate, fix, combine")
@@ -70,6 +85,16 @@ def register(sub) -> None:
     )
     p.add_argument("out_dir", metavar="OUT_DIR", help="the combined directory (created)")
     p.add_argument("inputs", metavar="DIR[:TAG]", nargs="+", help="input data directories")
+    p = add_command(
+        group, "fbank", "compute features once into feats.scp", _FBANK, run_fbank, prog="data fbank"
+    )
+    p.add_argument("data_dir", metavar="DATA_DIR", help="the Kaldi data directory")
+    p.add_argument(
+        "--config", help="training or model config whose fbank section to use (default: the built-in options)"
+    )
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default: 1)")
+    p.add_argument("--chunk-size", type=int, default=1000, help="utterances per ark file (default: 1000)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
 def run_validate(args: argparse.Namespace) -> int:
@@ -123,3 +148,24 @@ def run_combine(args: argparse.Namespace) -> int:
         f"directories ({', '.join(report.written)})"
     )
     return 0 if check.ok else 1
+
+
+def run_fbank(args: argparse.Namespace) -> int:
+    from asr.data.feats import compute_feats
+    from asr.errors import CifstError
+    from asr.features.fbank import FbankConfig
+
+    if args.jobs < 1 or args.chunk_size < 1:
+        raise CifstError("--jobs and --chunk-size must be at least 1")
+    config = FbankConfig()
+    if args.config:
+        from asr.models.config import load_config
+
+        config = load_config(args.config).fbank
+    report = compute_feats(args.data_dir, config, args.jobs, args.chunk_size, args.progress)
+    resumed = f" ({report.resumed} of {report.chunks} chunks from an earlier run)" if report.resumed else ""
+    failed = f"; {len(report.failed)} without features (run cifst data fix)" if report.failed else ""
+    print(
+        f"{args.data_dir}: fbank of {report.written} utterances, {report.frames} frames in feats.scp{resumed}{failed}"
+    )
+    return 0

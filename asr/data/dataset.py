@@ -24,12 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from asr.data.audio import AudioError, audio_duration, is_pipe, load_audio
+from asr.data.feats import FeatsIndex
 from asr.data.kaldi_dir import read_segments, read_text, read_utt2dur, read_wav_scp
 from asr.errors import InputError
 from asr.features.fbank import FbankConfig, compute_fbank, num_frames
 from asr.features.speed import SpeedPerturbConfig, speed_perturb
 
-__all__ = ["DatasetConfig", "AsrDataset", "collate_asr", "compute_cmvn", "cmvn_stats"]
+__all__ = ["DatasetConfig", "AsrDataset", "collate_asr", "compute_cmvn", "cmvn_stats", "utterance_sources"]
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,15 @@ class DatasetConfig:
         check_audio: Open every audio file's header at construction (catches missing/unreadable files early;
             pipes are only run when their duration is unknown).
         speed_perturb: Factors for speed perturbation (used when the dataset is built with ``speed_perturb``).
+        use_feats: Read the matrices of the directory's ``feats.scp`` (``cifst data fbank``) instead of computing
+            fbank from the audio, when the file is there and speed perturbation is off.
     """
 
     max_duration: float = 30.0
     min_duration: float = 0.05
     bad_text: str = "unk"
     check_audio: bool = True
+    use_feats: bool = True
     speed_perturb: SpeedPerturbConfig = field(default_factory=SpeedPerturbConfig)
 
     def __post_init__(self):
@@ -58,6 +62,33 @@ class DatasetConfig:
             self.speed_perturb = SpeedPerturbConfig(**self.speed_perturb)
         if self.bad_text not in ("unk", "skip"):
             raise ValueError(f"bad_text must be 'unk' or 'skip', got '{self.bad_text}'")
+
+
+def utterance_sources(
+    data_dir: str | os.PathLike,
+) -> tuple[dict[str, tuple[str, float, float | None, float | None]], dict[str, str]]:
+    """The audio of every utterance of a data directory: ``key -> (wav.scp value, start, end or None, duration or
+    None)`` from ``wav.scp``, ``segments`` and ``utt2dur``, and ``key -> reason`` for segments whose recording is
+    not in ``wav.scp``. No audio is opened."""
+    d = Path(data_dir)
+    wav_scp = read_wav_scp(d / "wav.scp")
+    durs = read_utt2dur(d / "utt2dur") if (d / "utt2dur").exists() else {}
+    problems: dict[str, str] = {}
+    if not (d / "segments").exists():
+        return {k: (spec, 0.0, None, durs.get(k)) for k, spec in wav_scp.items()}, problems
+    sources = {}
+    for key, seg in read_segments(d / "segments").items():
+        if seg.recording not in wav_scp:
+            problems[key] = f"recording '{seg.recording}' of segments is not in wav.scp"
+            continue
+        end = None if seg.end == -1 else seg.end
+        sources[key] = (
+            wav_scp[seg.recording],
+            seg.start,
+            end,
+            durs.get(key, None if end is None else end - seg.start),
+        )
+    return sources, problems
 
 
 @dataclass
@@ -113,13 +144,35 @@ class AsrDataset:
         self.seed = seed
         self.epoch = 0
         self.skipped: dict[str, str] = {}
+        self.feats = self._open_feats()
         self._utts = self._prepare(progress)
         self.keys = [u.key for u in self._utts]
         self.durations = [float(u.duration) for u in self._utts]
         rate = self.fbank_config.sample_rate
-        self.num_frames = [max(num_frames(int(d * rate), self.fbank_config), 1) for d in self.durations]
+        stored = self.feats.num_frames if self.feats is not None else {}
+        self.num_frames = [
+            stored.get(u.key) or max(num_frames(int(u.duration * rate), self.fbank_config), 1)
+            for u in self._utts
+        ]
 
     # -- construction ---------------------------------------------------------------------------------------------
+    def _open_feats(self) -> FeatsIndex | None:
+        if not self.config.use_feats or not (self.data_dir / "feats.scp").is_file():
+            return None
+        if self.speed_perturb:
+            log.info(
+                "%s: speed perturbation is on: computing fbank from the audio, not reading feats.scp",
+                self.data_dir,
+            )
+            return None
+        if self.train and self.fbank_config.dither > 0:
+            log.info(
+                "%s: reading feats.scp, made without dither: the config's dither %g is not applied",
+                self.data_dir,
+                self.fbank_config.dither,
+            )
+        return FeatsIndex(self.data_dir, self.fbank_config)
+
     def _skip(self, key: str, reason: str) -> None:
         self.skipped[key] = reason
         log.warning("%s: skipping utterance '%s': %s", self.data_dir, key, reason)
@@ -128,34 +181,44 @@ class AsrDataset:
         from tqdm import tqdm
 
         d = self.data_dir
-        wav_scp = read_wav_scp(d / "wav.scp")
         has_text = (d / "text").exists()
         if self.tokenizer is not None and not has_text:
             raise InputError(d / "text", None, "missing: a dataset with a tokenizer needs transcripts")
         texts = read_text(d / "text") if has_text else {}
-        durs = read_utt2dur(d / "utt2dur") if (d / "utt2dur").exists() else {}
-        if (d / "segments").exists():
-            sources = {}
-            for key, seg in read_segments(d / "segments").items():
-                if seg.recording not in wav_scp:
-                    self._skip(key, f"recording '{seg.recording}' of segments is not in wav.scp")
-                    continue
-                end = None if seg.end == -1 else seg.end
-                dur = durs.get(key, None if end is None else end - seg.start)
-                sources[key] = (wav_scp[seg.recording], seg.start, end, dur)
-        else:
-            sources = {k: (spec, 0.0, None, durs.get(k)) for k, spec in wav_scp.items()}
+        sources, problems = utterance_sources(d)
+        for key, reason in problems.items():
+            self._skip(key, reason)
         if has_text:
             for key in texts.keys() - sources.keys():
                 self._skip(key, "in text but has no audio (wav.scp/segments)")
             for key in sources.keys() - texts.keys():
                 self._skip(key, "has audio but no line in text")
             sources = {k: v for k, v in sources.items() if k in texts}
+        feats = self.feats
+        if feats is not None:
+            # a stored matrix needs no audio: its duration is its frame count (utt2dur stays the first choice)
+            shift, window = self.fbank_config.frame_shift_s, self.fbank_config.frame_length_ms / 1000.0
+            for key, (spec, start, end, dur) in list(sources.items()):
+                if key in feats and dur is None and key in feats.num_frames:
+                    sources[key] = (spec, start, end, (feats.num_frames[key] - 1) * shift + window)
+            missing = sum(1 for k in sources if k not in feats)
+            if missing:
+                log.warning(
+                    "%s: %d of %d utterances are not in feats.scp: their fbank is computed from the audio",
+                    d,
+                    missing,
+                    len(sources),
+                )
 
         utts: list[_Utt] = []
-        probe = [
-            k for k, v in sources.items() if v[3] is None or (self.config.check_audio and not is_pipe(v[0]))
-        ]
+
+        def needs_probe(key: str) -> bool:
+            spec, _, _, dur = sources[key]
+            if dur is None:
+                return True
+            return self.config.check_audio and not is_pipe(spec) and (feats is None or key not in feats)
+
+        probe = [k for k in sources if needs_probe(k)]
         bar = tqdm(
             total=len(probe),
             desc=f"checking audio of {d.name}",
@@ -174,7 +237,7 @@ class AsrDataset:
         ] = {}  # per recording: duration from the header, or error
         for key in sorted(sources, key=lambda k: k.encode("utf-8")):
             spec, start, end, dur = sources[key]
-            if dur is None or (self.config.check_audio and not is_pipe(spec)):
+            if needs_probe(key):
                 bar.update(1)
                 try:
                     probed = self._probe_duration(spec, start, end, headers)
@@ -286,8 +349,11 @@ class AsrDataset:
 
     def features(self, index: int, augment: bool | None = None) -> np.ndarray:
         """Fbank of item ``index``: float32 ``[T, num_mel_bins]``; ``augment`` (default: ``train``) adds dither
-        and speed perturbation."""
+        and speed perturbation. The stored matrix when the utterance is in ``feats.scp`` (never augmented: the
+        dataset only reads ``feats.scp`` when speed perturbation is off)."""
         augment = self.train if augment is None else augment
+        if self.feats is not None and self._utts[index].key in self.feats:
+            return self.feats.load(self._utts[index].key)
         rate = self.fbank_config.sample_rate
         if augment:
             wave = self.load_wave(index)

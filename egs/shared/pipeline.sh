@@ -13,7 +13,8 @@
 #      when the corpus has reference word times), summary in $exp/RESULTS.txt
 # Variables it reads: train_set dev_set eval_sets lm_text tokenizer_kind vocab_size train_config exp avg_num lm_order
 # lm_options graph_options beam max_active hotword_score num_hotwords score_mode device seed train_threads lexicon_cmu
-# (train_procs > 1 trains with that many DDP processes of one thread each instead of one process of train_threads)
+# (train_procs > 1 trains with that many DDP processes of one thread each instead of one process of train_threads;
+# precompute_fbank=true first stores the fbank of the train and dev sets in feats.scp, as Kaldi's make_fbank.sh)
 # (and acoustic_scale for the TLG decodes, default 1.0; heads, default "cif": "cif ctc" also decodes the encoder's
 # CTC head, whose systems are named greedy_ctc, tlg_ctc, tlg_hotwords_ctc and use ctc_acoustic_scale and
 # ctc_hotword_score, defaults acoustic_scale and hotword_score).
@@ -62,6 +63,14 @@ run_pipeline() {
   if stage_on 3; then
     log "stage 3: train $exp with $train_config"
     if [ ! -f "$exp/final.pt" ]; then
+      if [ "${precompute_fbank:-false}" = true ]; then
+        # the fbank options of the training config; reruns resume (or start over when the options changed)
+        for x in "$train_set" "$dev_set"; do
+          log "stage 3: fbank of data/$x -> data/$x/feats.scp"
+          run_job "fbank_$x" "data/log/fbank_$x.log" cifst data fbank --config "$train_config" --jobs "$(nproc)" \
+            --no-progress "data/$x"
+        done
+      fi
       local resume=()
       [ -f "$exp/checkpoint.pt" ] && resume=(--resume)
       local train_cmd=(cifst train) threads=$train_threads

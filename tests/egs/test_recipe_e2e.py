@@ -26,11 +26,11 @@ def test_synth_en_end_to_end(tmp_path, recipes):
     conf = (recipe / "conf" / "train.yaml").read_text()
     conf = re.sub(r"(?m)^  epochs: .*$", "  epochs: 2", conf)
     (recipe / "conf" / "tiny_test.yaml").write_text(conf)
-    # training goes through torchrun (--train-procs 2), as the one-hour model's did
+    # training goes through torchrun (--train-procs 2), as the one-hour model's did, reading stored fbank
     args = ["--hours", "0.02", "--nj", "2", "--vocab-size", "80", "--train-config", "conf/tiny_test.yaml",
             "--avg-num", "1", "--num-hotwords", "10", "--beam", "8", "--max-active", "200",
             "--train-procs", "2", "--extra-text-sources", "wordnet wordnet-glosses", "--extra-hours", "0.01 0.01",
-            "--extra-tag", "wn gl"]  # fmt: skip
+            "--extra-tag", "wn gl", "--precompute-fbank", "true"]  # fmt: skip
     proc = recipes.run(recipe, *args, timeout=3000)
     assert proc.returncode == 0, proc.stderr[-4000:]
     exp = recipe / "exp" / "paraformer_tiny"
@@ -64,8 +64,14 @@ def test_synth_en_end_to_end(tmp_path, recipes):
     assert again.returncode == 0, again.stderr[-3000:]
     assert "epoch" not in again.stderr
     assert "starting: 2 rank(s)" in (exp / "train.log").read_text()
-    # the two ranks each computed CMVN stats over half the training set; merged, they are the whole set's
+    # stage 3 stored the train and dev fbank (cifst data fbank) and training read it
+    for x in ("train", "dev"):
+        stored = (recipe / "data" / x / "feats.scp").read_text().splitlines()
+        assert len(stored) == len((recipe / "data" / x / "text").read_text().splitlines())
+    # the two ranks each computed CMVN stats over half the training set (from the stored fbank); merged, they are
+    # the whole set's, computed from the audio
     cfg = load_config(exp / "config.yaml")
+    cfg.dataset.use_feats = False
     ds = AsrDataset(recipe / "data" / "train", load_tokenizer(exp), cfg.fbank, train=True, config=cfg.dataset,
                     progress=False)  # fmt: skip
     whole = compute_cmvn(ds, cfg.frontend.lfr.m, cfg.frontend.lfr.n, progress=False)

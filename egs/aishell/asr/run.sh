@@ -18,6 +18,7 @@ corpus=             # the data_aishell directory (transcript/ and wav/)
 text_unit=char      # char: one character per LM "word"; word: the corpus's segmentation
 device=auto
 train_threads=$(nproc)
+precompute_fbank=false  # stage 3: store the train/dev fbank in feats.scp first (cifst data fbank)
 seed=0
 train_set=train
 dev_set=dev

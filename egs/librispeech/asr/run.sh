@@ -21,6 +21,7 @@ train_parts="train-clean-100 train-clean-360 train-other-500"
 lm_corpus=          # librispeech-lm-norm.txt.gz (openslr 11); empty: the training transcripts
 device=auto
 train_threads=$(nproc)
+precompute_fbank=false  # stage 3: store the train/dev fbank in feats.scp first (cifst data fbank)
 seed=0
 train_set=train
 dev_set=dev_clean

@@ -35,6 +35,7 @@ force_data=false    # remake data/ even when a corpus is already there
 device=auto         # cpu, cuda, cuda:1 ... (auto: cuda when present)
 train_threads=$(nproc)
 train_procs=1       # >1: DDP training with that many one-thread processes (the one-hour model uses 2)
+precompute_fbank=false  # stage 3: store the train/dev fbank in feats.scp first (cifst data fbank)
 train_set=train
 dev_set=dev
 eval_sets="test_seen test_unseen"

@@ -25,6 +25,7 @@ text=               # text files to read instead of the default sources (space-s
 force_data=false    # remake data/ even when a corpus is already there
 device=auto         # cpu, cuda, cuda:1 ... (auto: cuda when present)
 train_threads=$(nproc)
+precompute_fbank=false  # stage 3: store the train/dev fbank in feats.scp first (cifst data fbank)
 train_set=train
 dev_set=dev
 eval_sets="test_seen test_unseen"
