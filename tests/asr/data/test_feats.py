@@ -100,7 +100,9 @@ def test_dataset_reads_matrices_without_the_audio(data_dir):
     from_audio = AsrDataset(data_dir, tok, config, progress=False)
     compute_feats(data_dir, config, progress=False)
     # the dataset must not open the audio any more (not even its headers): point wav.scp nowhere
-    (data_dir / "wav.scp").write_text("".join(f"{k} /nonexistent/{k}.wav\n" for k in ("a1", "a2", "a3", "a4")))
+    (data_dir / "wav.scp").write_text(
+        "".join(f"{k} /nonexistent/{k}.wav\n" for k in ("a1", "a2", "a3", "a4"))
+    )
     ds = AsrDataset(data_dir, tok, config, progress=False)
     assert ds.feats is not None
     assert ds.keys == from_audio.keys == ["a1", "a2", "a3", "a4"]
