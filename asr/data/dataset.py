@@ -185,7 +185,12 @@ class AsrDataset:
         if self.tokenizer is not None and not has_text:
             raise InputError(d / "text", None, "missing: a dataset with a tokenizer needs transcripts")
         texts = read_text(d / "text") if has_text else {}
-        sources, problems = utterance_sources(d)
+        feats = self.feats
+        if feats is not None and not (d / "wav.scp").exists():
+            # a feature-only directory (Kaldi's training dirs can be): every utterance is a stored matrix
+            sources, problems = {k: ("", 0.0, None, None) for k in feats.specs}, {}
+        else:
+            sources, problems = utterance_sources(d)
         for key, reason in problems.items():
             self._skip(key, reason)
         if has_text:
@@ -194,12 +199,17 @@ class AsrDataset:
             for key in sources.keys() - texts.keys():
                 self._skip(key, "has audio but no line in text")
             sources = {k: v for k, v in sources.items() if k in texts}
-        feats = self.feats
         if feats is not None:
             # a stored matrix needs no audio: its duration is its frame count (utt2dur stays the first choice)
             shift, window = self.fbank_config.frame_shift_s, self.fbank_config.frame_length_ms / 1000.0
+            unmeasured = [k for k, v in sources.items() if k in feats and k not in feats.num_frames]
+            if unmeasured:
+                log.info(
+                    "%s: no utt2num_frames for %d utterances: reading their matrices", d, len(unmeasured)
+                )
+                feats.num_frames.update((k, feats.load(k).shape[0]) for k in unmeasured)
             for key, (spec, start, end, dur) in list(sources.items()):
-                if key in feats and dur is None and key in feats.num_frames:
+                if key in feats and dur is None:
                     sources[key] = (spec, start, end, (feats.num_frames[key] - 1) * shift + window)
             missing = sum(1 for k in sources if k not in feats)
             if missing:

@@ -113,7 +113,16 @@ def test_dataset_reads_matrices_without_the_audio(data_dir):
             item["feats"].numpy(), from_audio[i]["feats"].numpy(), err_msg=ds.keys[i]
         )
         assert item["tokens"].tolist() == from_audio[i]["tokens"].tolist()
+    # a feature-only directory (no wav.scp, no utt2num_frames: the matrices are read for their lengths)
+    (data_dir / "wav.scp").unlink()
+    (data_dir / "utt2num_frames").unlink()
+    only = AsrDataset(data_dir, tok, config, progress=False)
+    assert only.keys == ds.keys and only.num_frames == ds.num_frames
+    np.testing.assert_array_equal(only[3]["feats"].numpy(), ds[3]["feats"].numpy())
     # speed perturbation needs the audio: feats.scp is not used
+    (data_dir / "wav.scp").write_text(
+        "".join(f"{k} /nonexistent/{k}.wav\n" for k in ("a1", "a2", "a3", "a4"))
+    )
     sp = AsrDataset(data_dir, tok, config, train=True, speed_perturb=True, check_audio=False, progress=False)
     assert sp.feats is None
     # nor when the config turns it off
