@@ -1,10 +1,10 @@
 """The training loop: a Paraformer, a front end and batch sources -> ``checkpoint.pt`` (resumable state),
-``epoch_N.pt`` / ``final.pt`` (model only), ``train.log``, ``losses.tsv`` and TensorBoard events in the experiment
-directory.
+``epoch_N.pt`` / ``final.pt`` (model only), ``train.log``, ``losses.tsv`` (drawn into ``losses.png`` at every epoch
+end) and TensorBoard events in the experiment directory.
 
 Single process or DDP under ``torchrun`` (gloo on CPU, nccl on CUDA; each rank reads its share of the
-length-bucketed batches), gradient accumulation, AMP on CUDA, linear warmup then inverse-square-root decay,
-gradient clipping, validation each epoch, atomic checkpoints every ``save_every_steps`` updates and at epoch ends.
+length-bucketed batches), gradient accumulation, AMP on CUDA, linear warmup then inverse-square-root (noam) or
+cosine decay, gradient clipping, validation each epoch, atomic checkpoints every ``save_every_steps`` updates and at epoch ends.
 ``--resume`` restores model, optimizer, scheduler, AMP scaler, the position inside the epoch (batches already seen
 are skipped without being loaded) and every rank's RNG states, so an interrupted run continues with the same losses
 it would have had (exactly so with ``num_workers: 0``). Reference: the loop structure of WeNet's ``executor.py`` and
@@ -294,6 +294,15 @@ class Trainer:
         except ImportError:  # pragma: no cover - tensorboard is a dependency, but keep training without it
             LOG.warning("tensorboard is not installed: no TensorBoard events (losses.tsv still written)")
 
+    def _plot(self) -> None:
+        """Redraw ``losses.png`` from ``losses.tsv``; a plotting failure is logged, never fatal."""
+        from asr.train.plot import plot_losses
+
+        try:
+            plot_losses(self.exp_dir / "losses.tsv", self.exp_dir / "losses.png", title=self.exp_dir.name)
+        except Exception as e:  # a picture is not worth a training run
+            LOG.warning("could not draw losses.png: %s", e)
+
     def _log_row(self, split: str, values: dict[str, float]) -> None:
         if not self.dist.is_main:
             return
@@ -472,6 +481,7 @@ class Trainer:
             if self.cfg.keep_epochs:
                 for old in list_epoch_checkpoints(self.exp_dir)[: -self.cfg.keep_epochs]:
                     old.unlink()
+            self._plot()
         self._barrier()
         if self.dist.world_size > 1:
             hist = [self.state.history]

@@ -48,8 +48,17 @@ def full_run(tmp_path_factory):
 def test_full_run_writes_the_experiment(full_run):
     exp, state, _ = full_run
     assert state.finished and state.global_step == 8  # 2 epochs x 4 batches
-    for name in ("checkpoint.pt", "epoch_1.pt", "epoch_2.pt", "final.pt", "train.log", "losses.tsv"):
+    for name in (
+        "checkpoint.pt",
+        "epoch_1.pt",
+        "epoch_2.pt",
+        "final.pt",
+        "train.log",
+        "losses.tsv",
+        "losses.png",
+    ):
         assert (exp / name).exists(), name
+    assert (exp / "losses.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     train = rows(exp)
     assert [int(r["step"]) for r in train] == list(range(1, 9))
     assert len(rows(exp, "dev")) == 2 and "token_error_rate" in rows(exp, "dev")[0]
