@@ -1,5 +1,7 @@
 """Checkpoint averaging: ``epoch_N.pt`` files of an experiment -> ``avg_N.pt`` whose every floating-point tensor is
-the element-wise mean of the inputs' (integer buffers such as counters are taken from the newest).
+the element-wise mean of the inputs' (integer buffers such as counters are taken from the newest). The N files are
+the last N epochs, or (``best_by``) the N epochs with the lowest value of a dev metric stored in their meta, as
+WeNet's ``average_model.py --val_best``.
 
 Reference: the ``average_checkpoints`` of WeNet/ESPnet/icefall (uniform average of the last N epochs).
 """
@@ -15,7 +17,7 @@ import torch
 from asr.errors import CifstError
 from asr.train.checkpoint import load_model_state, save_model_file
 
-__all__ = ["average_state_dicts", "list_epoch_checkpoints", "average_checkpoints"]
+__all__ = ["average_state_dicts", "list_epoch_checkpoints", "epoch_metric", "average_checkpoints"]
 
 
 def average_state_dicts(states: list[dict]) -> dict:
@@ -58,11 +60,29 @@ def list_epoch_checkpoints(exp_dir: str | os.PathLike) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
-def average_checkpoints(exp_dir: str | os.PathLike, num: int, out: str | os.PathLike | None = None) -> Path:
-    """Average the last ``num`` epoch checkpoints of ``exp_dir`` into ``avg_{num}.pt`` (or ``out``).
+def epoch_metric(path: str | os.PathLike, name: str) -> float | None:
+    """The value of ``name`` (e.g. ``dev_loss``) in the meta of an ``epoch_N.pt``, or None when it has none. Only the
+    meta is read (the tensors are memory-mapped, not loaded)."""
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as e:  # unpickling error, truncated file
+        raise CifstError(
+            f"{path}: cannot load as a weights-only checkpoint ({type(e).__name__}: {e})"
+        ) from None
+    value = data.get("meta", {}).get(name) if isinstance(data, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def average_checkpoints(
+    exp_dir: str | os.PathLike, num: int, out: str | os.PathLike | None = None, best_by: str | None = None
+) -> Path:
+    """Average ``num`` epoch checkpoints of ``exp_dir`` into ``avg_{num}.pt`` (``avg_best_{num}.pt`` with
+    ``best_by``, or ``out``): the last ``num``, or the ``num`` with the lowest ``best_by`` (a dev metric of the
+    epoch meta: ``dev_loss``, ``dev_ctc``, ``dev_token_error_rate``, ...).
 
     Raises:
-        CifstError: fewer than ``num`` epoch checkpoints exist (names how many there are).
+        CifstError: fewer than ``num`` epoch checkpoints exist (names how many there are), or ``best_by`` is not
+            stored in every epoch checkpoint (names the metrics there are).
     """
     exp_dir = Path(exp_dir)
     files = list_epoch_checkpoints(exp_dir)
@@ -73,9 +93,28 @@ def average_checkpoints(exp_dir: str | os.PathLike, num: int, out: str | os.Path
             f"{exp_dir}: {len(files)} epoch_N.pt checkpoints, cannot average the last {num}; "
             f"lower --num to at most {len(files)}"
         )
-    chosen = files[-num:]
+    if best_by:
+        values = {p: epoch_metric(p, best_by) for p in files}
+        lacking = [p.name for p, v in values.items() if v is None]
+        if lacking:
+            meta = load_model_state(files[-1])[1]
+            have = sorted(k for k, v in meta.items() if k.startswith("dev_") and isinstance(v, (int, float)))
+            raise CifstError(
+                f"{exp_dir}: --best-by {best_by}: not in the meta of {', '.join(lacking)} (trained without a dev "
+                f"set?); metrics in {files[-1].name}: {', '.join(have) or 'none'}"
+            )
+        # lowest first; among equal values the later epoch; then averaged in epoch order
+        ranked = sorted(files, key=lambda p: (values[p], -files.index(p)))[:num]
+        chosen = [p for p in files if p in ranked]
+        default = exp_dir / f"avg_best_{num}.pt"
+    else:
+        chosen = files[-num:]
+        default = exp_dir / f"avg_{num}.pt"
     states = [load_model_state(p)[0] for p in chosen]
     avg = average_state_dicts(states)
-    target = Path(out) if out else exp_dir / f"avg_{num}.pt"
-    save_model_file(target, avg, {"averaged": [p.name for p in chosen]})
+    target = Path(out) if out else default
+    meta = {"averaged": [p.name for p in chosen]}
+    if best_by:
+        meta["best_by"] = best_by
+    save_model_file(target, avg, meta)
     return target

@@ -20,10 +20,12 @@ Example:
   torchrun --nproc_per_node 2 -m asr.cli train --config ... exp/tiny
 """
 
-AVERAGE_HELP = """Average the parameters of the last N epoch_N.pt of EXP_DIR into EXP_DIR/avg_N.pt.
+AVERAGE_HELP = """Average the parameters of the last N epoch_N.pt of EXP_DIR into EXP_DIR/avg_N.pt, or
+with --best-by METRIC of the N epochs with the lowest dev METRIC into EXP_DIR/avg_best_N.pt.
 
-Example:
+Examples:
   cifst average exp/tiny --num 5
+  cifst average exp/tiny --num 5 --best-by dev_loss      # or dev_ctc, dev_token_error_rate
 """
 
 
@@ -47,7 +49,7 @@ def _train(args: argparse.Namespace) -> int:
 def _average(args: argparse.Namespace) -> int:
     from asr.train.average import average_checkpoints
 
-    out = average_checkpoints(args.exp_dir, args.num, args.out)
+    out = average_checkpoints(args.exp_dir, args.num, args.out, args.best_by)
     print(f"wrote {out}")
     return 0
 
@@ -69,4 +71,9 @@ def register(sub) -> None:
     p = add_command(sub, "average", "average the last N epoch checkpoints", AVERAGE_HELP, _average)
     p.add_argument("exp_dir", metavar="EXP_DIR", help="experiment directory")
     p.add_argument("--num", type=int, default=5, help="number of last epochs to average")
-    p.add_argument("--out", help="output file (default EXP_DIR/avg_N.pt)")
+    p.add_argument("--out", help="output file (default EXP_DIR/avg_N.pt, or avg_best_N.pt with --best-by)")
+    p.add_argument(
+        "--best-by",
+        metavar="METRIC",
+        help="average the N epochs with the lowest value of this dev metric (dev_loss, dev_ctc, ...)",
+    )

@@ -210,3 +210,24 @@ def test_raising_epochs_and_resuming_trains_further(full_run, tmp_path):
     assert state.finished and state.global_step == 12 and (exp / "epoch_3.pt").exists()
     state, _ = run(exp, seed=5, resume=True, cfg=cfg)  # nothing left to do
     assert state.global_step == 12
+
+
+def test_average_best_by_dev_metric(tmp_path):
+    from asr.train.checkpoint import save_model_file
+
+    losses = [3.0, 1.0, 2.0, 1.5]
+    for epoch, loss in enumerate(losses, start=1):
+        state = {"w": torch.full((2, 2), float(epoch)), "n": torch.tensor(epoch)}
+        save_model_file(tmp_path / f"epoch_{epoch}.pt", state, {"epoch": epoch, "dev_loss": loss})
+    out = average_checkpoints(tmp_path, 2, best_by="dev_loss")
+    assert out == tmp_path / "avg_best_2.pt"
+    avg, meta = load_model_state(out)
+    assert meta["averaged"] == ["epoch_2.pt", "epoch_4.pt"] and meta["best_by"] == "dev_loss"
+    torch.testing.assert_close(avg["w"], torch.full((2, 2), 3.0))  # (2 + 4) / 2
+    assert int(avg["n"]) == 4  # integer buffers from the newest chosen
+    # the last-N default is unchanged
+    assert load_model_state(average_checkpoints(tmp_path, 2))[1]["averaged"] == ["epoch_3.pt", "epoch_4.pt"]
+    with pytest.raises(
+        CifstError, match=r"--best-by dev_ctc: not in the meta of epoch_1.pt.*metrics in epoch_4.pt: dev_loss"
+    ):
+        average_checkpoints(tmp_path, 2, best_by="dev_ctc")
