@@ -7,7 +7,8 @@ Usage:
   .venv/bin/python tools/bench/train_step.py egs/synth_en/asr/conf/train_1h_wordnet.yaml --vocab 300 \
       --variant no-dropout --variant eval
   variants: no-dropout (every dropout 0), eval (model.eval(): no dropout and no glancing pass),
-            encoder-only (forward+backward of the encoder alone)
+            encoder-only (forward+backward of the encoder alone),
+            loop-adamw (PyTorch's per-tensor AdamW, its CPU default, instead of the trainer's fused one)
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from asr.models.config import load_config  # noqa: E402
 from asr.models.paraformer import Paraformer  # noqa: E402
+from asr.train.loop import make_adamw  # noqa: E402
 
-VARIANTS = ("no-dropout", "eval", "encoder-only")
+VARIANTS = ("no-dropout", "eval", "encoder-only", "loop-adamw")
 
 
 def time_variant(cfg, vocab: int, variant: str, batch: tuple, repeat: int) -> float:
@@ -40,7 +42,10 @@ def time_variant(cfg, vocab: int, variant: str, batch: tuple, repeat: int) -> fl
     model = Paraformer(cfg.model, vocab)
     if variant == "eval":
         model.eval()
-    opt = torch.optim.AdamW(model.parameters(), 1e-4)
+    if variant == "loop-adamw":
+        opt = torch.optim.AdamW(model.parameters(), 1e-4, foreach=False)
+    else:
+        opt = make_adamw(model, 1e-4, 0.0)  # as the trainer makes it
 
     def step():
         if variant == "encoder-only":
