@@ -156,6 +156,19 @@ def combine_data_dirs(out_dir: str | os.PathLike, sources: list[tuple[Path, str]
         report.written.append("ctm")
     elif any((d / "ctm").is_file() for d, _ in sources):
         report.left_out["ctm"] = [str(d) for d, _ in sources if not (d / "ctm").is_file()]
+    if "feats.scp" in merged:
+        # the fbank options of stored features (cifst data fbank) travel with them when every input agrees
+        options = {(d / "feats.json").read_text(encoding="utf-8") if (d / "feats.json").is_file() else None
+                   for d, _ in sources}  # fmt: skip
+        if len(options) == 1 and None not in options:
+            with atomic_write(out / "feats.json") as f:
+                f.write(options.pop())
+            report.written.append("feats.json")
+        else:
+            report.left_out["feats.json"] = [str(d) for d, _ in sources]
+            log.warning(
+                "combine: leaving out feats.json: the inputs' fbank options differ or are not all known"
+            )
     report.utterances = len(utt2spk)
     report.speakers = len(set(utt2spk.values()))
     return report

@@ -38,7 +38,7 @@ import numpy as np
 
 from asr.data.atomic import atomic_write
 from asr.data.kaldi_dir import c_sorted, read_kv
-from asr.errors import InputError
+from asr.errors import CifstError, InputError
 from asr.features.fbank import FbankConfig
 
 __all__ = ["FeatsReport", "FeatsIndex", "compute_feats", "FEATS_OPTIONS_FILE"]
@@ -142,7 +142,10 @@ def compute_feats(
     digest = hashlib.sha256("\n".join(f"{k} {s} {a} {b}" for k, s, a, b in utts).encode("utf-8")).hexdigest()
     plan = {"fbank": _options(config), "chunk_size": chunk_size, "utterances": len(utts), "digest": digest}
     plan_path = out_dir / "plan.json"
-    old_plan = json.loads(plan_path.read_text()) if plan_path.is_file() else None
+    try:
+        old_plan = json.loads(plan_path.read_text(encoding="utf-8")) if plan_path.is_file() else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        old_plan = {}  # unreadable: start over
     if old_plan != plan:
         if old_plan is not None:
             log.info(
@@ -169,17 +172,24 @@ def compute_feats(
     bar = tqdm(
         total=sum(len(t[1]) for t in todo), desc=f"fbank of {data_dir.name}", unit="utt", disable=not progress
     )
-    if jobs > 1 and len(todo) > 1:
-        ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        with ctx.Pool(min(jobs, len(todo))) as pool:
-            for (c, part, _, _), index in zip(todo, pool.imap(_chunk_job, todo)):
-                indexes[c] = index
-                bar.update(len(part))
-    else:
-        for job in todo:
-            indexes[job[0]] = _chunk_job(job)
-            bar.update(len(job[1]))
-    bar.close()
+    try:
+        if jobs > 1 and len(todo) > 1:
+            ctx = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+            with ctx.Pool(min(jobs, len(todo))) as pool:
+                for (c, part, _, _), index in zip(todo, pool.imap(_chunk_job, todo)):
+                    indexes[c] = index
+                    bar.update(len(part))
+        else:
+            for job in todo:
+                indexes[job[0]] = _chunk_job(job)
+                bar.update(len(job[1]))
+    except OSError as e:  # a full disk, a read-only directory
+        raise CifstError(
+            f"{out_dir}: cannot write the features ({e}); the {len(indexes)} finished chunks are kept: "
+            "rerun to resume"
+        ) from None
+    finally:
+        bar.close()
     scp, frames = {}, {}
     for c in sorted(indexes):
         index = indexes[c]

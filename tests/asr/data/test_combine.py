@@ -96,3 +96,19 @@ def test_parse_source_and_the_command(tmp_path, capsys):
     assert "4 utterances, 3 speakers from 2 directories" in capsys.readouterr().out
     assert main(["data", "combine", str(tmp_path / "out2"), str(a), str(b)]) != 0
     assert "spk1-tr00000" in capsys.readouterr().err
+
+
+def test_stored_features_keep_their_options_only_when_the_inputs_agree(tmp_path):
+    a, b = _dir(tmp_path, "a", A), _dir(tmp_path, "b", B)
+    for d, utts in ((a, A), (b, B)):
+        (d / "feats.scp").write_text(
+            "".join(f"{k} /f/{d.name}.ark:{i}\n" for i, k in enumerate(sorted(utts)))
+        )
+        (d / "feats.json").write_text('{"kind": "fbank", "num_mel_bins": 80}\n')
+    report = combine_data_dirs(tmp_path / "same", [(a, ""), (b, "x")])
+    assert "feats.scp" in report.written and "feats.json" in report.written
+    assert (tmp_path / "same" / "feats.json").read_text() == (a / "feats.json").read_text()
+    assert read_kv(tmp_path / "same" / "feats.scp")["spk1-tr00000-x"] == "/f/b.ark:0"
+    (b / "feats.json").write_text('{"kind": "fbank", "num_mel_bins": 40}\n')
+    report = combine_data_dirs(tmp_path / "differ", [(a, ""), (b, "x")])
+    assert "feats.json" in report.left_out and not (tmp_path / "differ" / "feats.json").exists()

@@ -17,7 +17,7 @@ from asr.cli import main
 from asr.data.audio import load_audio
 from asr.data.dataset import AsrDataset
 from asr.data.feats import compute_feats
-from asr.errors import InputError
+from asr.errors import CifstError, InputError
 from asr.features.fbank import FbankConfig, compute_fbank
 from asr.text.tokenizer import train_tokenizer
 
@@ -171,3 +171,23 @@ def test_cli_then_fix_drops_the_unreadable(data_dir, tmp_path, capsys):
     assert main(["data", "validate", str(data_dir)]) == 0
     assert main(["data", "fbank", "--jobs", "0", str(data_dir)]) == 1
     assert "--jobs" in capsys.readouterr().err
+
+
+def test_a_write_failure_is_a_clear_error_and_keeps_finished_chunks(data_dir, monkeypatch):
+    import asr.data.feats as feats
+
+    real = feats._chunk_job
+
+    def full_disk(args):
+        if args[0] == 1:
+            raise OSError(28, "No space left on device")
+        return real(args)
+
+    monkeypatch.setattr(feats, "_chunk_job", full_disk)
+    with pytest.raises(
+        CifstError, match=r"fbank: cannot write the features .*No space left.*1 finished chunks"
+    ):
+        compute_feats(data_dir, FbankConfig(), chunk_size=2, progress=False)
+    monkeypatch.setattr(feats, "_chunk_job", real)
+    report = compute_feats(data_dir, FbankConfig(), chunk_size=2, progress=False)
+    assert (report.chunks, report.resumed, report.written) == (3, 1, 4)
