@@ -133,14 +133,14 @@ def compute_feats(
     from asr.data.dataset import utterance_sources
 
     data_dir = Path(data_dir)
-    config = config or FbankConfig()
+    options = _options(config or FbankConfig())
     sources, failed = utterance_sources(data_dir)  # every utterance the directory lists, whatever its length
     utts = [(k, *sources[k][:3]) for k in c_sorted(sources)]
     chunks = [utts[i : i + chunk_size] for i in range(0, len(utts), chunk_size)]
     out_dir = data_dir / "fbank"
     out_dir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256("\n".join(f"{k} {s} {a} {b}" for k, s, a, b in utts).encode("utf-8")).hexdigest()
-    plan = {"fbank": _options(config), "chunk_size": chunk_size, "utterances": len(utts), "digest": digest}
+    plan = {"fbank": options, "chunk_size": chunk_size, "utterances": len(utts), "digest": digest}
     plan_path = out_dir / "plan.json"
     try:
         old_plan = json.loads(plan_path.read_text(encoding="utf-8")) if plan_path.is_file() else None
@@ -166,7 +166,7 @@ def compute_feats(
             indexes[c] = json.loads(done.read_text())
             report.resumed += 1
         else:
-            todo.append((c, part, _options(config), str(out_dir)))
+            todo.append((c, part, options, str(out_dir)))
     if report.resumed:
         log.info("%s: %d of %d chunks already done, resuming", out_dir, report.resumed, len(chunks))
     bar = tqdm(
@@ -204,7 +204,7 @@ def compute_feats(
     with atomic_write(data_dir / "utt2num_frames") as f:
         f.writelines(f"{k} {frames[k]}\n" for k in c_sorted(frames))
     with atomic_write(data_dir / FEATS_OPTIONS_FILE) as f:
-        json.dump({"kind": "fbank", "dither": 0.0, **_options(config)}, f, indent=1)
+        json.dump({"kind": "fbank", "dither": 0.0, **options}, f, indent=1)
         f.write("\n")
     report.written, report.failed, report.frames = len(scp), failed, sum(frames.values())
     return report

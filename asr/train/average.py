@@ -63,13 +63,7 @@ def list_epoch_checkpoints(exp_dir: str | os.PathLike) -> list[Path]:
 def epoch_metric(path: str | os.PathLike, name: str) -> float | None:
     """The value of ``name`` (e.g. ``dev_loss``) in the meta of an ``epoch_N.pt``, or None when it has none. Only the
     meta is read (the tensors are memory-mapped, not loaded)."""
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as e:  # unpickling error, truncated file
-        raise CifstError(
-            f"{path}: cannot load as a weights-only checkpoint ({type(e).__name__}: {e})"
-        ) from None
-    value = data.get("meta", {}).get(name) if isinstance(data, dict) else None
+    value = load_model_state(path, mmap=True)[1].get(name)
     return float(value) if isinstance(value, (int, float)) else None
 
 
@@ -97,7 +91,7 @@ def average_checkpoints(
         values = {p: epoch_metric(p, best_by) for p in files}
         lacking = [p.name for p, v in values.items() if v is None]
         if lacking:
-            meta = load_model_state(files[-1])[1]
+            meta = load_model_state(files[-1], mmap=True)[1]
             have = sorted(k for k, v in meta.items() if k.startswith("dev_") and isinstance(v, (int, float)))
             raise CifstError(
                 f"{exp_dir}: --best-by {best_by}: not in the meta of {', '.join(lacking)} (trained without a dev "

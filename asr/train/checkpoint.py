@@ -72,8 +72,9 @@ def save_model_file(path: str | os.PathLike, state_dict: dict, meta: dict) -> No
         torch.save({"model": cpu, "meta": meta}, tmp)
 
 
-def load_model_state(path: str | os.PathLike) -> tuple[dict, dict]:
-    """Read a model-only file (or the model of a ``checkpoint.pt``) with ``weights_only=True``.
+def load_model_state(path: str | os.PathLike, mmap: bool = False) -> tuple[dict, dict]:
+    """Read a model-only file (or the model of a ``checkpoint.pt``) with ``weights_only=True``; ``mmap``: map the
+    tensors instead of reading them (for a caller that only wants the meta).
 
     Returns:
         ``(state_dict, meta)``.
@@ -83,7 +84,7 @@ def load_model_state(path: str | os.PathLike) -> tuple[dict, dict]:
     """
     path = Path(path)
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
+        data = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except FileNotFoundError:
         raise
     except Exception as e:  # unpickling error, truncated file

@@ -77,17 +77,15 @@ def plot_losses(tsv: str | os.PathLike, png: str | os.PathLike, title: str | Non
     epoch_ends = [r["step"] for r in dev if "step" in r]
     window = max(1, len(train) // 50)
     for ax, name in zip(axes.flat, panels):
-        source = dev if name == "token_error_rate" else train
-        pts = [(r["step"], r[name]) for r in source if name in r and "step" in r]
-        if name not in ("token_error_rate",) and pts:
+        pts = [(r["step"], r[name]) for r in train if name in r and "step" in r]
+        if pts:  # token_error_rate is a dev column: no train points
             xs, ys = zip(*pts)
             ys = ys if name == "lr" else _running_mean(list(ys), window)
             ax.plot(xs, ys, lw=1, color="tab:blue", label="train" if name != "lr" else None)
-        if name not in ("lr",):
-            dpts = [(r["step"], r[name]) for r in dev if name in r and "step" in r]
-            if dpts:
-                xs, ys = zip(*dpts)
-                ax.plot(xs, ys, "o-", ms=3, lw=1, color="tab:orange", label="dev")
+        dpts = [(r["step"], r[name]) for r in dev if name in r and "step" in r]
+        if dpts and name != "lr":
+            xs, ys = zip(*dpts)
+            ax.plot(xs, ys, "o-", ms=3, lw=1, color="tab:orange", label="dev")
         for x in epoch_ends:
             ax.axvline(x, color="0.85", lw=0.6, zorder=0)
         ax.set_title(name, fontsize=9)
