@@ -24,6 +24,8 @@ keys only in HYP are reported and not scored.
 With --out REPORT_DIR, writes REPORT_DIR/wer (the two lines), details.txt (per-utterance
 KEY/REF/HYP/CNT/SUB/DEL/INS, ranked errors, summary), speakers.txt (with --utt2spk),
 summary.json, utterances.tsv (one row per utterance) and report.html (with plots).
+--train-text adds a table of reference words by how often the training transcripts have
+them (unseen, 1-4, 5-49, 50+) with the share substituted or deleted (frequency.txt).
 
 Examples:
   cifst score data/test/text exp/decode/text --out exp/decode/report
@@ -31,6 +33,7 @@ Examples:
   cifst score ref hyp --mode cer --normalize --mapping conf/glm.txt
   cifst score data/test/text exp/A/text --compare exp/B/text
   cifst score data/test/text exp/decode_hw/text --hotwords data/test/hotwords.txt
+  cifst score data/test/text exp/decode/text --train-text data/train/text
   sed 's/<unk>//g' exp/decode/text | cifst score data/test/text -
 """
 
@@ -105,6 +108,19 @@ def register(sub) -> None:
     p.add_argument(
         "--max-ranked", type=int, default=None, metavar="N", help="keep N entries per ranked error list"
     )
+    p.add_argument(
+        "--train-text",
+        metavar="FILE",
+        help="training transcripts (Kaldi text): adds the error rate of reference words by their training count",
+    )
+    p.add_argument(
+        "--count-edges",
+        type=int,
+        nargs="+",
+        default=[1, 5, 50],
+        metavar="N",
+        help="bucket boundaries of --train-text (default 1 5 50: unseen, 1-4, 5-49, 50+)",
+    )
 
     p = add_command(
         sub,
@@ -176,7 +192,26 @@ def _hotword_report(result, config, phrases: list[str] | None) -> str | None:
     return format_hotword_report(hotword_metrics(result, None, phrases, config))
 
 
-def _write_reports(result, out_dir, utt2spk, title: str, max_ranked, hotwords: str | None = None) -> None:
+def _frequency_report(result, args) -> str | None:
+    """The errors-by-training-count table (asr.scoring.frequency) or None without --train-text."""
+    if not args.train_text:
+        return None
+    from asr.scoring.frequency import errors_by_frequency, format_frequency_table
+
+    buckets = errors_by_frequency(result, args.train_counts, args.count_edges)
+    unit = "character" if result.metric == "CER" else "word"
+    return format_frequency_table(buckets, result.totals.ins, args.train_text, unit)
+
+
+def _write_reports(
+    result,
+    out_dir,
+    utt2spk,
+    title: str,
+    max_ranked,
+    hotwords: str | None = None,
+    frequency: str | None = None,
+) -> None:
     from pathlib import Path
 
     from asr.data.atomic import atomic_write
@@ -202,12 +237,14 @@ def _write_reports(result, out_dir, utt2spk, title: str, max_ranked, hotwords: s
         write_summary_json(result, f, utt2spk)
     with atomic_write(out / "utterances.tsv") as f:
         write_utterance_table(result, f, utt2spk)
+    extra = {"Hotwords": (hotwords, "hotwords.txt"), "Errors by training count": (frequency, "frequency.txt")}
+    extra = {name: v for name, v in extra.items() if v[0] is not None}
     with atomic_write(out / "report.html") as f:
-        sections = {"Hotwords": hotwords} if hotwords is not None else None
+        sections = {name: text for name, (text, _) in extra.items()} or None
         f.write(render_html(result, utt2spk, title=title, sections=sections))
-    if hotwords is not None:
-        with atomic_write(out / "hotwords.txt") as f:
-            f.write(hotwords + "\n")
+    for text, filename in extra.values():
+        with atomic_write(out / filename) as f:
+            f.write(text + "\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -223,6 +260,12 @@ def run(args: argparse.Namespace) -> int:
     config = _config(args)
     utt2spk = read_utt2spk(args.utt2spk) if args.utt2spk else None
     args.hotword_phrases = _read_hotwords(args.hotwords)  # read first: a bad list fails before any output
+    if args.train_text:
+        from asr.scoring.frequency import check_edges, count_units
+        from asr.scoring.normalize import Normalizer
+
+        args.count_edges = check_edges(args.count_edges)  # a bad option fails before any output
+        args.train_counts = count_units(args.train_text, Normalizer(config.normalize))
 
     if args.compare:
         hyps = ([args.hyp] if args.hyp else []) + list(args.compare)
@@ -242,10 +285,14 @@ def run(args: argparse.Namespace) -> int:
     hotwords = _hotword_report(result, config, args.hotword_phrases)
     if hotwords is not None:
         print(hotwords)
+    frequency = _frequency_report(result, args)
+    if frequency is not None:
+        print(frequency)
     if utt2spk is not None and not args.out:
         write_speaker_table(result, utt2spk, sys.stdout)
     if args.out:
-        _write_reports(result, args.out, utt2spk, f"{args.hyp} vs {args.ref}", args.max_ranked, hotwords)
+        title = f"{args.hyp} vs {args.ref}"
+        _write_reports(result, args.out, utt2spk, title, args.max_ranked, hotwords, frequency)
         print(f"cifst score: reports written to {args.out}", file=sys.stderr)
     return 0
 
@@ -264,17 +311,19 @@ def _run_compare(args, config, hyps: list[str], utt2spk) -> int:
         _warn_keys(r, h)
         results.append(r)
     hotwords = [_hotword_report(r, config, args.hotword_phrases) for r in results]
-    for name, r, hw in zip("AB", results, hotwords):
+    frequency = [_frequency_report(r, args) for r in results]
+    for name, r, hw, fr in zip("AB", results, hotwords, frequency):
         print(f"{name}: {format_kaldi_line(r)}")
-        if hw is not None:
-            print("\n".join(f"{name}: {line}" for line in hw.splitlines()))
+        for block in (hw, fr):
+            if block is not None:
+                print("\n".join(f"{name}: {line}" for line in block.splitlines()))
     cmp = compare_systems(results[0], results[1], replications=args.bootstrap, seed=args.seed)
     text = format_comparison(cmp, hyps[0], hyps[1], results[0].metric)
     print(text)
     if args.out:
         out = Path(args.out)
-        for name, r, h, hw in zip("AB", results, hyps, hotwords):
-            _write_reports(r, out / name, utt2spk, f"{h} vs {args.ref}", args.max_ranked, hw)
+        for name, r, h, hw, fr in zip("AB", results, hyps, hotwords, frequency):
+            _write_reports(r, out / name, utt2spk, f"{h} vs {args.ref}", args.max_ranked, hw, fr)
         with atomic_write(out / "compare.txt") as f:
             f.write(text + "\n")
         print(f"cifst score: reports written to {args.out}", file=sys.stderr)
