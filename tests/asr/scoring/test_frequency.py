@@ -106,3 +106,19 @@ def test_cli_bad_training_text_is_one_line(capsys, tmp_path):
     code = main(["score", str(ref), str(ref), "--train-text", str(ref), "--count-edges", "5", "2"])
     err = capsys.readouterr().err
     assert code == 1 and "increasing integers" in err
+
+
+def test_cli_compare_gives_each_system_its_table(capsys, tmp_path):
+    train = _write(tmp_path / "train", [("t1", "the cat sat")])
+    ref = _write(tmp_path / "ref", [("a", "the cat sat on the mat")])
+    hyp_a = _write(tmp_path / "a", [("a", "the cat sat on the mat")])
+    hyp_b = _write(tmp_path / "b", [("a", "a cat sat in the mat")])
+    argv = ["score", ref, hyp_a, "--compare", hyp_b, "--train-text", train, "--bootstrap", "50"]
+    code = main(list(map(str, argv)))
+    out = capsys.readouterr().out
+    assert code == 0
+    unseen = [line.split() for line in out.splitlines() if "unseen" in line]
+    assert [row[0] for row in unseen] == ["A:", "B:"]
+    assert unseen[0][-1] == "0.00" and unseen[1][-1] == "50.00"  # on, mat: B misses "on"
+    rare = [line.split()[-1] for line in out.splitlines() if line.startswith("B:") and " 1-4 " in line]
+    assert rare == ["25.00"]  # the, cat, sat, the: B has "a" for the first "the"
