@@ -9,8 +9,8 @@
 #   6  n-gram LM on $lm_text (cifst lm build)
 #   7  TLG graph per head (cifst graph build: --topo cif for the CIF decoder's rows, --topo ctc for the CTC head's)
 #   8  decode each eval set and head: greedy (--no-graph), TLG, TLG + hotwords (cifst decode)
-#   9  score (cifst score --out: wer, details, per speaker, report.html; cifst score-times against data/<set>/ctm
-#      when the corpus has reference word times), summary in $exp/RESULTS.txt
+#   9  score (cifst score --out: wer, details, per speaker, errors by training count, report.html; cifst score-times
+#      against data/<set>/ctm when the corpus has reference word times), summary in $exp/RESULTS.txt
 # Variables it reads: train_set dev_set eval_sets lm_text tokenizer_kind vocab_size train_config exp avg_num lm_order
 # lm_options graph_options beam max_active hotword_score num_hotwords score_mode device seed train_threads lexicon_cmu
 # (train_procs > 1 trains with that many DDP processes of one thread each instead of one process of train_threads;
@@ -168,7 +168,8 @@ run_pipeline() {
 
   if stage_on 9; then
     log "stage 9: score"
-    local summary=$exp/RESULTS.txt
+    local summary=$exp/RESULTS.txt train_text=()
+    [ -f "data/$train_set/text" ] && train_text=(--train-text "data/$train_set/text")
     : > "$summary.tmp"
     for x in $eval_sets; do
       for head in $heads_list; do
@@ -176,9 +177,11 @@ run_pipeline() {
         for kind in "greedy$sfx" "tlg$sfx" "tlg_hotwords$sfx"; do
           dir=$exp/decode_${kind}_$x
           [ -f "$dir/text" ] || continue
-          # every system is scored with the hotword list, so recall with and without biasing can be compared
+          # every system is scored with the hotword list, so recall with and without biasing can be compared,
+          # and by the training count of each reference word (report/frequency.txt: OOV and rare-word errors)
           line=$(cifst score "data/$x/text" "$dir/text" --mode "$score_mode" --out "$dir/report" \
-            --utt2spk "data/$x/utt2spk" --hotwords "data/local/hotwords_$x.txt" | grep -E '^%(WER|CER)')
+            --utt2spk "data/$x/utt2spk" --hotwords "data/local/hotwords_$x.txt" "${train_text[@]}" \
+            | grep -E '^%(WER|CER)')
           printf '%-12s %-17s %s\n' "$x" "$kind" "$line" >> "$summary.tmp"
           # word-time accuracy against the reference ctm (the synthetic recipes have one from the voices)
           if [ -f "data/$x/ctm" ] && [ -s "$dir/ctm" ]; then

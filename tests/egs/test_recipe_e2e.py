@@ -58,6 +58,9 @@ def test_synth_en_end_to_end(tmp_path, recipes):
         for kind in ("greedy", "tlg", "tlg_hotwords", "greedy_ctc", "tlg_ctc", "tlg_hotwords_ctc"):
             assert re.search(rf"(?m)^{test_set} +{kind} +%WER [0-9.]+ \[", results), results
             assert (exp / f"decode_{kind}_{test_set}" / "report" / "report.html").is_file()
+    # every report splits the errors by the training count of the reference words
+    table = (exp / "decode_greedy_test_seen" / "report" / "frequency.txt").read_text()
+    assert table.startswith("words by count in data/train/text") and "unseen (0)" in table
     assert "results (" in proc.stderr and "report.html" in proc.stderr  # the run ends by saying where to look
     # a second run has nothing left to do and says so quickly
     again = recipes.run(recipe, *args, "--stage", "3", timeout=600)

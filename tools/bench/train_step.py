@@ -1,14 +1,16 @@
 """Milliseconds per training update of a model config on the CPU (forward, backward, AdamW step), on a synthetic
-batch shaped like the synthetic English corpus (utterances of ~2.6 s: 45 LFR frames, 12 tokens), for the config
-as given and with each listed change. Used to choose what the one-hour CPU model spends its updates on
-(docs/benchmarks/models.md). No peer: the comparison is between variants of our own config, in one run.
+batch shaped like the synthetic English corpus (utterances of 2.7 s: 270 fbank frames, so 45 LFR frames at n=6 and
+34 at n=8; 12 tokens), for the config as given and with each listed change. Used to choose what the one-hour CPU
+model spends its updates on (docs/benchmarks/models.md). No peer: the comparison is between variants of our own
+config, in one run.
 
 Usage:
   .venv/bin/python tools/bench/train_step.py egs/synth_en/asr/conf/train_1h_wordnet.yaml --vocab 300 \
       --variant no-dropout --variant eval
   variants: no-dropout (every dropout 0), eval (model.eval(): no dropout and no glancing pass),
             encoder-only (forward+backward of the encoder alone),
-            loop-adamw (PyTorch's per-tensor AdamW, its CPU default, instead of the trainer's fused one)
+            loop-adamw (PyTorch's per-tensor AdamW, its CPU default, instead of the trainer's fused one),
+            bf16 (forward under CPU autocast to bfloat16; the trainer's AMP is CUDA-only)
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from asr.models.config import load_config  # noqa: E402
 from asr.models.paraformer import Paraformer  # noqa: E402
 from asr.train.loop import make_adamw  # noqa: E402
 
-VARIANTS = ("no-dropout", "eval", "encoder-only", "loop-adamw")
+VARIANTS = ("no-dropout", "eval", "encoder-only", "loop-adamw", "bf16")
 
 
 def time_variant(cfg, vocab: int, variant: str, batch: tuple, repeat: int) -> float:
@@ -52,7 +54,8 @@ def time_variant(cfg, vocab: int, variant: str, batch: tuple, repeat: int) -> fl
             hidden, _ = model.encode(batch[0], batch[1])
             loss = hidden.square().mean()
         else:
-            loss = model(*batch)["loss"]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=variant == "bf16"):
+                loss = model(*batch)["loss"]
         loss.backward()
         opt.step()
         opt.zero_grad()
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("config", help="training config (YAML, may use base:)")
     ap.add_argument("--vocab", type=int, default=300, help="tokens.txt size")
     ap.add_argument("--frames", type=int, default=4000, help="fbank frames per batch (train.max_frames)")
-    ap.add_argument("--utt-frames", type=int, default=45, help="LFR frames per utterance")
+    ap.add_argument("--utt-frames", type=int, default=270, help="fbank frames per utterance (10 ms each)")
     ap.add_argument("--utt-tokens", type=int, default=12, help="tokens per utterance")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=10)
@@ -82,8 +85,8 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
     n = cfg.frontend.lfr.n
-    b = max(1, args.frames // (args.utt_frames * n))
-    t, u = args.utt_frames, args.utt_tokens
+    b = max(1, args.frames // args.utt_frames)
+    t, u = -(-args.utt_frames // n), args.utt_tokens  # LFR frames: ceil(frames / n)
     gen = torch.Generator().manual_seed(0)
     batch = (
         torch.randn(b, t, cfg.model.encoder.input_dim, generator=gen),
