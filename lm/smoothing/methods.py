@@ -117,12 +117,12 @@ def _backoff_model(tables: NgramTables, explicit) -> NgramModel:
     n_ord = tables.order
     probs, alphas = [], []
     ctx_prev = None
+    vsize = int((~tables.tables[0].pruned).sum()) - 1  # predictable words: all kept unigrams but <s>
     for n in range(1, n_ord + 1):
         t = tables.tables[n - 1]
         c = t.raw.astype(np.float64)
         kept = ~t.pruned
         alphas.append(np.ones(len(t)))
-        vsize = int(kept.sum()) - 1  # predictable words: all kept unigrams but <s>
         if n == 1:
             cc = np.where(kept, c, 0.0)
             cc[BOS] = 0.0

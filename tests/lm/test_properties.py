@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from normalisation import context_sums
 
@@ -22,6 +22,7 @@ corpora = st.lists(st.lists(st.sampled_from(WORDS), min_size=0, max_size=8), min
 @pytest.mark.parametrize("smoothing", ["mkn", "kn", "absolute", "witten-bell", "add-k", "katz"])
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sentences=corpora, order=st.integers(1, 4), prune=st.booleans())
+@example(sentences=[[], [], ["b"], ["b", "a"]], order=2, prune=True)  # found by CI: add-k's |V| at order 2
 def test_every_context_sums_to_one(tmp_path_factory, smoothing, sentences, order, prune):
     text = tmp_path_factory.mktemp("c") / "t.txt"
     text.write_text("\n".join(" ".join(s) for s in sentences) + "\n")
@@ -83,3 +84,21 @@ def test_perplexity_matches_kenlm_query(tmp_path):
     assert ours.oovs == sum(w not in ref for line in test_lines for w in line.split())
     assert ours.tokens == sum(len(line.split()) + 1 for line in test_lines)
     assert ours.perplexity == pytest.approx(10 ** (-ref_scores.sum() / ours.tokens), rel=1e-5)
+
+
+@pytest.mark.parametrize("k", [1.0, 0.5])
+def test_add_k_uses_the_vocabulary_size_at_every_order(tmp_path, k):
+    # p(w|h) = (c(hw) + k) / (c(h) + k |V|), |V| = the predictable words (</s> <unk> a b here), at order 2 as at 1;
+    # a bug once took |V| from the number of bigrams, which pruning made small enough to give sums above one
+    text = tmp_path / "t.txt"
+    text.write_text("a b\na b\nb a\n")
+    cfg = LmBuildConfig(order=2, smoothing="add-k", add_k=k, progress=False, verbose=False)
+    arpa = tmp_path / "lm.arpa"
+    write_model_arpa(build_lm([str(text)], cfg), arpa)
+    logp = {}
+    for line in arpa.read_text().splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2 and parts[1].startswith("<s> "):
+            logp[parts[1]] = float(parts[0])
+    assert logp["<s> a"] == pytest.approx(np.log10((2 + k) / (3 + 4 * k)), abs=1e-6)
+    assert logp["<s> b"] == pytest.approx(np.log10((1 + k) / (3 + 4 * k)), abs=1e-6)
