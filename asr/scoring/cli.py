@@ -117,7 +117,6 @@ def register(sub) -> None:
         "--count-edges",
         type=int,
         nargs="+",
-        default=[1, 5, 50],
         metavar="N",
         help="bucket boundaries of --train-text (default 1 5 50: unseen, 1-4, 5-49, 50+)",
     )
@@ -261,10 +260,11 @@ def run(args: argparse.Namespace) -> int:
     utt2spk = read_utt2spk(args.utt2spk) if args.utt2spk else None
     args.hotword_phrases = _read_hotwords(args.hotwords)  # read first: a bad list fails before any output
     if args.train_text:
-        from asr.scoring.frequency import check_edges, count_units
+        from asr.scoring.frequency import DEFAULT_EDGES, check_edges, count_units
         from asr.scoring.normalize import Normalizer
 
-        args.count_edges = check_edges(args.count_edges)  # a bad option fails before any output
+        # a bad option fails before any output
+        args.count_edges = check_edges(DEFAULT_EDGES if args.count_edges is None else args.count_edges)
         args.train_counts = count_units(args.train_text, Normalizer(config.normalize))
 
     if args.compare:

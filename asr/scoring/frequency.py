@@ -10,6 +10,7 @@ learned; words seen rarely in training are where a lexicon and an n-gram LM (the
 from __future__ import annotations
 
 import os
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,8 +109,7 @@ def errors_by_frequency(
         for ref, hyp in utt.alignment():
             if ref is None:
                 continue
-            c = counts.get(ref, 0)
-            i = sum(1 for e in edges if c >= e)
+            i = bisect_right(edges, counts.get(ref, 0))
             words[i] += 1
             errors[i] += hyp != ref
     highs = (*edges, None)

@@ -26,6 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from asr.features.lfr import lfr_lengths  # noqa: E402
 from asr.models.config import load_config  # noqa: E402
 from asr.models.paraformer import Paraformer  # noqa: E402
 from asr.train.loop import make_adamw  # noqa: E402
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = load_config(args.config)
     n = cfg.frontend.lfr.n
     b = max(1, args.frames // args.utt_frames)
-    t, u = -(-args.utt_frames // n), args.utt_tokens  # LFR frames: ceil(frames / n)
+    t, u = lfr_lengths(args.utt_frames, n), args.utt_tokens
     gen = torch.Generator().manual_seed(0)
     batch = (
         torch.randn(b, t, cfg.model.encoder.input_dim, generator=gen),
