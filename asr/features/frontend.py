@@ -42,7 +42,10 @@ class FrontendConfig:
 
 
 class Frontend(nn.Module):
-    """LFR + global CMVN (+ SpecAugment when ``self.training``).
+    """LFR + global CMVN (+ SpecAugment when ``self.training`` and ``self.specaug_enabled``).
+
+    ``specaug_enabled`` (default ``True``) lets the trainer hold SpecAugment back for the first epochs
+    (``train.specaug_from_epoch``); it is not saved with the model.
 
     Args:
         config: Options.
@@ -54,6 +57,7 @@ class Frontend(nn.Module):
         super().__init__()
         self.config = config or FrontendConfig()
         dim = self.config.output_dim
+        self.specaug_enabled = True
         self.register_buffer("cmvn_mean", torch.zeros(dim))
         self.register_buffer("cmvn_std", torch.ones(dim))
         if cmvn is not None:
@@ -93,7 +97,7 @@ class Frontend(nn.Module):
         lfr = self.config.lfr
         x, x_lens = apply_lfr_batch(feats, lens, lfr.m, lfr.n)
         x = (x - self.cmvn_mean) / self.cmvn_std
-        if self.training and self.config.specaug is not None:
+        if self.training and self.specaug_enabled and self.config.specaug is not None:
             groups = lfr.m if self.config.specaug.lfr_aware_freq_mask else 1
             x = spec_augment(x, x_lens, self.config.specaug, generator, groups)
         valid = torch.arange(x.shape[1], device=x.device)[None, :] < x_lens[:, None]

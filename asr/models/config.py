@@ -183,6 +183,9 @@ class TrainConfig:
             random (``fbank.dither`` 0 and no speed perturbation): later epochs skip audio decoding and fbank.
         cache_max_gb: Cap on that cache per process, in GB of feature tensors (``null``: no cap). Utterances past
             the cap are decoded and computed on every use; 33 hours of 80-bin fbank take 4.8 GB.
+        specaug_from_epoch: First epoch (1-based) whose batches get the front end's SpecAugment
+            (``frontend.specaug``); earlier epochs train on clean features. A short budget learns fastest unmasked
+            and masks only once the model starts to fit its training utterances better than dev.
     """
 
     epochs: int = 30
@@ -203,6 +206,7 @@ class TrainConfig:
     speed_perturb: bool = False
     cache_features: bool = True
     cache_max_gb: float | None = 8.0
+    specaug_from_epoch: int = 1
 
 
 @dataclass
@@ -405,6 +409,8 @@ def validate_config(cfg: ExperimentConfig, path: str | os.PathLike | None = None
             raise InputError(path, None, f"{key}={value} must be at least 1")
     if cfg.train.lr_schedule not in ("noam", "cosine"):
         raise InputError(path, None, f"train.lr_schedule={cfg.train.lr_schedule!r}: use 'noam' or 'cosine'")
+    if cfg.train.specaug_from_epoch < 1:
+        raise InputError(path, None, f"train.specaug_from_epoch={cfg.train.specaug_from_epoch} must be >= 1")
     if not 0.0 <= cfg.train.min_lr_ratio <= 1.0:
         raise InputError(path, None, f"train.min_lr_ratio={cfg.train.min_lr_ratio} must be in [0, 1]")
     if cfg.train.cache_max_gb is not None and cfg.train.cache_max_gb <= 0:

@@ -16,6 +16,9 @@ Example:
   # continue after a kill or a crash (same losses as an uninterrupted run):
   cifst train --config conf/train.yaml --train-data data/train --dev-data data/dev \\
       --tokenizer data/lang_bpe300 --resume exp/tiny
+  # branch an experiment at epoch 4 from the model of epoch 3 (copy epoch_1..3.pt, cmvn.json into it first;
+  # the LR schedule resumes at epoch 3's step, the optimizer moments start afresh):
+  cifst train --config conf/other.yaml ... --start-epoch 4 exp/branch
   # two processes (DDP, gloo on CPU / nccl on GPUs):
   torchrun --nproc_per_node 2 -m asr.cli train --config ... exp/tiny
 """
@@ -39,6 +42,7 @@ def _train(args: argparse.Namespace) -> int:
         tokenizer=args.tokenizer,
         exp_dir=args.exp_dir,
         resume=args.resume,
+        start_epoch=args.start_epoch,
         device=args.device,
         max_steps=args.max_steps,
         progress=not args.no_progress,
@@ -64,6 +68,12 @@ def register(sub) -> None:
     p.add_argument("--dev-data", help="validation Kaldi data dir")
     p.add_argument("--tokenizer", required=True, help="tokenizer dir from `cifst tokenizer train`")
     p.add_argument("--resume", action="store_true", help="continue from EXP_DIR/checkpoint.pt")
+    p.add_argument(
+        "--start-epoch",
+        type=int,
+        metavar="N",
+        help="start epoch N from EXP_DIR/epoch_{N-1}.pt (its model and step; fresh optimizer moments)",
+    )
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many updates (for tests)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

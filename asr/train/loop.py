@@ -7,7 +7,9 @@ length-bucketed batches), gradient accumulation, AMP on CUDA, linear warmup then
 cosine decay, gradient clipping, validation each epoch, atomic checkpoints every ``save_every_steps`` updates and at epoch ends.
 ``--resume`` restores model, optimizer, scheduler, AMP scaler, the position inside the epoch (batches already seen
 are skipped without being loaded) and every rank's RNG states, so an interrupted run continues with the same losses
-it would have had (exactly so with ``num_workers: 0``). Reference: the loop structure of WeNet's ``executor.py`` and
+it would have had (exactly so with ``num_workers: 0``). ``--start-epoch N`` instead starts epoch N from the model in
+``epoch_{N-1}.pt`` with the LR schedule at that file's step and fresh optimizer moments (epoch files hold only the
+model), to branch an experiment from one of its epochs (icefall's ``--start-epoch``). Reference: the loop structure of WeNet's ``executor.py`` and
 icefall's ``train.py`` (checkpoint every N batches, resume mid-epoch).
 """
 
@@ -27,10 +29,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from asr.errors import CifstError
 from asr.models.config import TrainConfig
 from asr.train.average import list_epoch_checkpoints
 from asr.train.checkpoint import (
     load_checkpoint,
+    load_model_state,
+    load_state_strict,
     rng_state,
     save_checkpoint,
     save_model_file,
@@ -276,6 +281,39 @@ class Trainer:
             )
         return True
 
+    def start_from_epoch(self, epoch: int) -> None:
+        """Position the run at the start of ``epoch`` from ``EXP_DIR/epoch_{epoch-1}.pt``: its model weights, the LR
+        schedule at its step, the dev history of the ``epoch_K.pt`` files before it; the optimizer's moments start
+        afresh (an epoch file has none).
+
+        Raises:
+            CifstError: ``epoch`` < 2 or beyond ``train.epochs``, a missing or foreign epoch file, or one without
+                the step it was saved at.
+        """
+        if not 2 <= epoch <= self.cfg.epochs:
+            raise CifstError(f"--start-epoch {epoch}: must be between 2 and train.epochs ({self.cfg.epochs})")
+        path = self.exp_dir / f"epoch_{epoch - 1}.pt"
+        if not path.exists():
+            raise CifstError(
+                f"{path}: missing; --start-epoch {epoch} starts from the model of epoch {epoch - 1}"
+            )
+        state, meta = load_model_state(path)
+        if not isinstance(meta.get("step"), int):
+            raise CifstError(f"{path}: its meta has no 'step' (not an epoch file written by cifst train)")
+        load_state_strict(self.model, state, path)
+        step = meta["step"]
+        history = []
+        for k in range(1, epoch):
+            earlier = self.exp_dir / f"epoch_{k}.pt"
+            if earlier.exists():
+                history.append(load_model_state(earlier, mmap=True)[1])
+        self.state = LoopState(epoch=epoch, global_step=step, history=history)
+        self.scheduler.last_epoch = step
+        lrs = [base * f(step) for base, f in zip(self.scheduler.base_lrs, self.scheduler.lr_lambdas)]
+        for group, lr in zip(self.optimizer.param_groups, lrs):
+            group["lr"] = lr
+        self.scheduler._last_lr = lrs
+
     # --------------------------------------------------------------- logging
     def _setup_logging(self, resumed: bool) -> None:
         if not self.dist.is_main:
@@ -389,6 +427,7 @@ class Trainer:
             total = int(t.item())
         self.net.train()
         self.frontend.train()
+        self.frontend.specaug_enabled = self.state.epoch >= cfg.specaug_from_epoch
         bar = tqdm(
             total=total,
             initial=self.state.batches_done,
@@ -512,27 +551,35 @@ class Trainer:
                 )
         self.save_state()
 
-    def fit(self, resume: bool = False, max_steps: int | None = None) -> LoopState:
+    def fit(
+        self, resume: bool = False, max_steps: int | None = None, start_epoch: int | None = None
+    ) -> LoopState:
         """Train until ``cfg.epochs`` are done.
 
         Args:
             resume: Continue from ``checkpoint.pt`` when it exists (a fresh start otherwise).
+            start_epoch: Start this epoch from ``epoch_{start_epoch-1}.pt`` (:meth:`start_from_epoch`); not with
+                ``resume``.
             max_steps: Stop (without saving) once ``global_step`` reaches this: simulates a kill in tests.
 
         Returns:
             The final :class:`LoopState`.
         """
+        if resume and start_epoch is not None:
+            raise CifstError("--resume and --start-epoch exclude each other: resume continues checkpoint.pt")
         resumed = self.restore_state() if resume else False
-        self._setup_logging(resumed)
+        if start_epoch is not None:
+            self.start_from_epoch(start_epoch)
+        self._setup_logging(resumed or start_epoch is not None)
         if self.dist.is_main:
-            where = (
-                (
+            where = "starting"
+            if resumed:
+                where = (
                     f"resumed at epoch {self.state.epoch}, batch {self.state.batches_done}, step "
                     f"{self.state.global_step}"
                 )
-                if resumed
-                else "starting"
-            )
+            elif start_epoch is not None:
+                where = f"starting epoch {start_epoch} from epoch_{start_epoch - 1}.pt (step {self.state.global_step})"
             LOG.info("%s: %d rank(s) on %s", where, self.dist.world_size, self.device)
         start = time.time()
         try:

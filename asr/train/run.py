@@ -36,6 +36,7 @@ class TrainRequest:
         tokenizer: Tokenizer directory (``tokens.txt``, ``tokenizer.yaml``, optional ``bpe.model``).
         exp_dir: Experiment directory.
         resume: Continue from ``checkpoint.pt``.
+        start_epoch: Start this epoch from ``EXP_DIR/epoch_{N-1}.pt`` (model and LR schedule; fresh optimizer).
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
         max_steps: Stop after this many updates (tests).
         progress: Show progress bars.
@@ -47,6 +48,7 @@ class TrainRequest:
     tokenizer: str
     exp_dir: str
     resume: bool = False
+    start_epoch: int | None = None
     device: str = "auto"
     max_steps: int | None = None
     progress: bool = True
@@ -85,7 +87,7 @@ def _prepare_exp_dir(req: TrainRequest, is_main: bool):
         if not req.config:
             raise CifstError("--config is required for a new experiment")
         cfg = load_config(req.config)
-        if is_main and (exp / "checkpoint.pt").exists() and not req.resume:
+        if is_main and (exp / "checkpoint.pt").exists() and not req.resume and req.start_epoch is None:
             raise CifstError(
                 f"{exp} already holds a training run (checkpoint.pt); pass --resume to continue it or choose a "
                 "new EXP_DIR"
@@ -210,7 +212,7 @@ def train_experiment(req: TrainRequest) -> int:
             len(sampler),
         )
     trainer = Trainer(model, frontend, tcfg, exp, train_src, dev_src, dev, dist_info, progress=req.progress)
-    trainer.fit(resume=req.resume, max_steps=req.max_steps)
+    trainer.fit(resume=req.resume, max_steps=req.max_steps, start_epoch=req.start_epoch)
     if dist_info.world_size > 1:
         dist.barrier()
         dist.destroy_process_group()

@@ -231,3 +231,95 @@ def test_average_best_by_dev_metric(tmp_path):
         CifstError, match=r"--best-by dev_ctc: not in the meta of epoch_1.pt.*metrics in epoch_4.pt: dev_loss"
     ):
         average_checkpoints(tmp_path, 2, best_by="dev_ctc")
+
+
+def test_specaug_starts_at_the_configured_epoch(tmp_path, monkeypatch):
+    """``train.specaug_from_epoch: 2``: epoch 1 trains on clean features, epoch 2 on masked ones, dev never."""
+    import asr.features.frontend as frontend_mod
+
+    cfg = tiny_config()
+    assert cfg.frontend.specaug is not None
+    cfg.train.epochs, cfg.train.save_every_steps, cfg.train.specaug_from_epoch = 2, 0, 2
+    model, frontend = make_model_and_frontend(cfg, 0)
+    trainer = Trainer(
+        model,
+        frontend,
+        cfg.train,
+        tmp_path / "exp",
+        FakeSource(),
+        FakeSource(n_utts=4, seed=9),
+        "cpu",
+        progress=False,
+    )
+    masked_in_epoch = []
+    real = frontend_mod.spec_augment
+
+    def spy(*args, **kwargs):
+        masked_in_epoch.append(trainer.state.epoch)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(frontend_mod, "spec_augment", spy)
+    trainer.fit()
+    assert trainer.state.global_step == 8  # 2 epochs x 4 batches, dev run after each
+    assert masked_in_epoch == [2, 2, 2, 2]
+
+
+def test_specaug_from_epoch_must_be_positive(tmp_path):
+    from asr.models.config import load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  specaug_from_epoch: 0\n", encoding="utf-8")
+    with pytest.raises(CifstError, match="specaug_from_epoch=0 must be >= 1"):
+        load_config(path)
+
+
+def _deterministic_config():
+    cfg = tiny_config()
+    for m in (cfg.model.encoder, cfg.model.decoder):
+        m.dropout = m.attn_dropout = 0.0
+    cfg.model.predictor.dropout = 0.0
+    cfg.model.decoder.glm_sampling_ratio = 0.0
+    cfg.frontend.specaug = None
+    cfg.train.lr_schedule, cfg.train.save_every_steps = "cosine", 0
+    return cfg
+
+
+def test_start_epoch_branches_from_an_epoch_file(tmp_path):
+    """``--start-epoch 2`` in a dir holding only ``epoch_1.pt``: the first update of epoch 2 sees the same model,
+    batch and LR as the uninterrupted run's (same loss, same LR at every step); the run ends at the same step with
+    epoch 1's dev result kept in the history."""
+    import shutil
+
+    cfg = _deterministic_config()
+    full = tmp_path / "full"
+    model, frontend = make_model_and_frontend(cfg, 0)
+    Trainer(
+        model, frontend, cfg.train, full, FakeSource(), FakeSource(n_utts=4, seed=9), "cpu", progress=False
+    ).fit()
+    branch = tmp_path / "branch"
+    branch.mkdir()
+    shutil.copyfile(full / "epoch_1.pt", branch / "epoch_1.pt")
+    model, frontend = make_model_and_frontend(cfg, 1)  # other init: the epoch file must overwrite it
+    trainer = Trainer(
+        model, frontend, cfg.train, branch, FakeSource(), FakeSource(n_utts=4, seed=9), "cpu", progress=False
+    )
+    state = trainer.fit(start_epoch=2)
+    assert state.finished and state.global_step == 8
+    assert [h["epoch"] for h in state.history] == [1, 2]
+    assert state.history[0] == load_model_state(full / "epoch_1.pt")[1]
+    a, b = rows(full), rows(branch)
+    assert [int(r["step"]) for r in b] == [5, 6, 7, 8]
+    assert [float(r["lr"]) for r in b] == [float(r["lr"]) for r in a[4:]]
+    assert float(b[0]["loss"]) == pytest.approx(float(a[4]["loss"]), rel=1e-5)
+
+
+def test_start_epoch_errors(tmp_path):
+    cfg = _deterministic_config()
+    model, frontend = make_model_and_frontend(cfg, 0)
+    trainer = Trainer(model, frontend, cfg.train, tmp_path, FakeSource(), None, "cpu", progress=False)
+    with pytest.raises(CifstError, match="epoch_1.pt: missing; --start-epoch 2"):
+        trainer.fit(start_epoch=2)
+    with pytest.raises(CifstError, match="must be between 2 and train.epochs"):
+        trainer.fit(start_epoch=3)
+    with pytest.raises(CifstError, match="exclude each other"):
+        trainer.fit(resume=True, start_epoch=2)
