@@ -2,7 +2,7 @@
 (:func:`fix_data_dir`: files sorted, utterances missing from any file dropped and reported, ``spk2utt`` rebuilt).
 
 Checks follow Kaldi's ``utils/validate_data_dir.sh``: required files present (``utt2spk``, ``spk2utt``, ``wav.scp``
-unless ``no_wav``, ``text`` unless ``no_text``); every file well formed (UTF-8, no empty key, no duplicate key) and
+unless ``no_wav`` or ``feats.scp`` is there, ``text`` unless ``no_text``); every file well formed (UTF-8, no empty key, no duplicate key) and
 sorted in the C locale; ``text``, ``utt2spk``, ``segments`` (or ``wav.scp`` when there are no segments) and the
 optional per-utterance files cover the same utterances; ``spk2utt`` is exactly the inverse of ``utt2spk``;
 ``segments`` refer to recordings of ``wav.scp``. The repair follows ``utils/fix_data_dir.sh``.
@@ -72,7 +72,8 @@ class ValidateConfig:
 
     Attributes:
         no_text: ``text`` is optional (test sets without transcripts).
-        no_wav: ``wav.scp`` is optional (feature-only directories).
+        no_wav: ``wav.scp`` is optional; it already is in a directory with ``feats.scp`` (features stand in
+            for the audio, as in Kaldi's script).
         check_audio: Check that every audio path of ``wav.scp`` exists and that the program of a pipe entry
             (``cmd args |``) is on ``PATH``.
     """
@@ -207,7 +208,7 @@ def validate_data_dir(data_dir: str | os.PathLike, config: ValidateConfig | None
         raise InputError(d, None, "data directory does not exist" if not d.exists() else "not a directory")
     report = ValidationReport()
     required = ["utt2spk", "spk2utt"]
-    if not config.no_wav:
+    if not config.no_wav and not (d / "feats.scp").is_file():  # Kaldi: features stand in for the audio
         required.append("wav.scp")
     if not config.no_text:
         required.append("text")

@@ -56,6 +56,16 @@ def test_missing_required_files(tmp_path):
         validate_data_dir(tmp_path / "nope")
 
 
+def test_feature_only_directory_needs_no_wav_scp(tmp_path):
+    """A dir with feats.scp and no wav.scp (features stand in for the audio, as in Kaldi) is valid without
+    --no-wav; without either file wav.scp is reported missing."""
+    feats = "s1-a f.ark:10\ns1-b f.ark:200\ns2-a f.ark:390\n"
+    r = validate_data_dir(make_dir(tmp_path / "f", **{"wav.scp": None, "feats.scp": feats}))
+    assert r.ok, messages(r)
+    r = validate_data_dir(make_dir(tmp_path / "g", **{"wav.scp": None}))
+    assert any(e.endswith("wav.scp: required file is missing") for e in messages(r)[0])
+
+
 def test_unsorted_and_duplicate_and_bad_utf8(tmp_path):
     r = validate_data_dir(make_dir(tmp_path / "d", text="s1-b hello\ns1-a x\ns2-a y\n"))
     errs, _ = messages(r)
