@@ -71,7 +71,11 @@ def register(sub) -> None:
     )
     p.add_argument("data_dir", metavar="DATA_DIR", help="the Kaldi data directory")
     p.add_argument("--no-text", action="store_true", help="the 'text' file is optional")
-    p.add_argument("--no-wav", action="store_true", help="the 'wav.scp' file is optional (it already is when feats.scp is there)")
+    p.add_argument(
+        "--no-wav",
+        action="store_true",
+        help="the 'wav.scp' file is optional (it already is when feats.scp is there)",
+    )
     p.add_argument(
         "--check-audio", action="store_true", help="check that audio files and pipe programs exist"
     )
