@@ -2,10 +2,10 @@
 (:func:`fix_data_dir`: files sorted, utterances missing from any file dropped and reported, ``spk2utt`` rebuilt).
 
 Checks follow Kaldi's ``utils/validate_data_dir.sh``: required files present (``utt2spk``, ``spk2utt``, ``wav.scp``
-unless ``no_wav`` or ``feats.scp`` is there, ``text`` unless ``no_text``); every file well formed (UTF-8, no empty key, no duplicate key) and
-sorted in the C locale; ``text``, ``utt2spk``, ``segments`` (or ``wav.scp`` when there are no segments) and the
-optional per-utterance files cover the same utterances; ``spk2utt`` is exactly the inverse of ``utt2spk``;
-``segments`` refer to recordings of ``wav.scp``. The repair follows ``utils/fix_data_dir.sh``.
+unless ``no_wav`` or ``feats.scp`` is there, ``text`` unless ``no_text``); every file well formed (UTF-8, no empty
+key, no duplicate key) and sorted in the C locale; ``text``, ``utt2spk``, ``segments`` (or ``wav.scp`` when there are
+no segments) and the optional per-utterance files cover the same utterances; ``spk2utt`` is exactly the inverse of
+``utt2spk``; ``segments`` refer to recordings of ``wav.scp``. The repair follows ``utils/fix_data_dir.sh``.
 Reference: Kaldi ``egs/wsj/s5/utils/{validate,fix}_data_dir.sh`` and ``kaldi-asr.org/doc/data_prep.html``.
 """
 

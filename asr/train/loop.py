@@ -2,15 +2,15 @@
 ``epoch_N.pt`` / ``final.pt`` (model only), ``train.log``, ``losses.tsv`` (drawn into ``losses.png`` at every epoch
 end) and TensorBoard events in the experiment directory.
 
-Single process or DDP under ``torchrun`` (gloo on CPU, nccl on CUDA; each rank reads its share of the
-length-bucketed batches), gradient accumulation, AMP on CUDA, linear warmup then inverse-square-root (noam) or
-cosine decay, gradient clipping, validation each epoch, atomic checkpoints every ``save_every_steps`` updates and at epoch ends.
+Single process or DDP under ``torchrun`` (gloo on CPU, nccl on CUDA; each rank reads its share of the length-bucketed
+batches), gradient accumulation, AMP on CUDA, linear warmup then inverse-square-root (noam) or cosine decay, gradient
+clipping, validation each epoch, atomic checkpoints every ``save_every_steps`` updates and at epoch ends.
 ``--resume`` restores model, optimizer, scheduler, AMP scaler, the position inside the epoch (batches already seen
 are skipped without being loaded) and every rank's RNG states, so an interrupted run continues with the same losses
 it would have had (exactly so with ``num_workers: 0``). ``--start-epoch N`` instead starts epoch N from the model in
 ``epoch_{N-1}.pt`` with the LR schedule at that file's step and fresh optimizer moments (epoch files hold only the
-model), to branch an experiment from one of its epochs (icefall's ``--start-epoch``). Reference: the loop structure of WeNet's ``executor.py`` and
-icefall's ``train.py`` (checkpoint every N batches, resume mid-epoch).
+model), to branch an experiment from one of its epochs (icefall's ``--start-epoch``). Reference: the loop structure
+of WeNet's ``executor.py`` and icefall's ``train.py`` (checkpoint every N batches, resume mid-epoch).
 """
 
 from __future__ import annotations
