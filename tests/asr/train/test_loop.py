@@ -38,6 +38,18 @@ def run(exp, seed=0, resume=False, max_steps=None, cfg=None):
     return trainer.fit(resume=resume, max_steps=max_steps), model
 
 
+def deterministic_config():
+    """tiny_config() with a deterministic forward pass (no dropout, glancing or SpecAugment), no mid-epoch saves."""
+    cfg = tiny_config()
+    for m in (cfg.model.encoder, cfg.model.decoder):
+        m.dropout = m.attn_dropout = 0.0
+    cfg.model.predictor.dropout = 0.0
+    cfg.model.decoder.glm_sampling_ratio = 0.0
+    cfg.frontend.specaug = None
+    cfg.train.save_every_steps = 0
+    return cfg
+
+
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
     exp = tmp_path_factory.mktemp("full")
@@ -140,13 +152,8 @@ def test_cosine_schedule_reaches_floor_at_last_update(tmp_path):
 def test_gradient_accumulation_matches_one_big_batch(tmp_path):
     """accum_grad=2 over batches of 2 == one update over the same 4 utterances (per-token CE differs only by
     the per-batch normalization, so compare with a dropout-free model on equal-length utterances)."""
-    cfg = tiny_config()
-    for m in (cfg.model.encoder, cfg.model.decoder):
-        m.dropout = m.attn_dropout = 0.0
-    cfg.model.predictor.dropout = 0.0
-    cfg.model.decoder.glm_sampling_ratio = 0.0
-    cfg.frontend.specaug = None
-    cfg.train.epochs, cfg.train.save_every_steps = 1, 0
+    cfg = deterministic_config()
+    cfg.train.epochs = 1
 
     class Same(FakeSource):
         def __init__(self, batch):
@@ -273,24 +280,14 @@ def test_specaug_from_epoch_must_be_positive(tmp_path):
         load_config(path)
 
 
-def _deterministic_config():
-    cfg = tiny_config()
-    for m in (cfg.model.encoder, cfg.model.decoder):
-        m.dropout = m.attn_dropout = 0.0
-    cfg.model.predictor.dropout = 0.0
-    cfg.model.decoder.glm_sampling_ratio = 0.0
-    cfg.frontend.specaug = None
-    cfg.train.lr_schedule, cfg.train.save_every_steps = "cosine", 0
-    return cfg
-
-
 def test_start_epoch_branches_from_an_epoch_file(tmp_path):
     """``--start-epoch 2`` in a dir holding only ``epoch_1.pt``: the first update of epoch 2 sees the same model,
     batch and LR as the uninterrupted run's (same loss, same LR at every step); the run ends at the same step with
     epoch 1's dev result kept in the history."""
     import shutil
 
-    cfg = _deterministic_config()
+    cfg = deterministic_config()
+    cfg.train.lr_schedule = "cosine"
     full = tmp_path / "full"
     model, frontend = make_model_and_frontend(cfg, 0)
     Trainer(
@@ -314,7 +311,7 @@ def test_start_epoch_branches_from_an_epoch_file(tmp_path):
 
 
 def test_start_epoch_errors(tmp_path):
-    cfg = _deterministic_config()
+    cfg = deterministic_config()
     model, frontend = make_model_and_frontend(cfg, 0)
     trainer = Trainer(model, frontend, cfg.train, tmp_path, FakeSource(), None, "cpu", progress=False)
     with pytest.raises(CifstError, match="epoch_1.pt: missing; --start-epoch 2"):
