@@ -303,16 +303,15 @@ class Trainer:
         load_state_strict(self.model, state, path)
         step = meta["step"]
         history = []
-        for k in range(1, epoch):
+        for k in range(1, epoch - 1):  # only the metas of the earlier epoch files (tensors mapped, not read)
             earlier = self.exp_dir / f"epoch_{k}.pt"
             if earlier.exists():
                 history.append(load_model_state(earlier, mmap=True)[1])
-        self.state = LoopState(epoch=epoch, global_step=step, history=history)
-        self.scheduler.last_epoch = step
-        lrs = [base * f(step) for base, f in zip(self.scheduler.base_lrs, self.scheduler.lr_lambdas)]
-        for group, lr in zip(self.optimizer.param_groups, lrs):
-            group["lr"] = lr
-        self.scheduler._last_lr = lrs
+        self.state = LoopState(epoch=epoch, global_step=step, history=[*history, meta])
+        # the same schedule, positioned so that its construction step lands on ``step``
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, self.scheduler.lr_lambdas, last_epoch=step - 1
+        )
 
     # --------------------------------------------------------------- logging
     def _setup_logging(self, resumed: bool) -> None:
