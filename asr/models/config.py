@@ -186,6 +186,10 @@ class TrainConfig:
         specaug_from_epoch: First epoch (1-based) whose batches get the front end's SpecAugment
             (``frontend.specaug``); earlier epochs train on clean features. A short budget learns fastest unmasked
             and masks only once the model starts to fit its training utterances better than dev.
+        ctc_only_epochs: Epochs (1-based) whose updates train the encoder and its CTC head alone, on the CTC loss:
+            the predictor, the decoder and the timestamp head are not run and their weights do not change (no
+            gradient, no weight decay). An update then costs ~25% less (the tiny model, BPE 2000). Needs
+            ``model.ctc_weight`` > 0. Dev validation still reports every loss.
     """
 
     epochs: int = 30
@@ -207,6 +211,7 @@ class TrainConfig:
     cache_features: bool = True
     cache_max_gb: float | None = 8.0
     specaug_from_epoch: int = 1
+    ctc_only_epochs: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -411,6 +416,13 @@ def validate_config(cfg: ExperimentConfig, path: str | os.PathLike | None = None
         raise InputError(path, None, f"train.lr_schedule={cfg.train.lr_schedule!r}: use 'noam' or 'cosine'")
     if cfg.train.specaug_from_epoch < 1:
         raise InputError(path, None, f"train.specaug_from_epoch={cfg.train.specaug_from_epoch} must be >= 1")
+    for e in cfg.train.ctc_only_epochs:
+        if not 1 <= e <= cfg.train.epochs:
+            raise InputError(
+                path, None, f"train.ctc_only_epochs: epoch {e} is outside 1..train.epochs={cfg.train.epochs}"
+            )
+    if cfg.train.ctc_only_epochs and cfg.model.ctc_weight <= 0:
+        raise InputError(path, None, "train.ctc_only_epochs needs the CTC head: set model.ctc_weight > 0")
     if not 0.0 <= cfg.train.min_lr_ratio <= 1.0:
         raise InputError(path, None, f"train.min_lr_ratio={cfg.train.min_lr_ratio} must be in [0, 1]")
     if cfg.train.cache_max_gb is not None and cfg.train.cache_max_gb <= 0:

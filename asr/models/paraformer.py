@@ -68,7 +68,7 @@ class Paraformer(nn.Module):
         return self.encoder(feats, feats_lens)
 
     def forward(
-        self, feats: Tensor, feats_lens: Tensor, tokens: Tensor, tokens_lens: Tensor
+        self, feats: Tensor, feats_lens: Tensor, tokens: Tensor, tokens_lens: Tensor, ctc_only: bool = False
     ) -> dict[str, Tensor]:
         """Training losses.
 
@@ -77,14 +77,21 @@ class Paraformer(nn.Module):
             feats_lens: int64 [B].
             tokens: int64 [B, U] target ids, padded with -1.
             tokens_lens: int64 [B].
+            ctc_only: Run the encoder and the CTC head alone (``train.ctc_only_epochs``).
 
         Returns:
             ``loss`` (the weighted total to back-propagate), ``ce``, ``mae``, ``ctc`` (when enabled), ``mae_ts``
             (when the timestamp head is enabled), ``acc`` (decoder token accuracy, no gradient), all scalars. In
             eval mode the glancing sampler is off, so ``acc`` is the accuracy on acoustic embeddings alone.
+            With ``ctc_only``: ``loss`` = ``ctc`` only.
         """
         cfg = self.cfg
         hidden, lens = self.encode(feats, feats_lens)
+        if ctc_only:
+            if self.ctc is None:
+                raise ValueError("ctc_only needs the CTC head (model.ctc_weight > 0)")
+            ctc = self.ctc.loss(hidden, lens, tokens, tokens_lens)
+            return {"ctc": ctc, "loss": ctc}
         pred = self.predictor(hidden, lens, tokens_lens)
         u = pred.embeds.shape[1]
         targets = tokens[:, :u]

@@ -228,9 +228,15 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         if self.dist.world_size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+            # CTC-only epochs leave the predictor, decoder and timestamp head out of the graph; DDP then leaves
+            # their gradients None on every rank, so AdamW skips them (tests/asr/train: CTC-only under DDP)
+            unused = bool(cfg.ctc_only_epochs)
+            self.net = nn.parallel.DistributedDataParallel(
+                model, device_ids=ids, find_unused_parameters=unused
+            )
         else:
             self.net = model
+        self._ctc_only = False
         self.state = LoopState()
         self._writer = None
         self._tsv_columns: list[str] | None = None
@@ -393,6 +399,8 @@ class Trainer:
         feats, feats_lens, tokens, tokens_lens = self._move(batch)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.use_amp):
             x, x_lens = self.frontend(feats, feats_lens)
+            if self._ctc_only:
+                return self.net(x, x_lens, tokens, tokens_lens, ctc_only=True)
             return self.net(x, x_lens, tokens, tokens_lens)
 
     def _average_across_ranks(self, values: dict[str, float]) -> dict[str, float]:
@@ -427,6 +435,7 @@ class Trainer:
         self.net.train()
         self.frontend.train()
         self.frontend.specaug_enabled = self.state.epoch >= cfg.specaug_from_epoch
+        self._ctc_only = self.state.epoch in cfg.ctc_only_epochs
         bar = tqdm(
             total=total,
             initial=self.state.batches_done,

@@ -180,7 +180,7 @@ def test_gradient_accumulation_matches_one_big_batch(tmp_path):
         torch.testing.assert_close(results[0][k], results[1][k], atol=1e-6, rtol=1e-4, msg=k)
 
 
-def test_two_process_ddp_on_cpu(tmp_path):
+def run_ddp(out: Path, *extra: str) -> None:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     cmd = [
         sys.executable,
@@ -190,10 +190,15 @@ def test_two_process_ddp_on_cpu(tmp_path):
         "--nproc_per_node",
         "2",
         str(Path(__file__).parent / "ddp_worker.py"),
-        str(tmp_path),
+        str(out),
+        *extra,
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_two_process_ddp_on_cpu(tmp_path):
+    run_ddp(tmp_path)
     r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     for k in r0:
@@ -320,3 +325,86 @@ def test_start_epoch_errors(tmp_path):
         trainer.fit(start_epoch=3)
     with pytest.raises(CifstError, match="exclude each other"):
         trainer.fit(resume=True, start_epoch=2)
+
+
+def outside_ctc(name: str) -> bool:
+    return not name.startswith(("encoder.", "ctc."))
+
+
+def test_ctc_only_epochs_train_the_encoder_alone(tmp_path):
+    """``train.ctc_only_epochs: [1]``: epoch 1's loss is the CTC loss, the predictor, decoder and timestamp head
+    stay exactly at their initial weights (no step, no weight decay) while the encoder moves; epoch 2 trains all."""
+    cfg = deterministic_config()
+    cfg.train.ctc_only_epochs = [1]
+    cfg.train.weight_decay = 0.01
+    model, frontend = make_model_and_frontend(cfg, 0)
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer = Trainer(
+        model,
+        frontend,
+        cfg.train,
+        tmp_path,
+        FakeSource(),
+        FakeSource(n_utts=4, seed=9),
+        "cpu",
+        progress=False,
+    )
+    trainer.fit()
+    train = rows(tmp_path)
+    first, second = [r for r in train if r["epoch"] == "1"], [r for r in train if r["epoch"] == "2"]
+    assert len(first) == len(second) == 4
+    assert all(r["ce"] == "" and r["mae_ts"] == "" and float(r["loss"]) == float(r["ctc"]) for r in first)
+    assert all(r["ce"] != "" and float(r["loss"]) != float(r["ctc"]) for r in second)
+    epoch1, _ = load_model_state(tmp_path / "epoch_1.pt")
+    outside = [k for k in init if outside_ctc(k) and init[k].is_floating_point()]
+    assert any(k.startswith("decoder.") for k in outside) and any(k.startswith("timestamp.") for k in outside)
+    for k in outside:
+        torch.testing.assert_close(epoch1[k], init[k], rtol=0, atol=0, msg=k)
+    assert not torch.equal(epoch1["ctc.proj.weight"], init["ctc.proj.weight"])
+    final = model.state_dict()
+    assert not torch.equal(final["decoder.output.weight"], init["decoder.output.weight"])
+
+
+def test_ctc_only_loss_is_the_models_ctc_loss():
+    cfg = deterministic_config()
+    model, frontend = make_model_and_frontend(cfg, 0)
+    model.eval()
+    batch = next(iter(FakeSource().iterate(0)))
+    x, x_lens = frontend(batch["feats"], batch["feats_lens"])
+    full = model(x, x_lens, batch["tokens"], batch["tokens_lens"])
+    alone = model(x, x_lens, batch["tokens"], batch["tokens_lens"], ctc_only=True)
+    assert set(alone) == {"ctc", "loss"}
+    torch.testing.assert_close(alone["ctc"], full["ctc"])
+
+
+def test_ctc_only_epochs_under_ddp(tmp_path):
+    """Two gloo ranks with epoch 1 CTC-only: the ranks stay in sync and rank 0's initial decoder is untouched
+    after epoch 1 (DDP's unused-parameter handling must not step it)."""
+    run_ddp(tmp_path, "ctc-only")
+    r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+    r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+    for k in r0:
+        torch.testing.assert_close(r0[k], r1[k], msg=k)
+    cfg = tiny_config()
+    init, _ = make_model_and_frontend(cfg, seed=0)  # rank 0's start, which DDP broadcasts
+    epoch1, _ = load_model_state(tmp_path / "epoch_1.pt")
+    for k, v in init.state_dict().items():
+        if outside_ctc(k) and v.is_floating_point():
+            torch.testing.assert_close(epoch1[k], v, rtol=0, atol=0, msg=k)
+    assert not torch.equal(epoch1["ctc.proj.weight"], init.state_dict()["ctc.proj.weight"])
+
+
+@pytest.mark.parametrize(
+    ("yaml", "message"),
+    [
+        ("train:\n  epochs: 3\n  ctc_only_epochs: [1, 4]\n", "epoch 4 is outside 1..train.epochs=3"),
+        ("model:\n  ctc_weight: 0.0\ntrain:\n  ctc_only_epochs: [1]\n", "needs the CTC head"),
+    ],
+)
+def test_ctc_only_epochs_checked(tmp_path, yaml, message):
+    from asr.models.config import load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml, encoding="utf-8")
+    with pytest.raises(CifstError, match=message):
+        load_config(path)
