@@ -9,6 +9,7 @@ Usage:
       --variant no-dropout --variant eval
   variants: no-dropout (every dropout 0), eval (model.eval(): no dropout and no glancing pass),
             encoder-only (forward+backward of the encoder alone),
+            ctc-only (the encoder and CTC head on the CTC loss alone, as in train.ctc_only_epochs),
             loop-adamw (PyTorch's per-tensor AdamW, its CPU default, instead of the trainer's fused one),
             bf16 (forward under CPU autocast to bfloat16; the trainer's AMP is CUDA-only),
             compile-encoder (the encoder under torch.compile(dynamic=True), the inductor's C++ kernels; the whole
@@ -33,7 +34,7 @@ from asr.models.config import load_config  # noqa: E402
 from asr.models.paraformer import Paraformer  # noqa: E402
 from asr.train.loop import make_adamw  # noqa: E402
 
-VARIANTS = ("no-dropout", "eval", "encoder-only", "loop-adamw", "bf16", "compile-encoder")
+VARIANTS = ("no-dropout", "eval", "encoder-only", "ctc-only", "loop-adamw", "bf16", "compile-encoder")
 
 
 def time_variant(cfg, vocab: int, variant: str, batch: tuple, repeat: int) -> float:
@@ -60,7 +61,7 @@ def time_variant(cfg, vocab: int, variant: str, batch: tuple, repeat: int) -> fl
             loss = hidden.square().mean()
         else:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=variant == "bf16"):
-                loss = model(*batch)["loss"]
+                loss = model(*batch, ctc_only=variant == "ctc-only")["loss"]
         loss.backward()
         opt.step()
         opt.zero_grad()
