@@ -236,7 +236,6 @@ class Trainer:
             )
         else:
             self.net = model
-        self._ctc_only = False
         self.state = LoopState()
         self._writer = None
         self._tsv_columns: list[str] | None = None
@@ -399,9 +398,8 @@ class Trainer:
         feats, feats_lens, tokens, tokens_lens = self._move(batch)
         with torch.autocast("cuda", dtype=torch.float16, enabled=self.use_amp):
             x, x_lens = self.frontend(feats, feats_lens)
-            if self._ctc_only:
-                return self.net(x, x_lens, tokens, tokens_lens, ctc_only=True)
-            return self.net(x, x_lens, tokens, tokens_lens)
+            ctc_only = self.state.epoch in self.cfg.ctc_only_epochs
+            return self.net(x, x_lens, tokens, tokens_lens, ctc_only=ctc_only)
 
     def _average_across_ranks(self, values: dict[str, float]) -> dict[str, float]:
         if self.dist.world_size == 1:
@@ -435,7 +433,6 @@ class Trainer:
         self.net.train()
         self.frontend.train()
         self.frontend.specaug_enabled = self.state.epoch >= cfg.specaug_from_epoch
-        self._ctc_only = self.state.epoch in cfg.ctc_only_epochs
         bar = tqdm(
             total=total,
             initial=self.state.batches_done,

@@ -197,12 +197,16 @@ def run_ddp(out: Path, *extra: str) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
-def test_two_process_ddp_on_cpu(tmp_path):
-    run_ddp(tmp_path)
-    r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
-    r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+def assert_ranks_in_sync(out: Path) -> None:
+    r0 = torch.load(out / "rank0.pt", weights_only=True)
+    r1 = torch.load(out / "rank1.pt", weights_only=True)
     for k in r0:
         torch.testing.assert_close(r0[k], r1[k], msg=k)
+
+
+def test_two_process_ddp_on_cpu(tmp_path):
+    run_ddp(tmp_path)
+    assert_ranks_in_sync(tmp_path)
     assert (tmp_path / "final.pt").exists() and (tmp_path / "epoch_2.pt").exists()
     train = rows(tmp_path)
     assert [int(r["step"]) for r in train] == list(range(1, 9))  # 16 utts / 2 per batch / 2 ranks x 2 epochs
@@ -337,19 +341,8 @@ def test_ctc_only_epochs_train_the_encoder_alone(tmp_path):
     cfg = deterministic_config()
     cfg.train.ctc_only_epochs = [1]
     cfg.train.weight_decay = 0.01
-    model, frontend = make_model_and_frontend(cfg, 0)
-    init = {k: v.clone() for k, v in model.state_dict().items()}
-    trainer = Trainer(
-        model,
-        frontend,
-        cfg.train,
-        tmp_path,
-        FakeSource(),
-        FakeSource(n_utts=4, seed=9),
-        "cpu",
-        progress=False,
-    )
-    trainer.fit()
+    init = make_model_and_frontend(cfg, 0)[0].state_dict()  # run() builds the same model from seed 0
+    _, model = run(tmp_path, cfg=cfg)
     train = rows(tmp_path)
     first, second = [r for r in train if r["epoch"] == "1"], [r for r in train if r["epoch"] == "2"]
     assert len(first) == len(second) == 4
@@ -381,10 +374,7 @@ def test_ctc_only_epochs_under_ddp(tmp_path):
     """Two gloo ranks with epoch 1 CTC-only: the ranks stay in sync and rank 0's initial decoder is untouched
     after epoch 1 (DDP's unused-parameter handling must not step it)."""
     run_ddp(tmp_path, "ctc-only")
-    r0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
-    r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
-    for k in r0:
-        torch.testing.assert_close(r0[k], r1[k], msg=k)
+    assert_ranks_in_sync(tmp_path)
     cfg = tiny_config()
     init, _ = make_model_and_frontend(cfg, seed=0)  # rank 0's start, which DDP broadcasts
     epoch1, _ = load_model_state(tmp_path / "epoch_1.pt")
