@@ -190,6 +190,10 @@ class TrainConfig:
             the predictor, the decoder and the timestamp head are not run and their weights do not change (no
             gradient, no weight decay). An update then costs ~25% less (the tiny model, BPE 2000), an epoch of two
             DDP processes ~30% less. Needs ``model.ctc_weight`` > 0. Dev validation still reports every loss.
+        sync_batch_lengths: Under DDP, give the ranks batches of the same length range at each step
+            (``BucketBatchSampler(sync_ranks=True)``), so that no rank waits at the gradient all-reduce for a
+            slower batch; the batches and the shuffle of the steps are otherwise unchanged. ``false`` restores the
+            independent order of runs before the eleventh session. No effect on one process.
     """
 
     epochs: int = 30
@@ -212,6 +216,7 @@ class TrainConfig:
     cache_max_gb: float | None = 8.0
     specaug_from_epoch: int = 1
     ctc_only_epochs: list[int] = field(default_factory=list)
+    sync_batch_lengths: bool = True
 
 
 @dataclass

@@ -190,6 +190,7 @@ def train_experiment(req: TrainRequest) -> int:
         num_replicas=dist_info.world_size,
         rank=dist_info.rank,
         shard_items=cached,  # each rank caches its own share, not the whole corpus (same split as the CMVN pass)
+        sync_ranks=tcfg.sync_batch_lengths,
     )
     train_src = LoaderSource(items, sampler, collate_asr, tcfg.num_workers, seed=tcfg.seed + dist_info.rank)
     dev_src = None

@@ -156,3 +156,71 @@ def test_sharding_is_off_for_one_rank():
     plain = BucketBatchSampler(lengths, 6000, seed=1)
     sharded = BucketBatchSampler(lengths, 6000, seed=1, shard_items=True)
     assert list(plain) == list(sharded)
+
+
+def _longest_ratio(per_rank: list[list[list[int]]], lengths: np.ndarray) -> np.ndarray:
+    """Per step: longest item of the rank with the longest batch over that of the rank with the shortest."""
+    longest = np.array([[lengths[b].max() for b in batches] for batches in per_rank])
+    return longest.max(0) / longest.min(0)
+
+
+@pytest.mark.parametrize("shard", [True, False])
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_synced_ranks_run_batches_of_the_same_length_range(shard, drop_last):
+    from asr.data.sampler import rank_items
+
+    lengths = _lengths(3001, seed=6)
+    replicas = 2
+
+    def make(r, sync, epoch):
+        s = BucketBatchSampler(
+            lengths,
+            4000,
+            seed=9,
+            num_replicas=replicas,
+            rank=r,
+            drop_last=drop_last,
+            shard_items=shard,
+            sync_ranks=sync,
+        )
+        s.set_epoch(epoch)
+        return s
+
+    orders = []
+    for epoch in range(2):
+        synced = [list(make(r, True, epoch)) for r in range(replicas)]
+        plain = [list(make(r, False, epoch)) for r in range(replicas)]
+        assert len({len(b) for b in synced}) == 1 and len(synced[0]) == len(make(0, True, epoch))
+        used = [Counter(i for b in batches for i in b) for batches in synced]
+        if shard:
+            for r in range(replicas):
+                assert set(used[r]) <= set(rank_items(len(lengths), r, replicas).tolist())
+        everything = Counter(i for u in used for i in u.elements())
+        if drop_last:
+            assert max(everything.values()) == 1
+        else:
+            assert set(everything) == set(range(len(lengths)))  # every item at least once per epoch
+        # the same batches as without syncing (only their pairing across ranks and their order change)
+        if shard:
+            for r in range(replicas):
+                assert sorted(map(sorted, make(r, True, epoch)._shard_batches(r))) == sorted(
+                    map(sorted, make(r, False, epoch)._shard_batches(r))
+                )
+        # the point of it: at each step the ranks' longest utterances are close, not random against each other
+        ratio, ratio_plain = _longest_ratio(synced, lengths), _longest_ratio(plain, lengths)
+        assert np.median(ratio) < 1.1 and np.quantile(ratio, 0.95) < 1.3
+        assert np.median(ratio_plain) > 1.25  # independent shuffles (uniform lengths 50-1500)
+        # the steps are still shuffled: lengths are not in order along the epoch
+        first = np.array([lengths[b].max() for b in synced[0]])
+        assert abs(np.corrcoef(np.arange(len(first)), first)[0, 1]) < 0.3
+        # a fresh sampler gives the same epoch (resume after a kill)
+        assert [list(make(r, True, epoch)) for r in range(replicas)] == synced
+        orders.append(synced[0])
+    assert orders[0] != orders[1]
+
+
+def test_sync_is_off_for_one_rank():
+    lengths = _lengths()
+    assert list(BucketBatchSampler(lengths, 6000, seed=1)) == list(
+        BucketBatchSampler(lengths, 6000, seed=1, sync_ranks=True)
+    )
