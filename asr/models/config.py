@@ -192,8 +192,10 @@ class TrainConfig:
             DDP processes ~30% less. Needs ``model.ctc_weight`` > 0. Dev validation still reports every loss.
         sync_batch_lengths: Under DDP, give the ranks batches of the same length range at each step
             (``BucketBatchSampler(sync_ranks=True)``), so that no rank waits at the gradient all-reduce for a
-            slower batch; the batches and the shuffle of the steps are otherwise unchanged. ``false`` restores the
-            independent order of runs before the eleventh session. No effect on one process.
+            slower batch; the batches and the shuffle of the steps are otherwise unchanged. Off by default: on
+            the 2-core CPU recipe the straggler cost is ~3% of an update (halved by this in
+            ``tools/bench/ddp_batches.py``) and real 2-process runs showed no difference within their ~5% noise
+            (docs/benchmarks/models.md). No effect on one process.
     """
 
     epochs: int = 30
@@ -216,7 +218,7 @@ class TrainConfig:
     cache_max_gb: float | None = 8.0
     specaug_from_epoch: int = 1
     ctc_only_epochs: list[int] = field(default_factory=list)
-    sync_batch_lengths: bool = True
+    sync_batch_lengths: bool = False
 
 
 @dataclass
