@@ -25,8 +25,8 @@ corpus with two CPU ranks (``tools/bench/ddp_batches.py``, docs/benchmarks/model
 it off unless ``train.sync_batch_lengths`` asks for it.
 
 Reference: PyTorch ``DistributedSampler`` (padding, ``set_epoch``); icefall/lhotse ``DynamicBucketingSampler``
-(duration-capped batches from length buckets; its ``sync_buckets`` makes the ranks draw from the same bucket for
-the same reason).
+(duration-capped batches from length buckets); NeMo's ``bucketing_strategy: synced_randomized`` (every rank draws
+its batches from the same bucket at the same step).
 """
 
 from __future__ import annotations
