@@ -15,9 +15,9 @@ and the CMVN pass can fill it. Ranks whose shares cut into different numbers of 
 (repeat from the start, or cut to the smallest count with ``drop_last``).
 
 With ``sync_ranks=True`` the batches the ranks run at the same step come from the same length range. Under DDP
-every update waits at the gradient all-reduce for the slowest rank, and a batch of many short utterances costs
-more than one of a few long ones with the same padded frames, so independently shuffled ranks lose time at every
-step. Synced, each rank's batches are kept in length order and one permutation shared by all ranks shuffles the
+every update waits at the gradient all-reduce for the slowest rank, and batches of the same padded frames differ
+in cost with their shape (many short utterances or a few long ones), so independently shuffled ranks can lose time
+at every step. Synced, each rank's batches are kept in length order and one permutation shared by all ranks shuffles the
 steps: step ``k`` takes the batch at the same length quantile on every rank. Items, batches and the shuffle of
 items inside a bucket are as before; only the pairing of batches across ranks changes. On the 58-hour synthetic
 corpus with two CPU ranks (``tools/bench/ddp_batches.py``, docs/benchmarks/models.md) independent ranks lose only
