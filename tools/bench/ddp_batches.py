@@ -11,9 +11,9 @@ overhead between the two; then the ratio of synced to independent steps. ``--all
 all-reduce of the model's gradients between R local processes (idle ranks, one thread each). ``--ddp V`` runs R
 real DDP processes (gloo, one thread each) over the same synced batches of ``--ddp-steps`` steps and prints ms per
 update for each variant V: ``no-sync`` (no all-reduce at all: the compute floor), ``default`` (DDP as the trainer
-wraps it; ``find_unused_parameters`` when ``--ctc-only``), ``bucket-1mb`` (``bucket_cap_mb=1``: the all-reduce starts
-during the backward), ``fp16`` (gradients all-reduced in float16, ``fp16_compress_hook``), ``flat`` (no DDP wrapper: after the backward
-every gradient goes into one flat buffer, one all-reduce, and back).
+wraps it; ``find_unused_parameters`` when ``--ctc-only``), ``bucket-1mb`` (``bucket_cap_mb=1``: the all-reduce
+starts during the backward), ``fp16`` (gradients all-reduced in float16, ``fp16_compress_hook``), ``flat`` (no DDP
+wrapper: after the backward every gradient goes into one flat buffer, one all-reduce, and back).
 
 Usage:
   .venv/bin/python tools/bench/ddp_batches.py egs/synth_en/asr/conf/train_1h_ctc6.yaml \\
@@ -107,12 +107,19 @@ def rank_batches(frames: np.ndarray, cfg, ranks: int, epoch: int, sync: bool) ->
     return out
 
 
-def _allreduce_worker(rank: int, world: int, port: int, numel: int, repeat: int, out) -> None:
+def _join_group(rank: int, world: int, port: int) -> None:
+    """Join the local gloo group of a spawned rank (one thread)."""
     import torch.distributed as dist
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
     dist.init_process_group("gloo", rank=rank, world_size=world)
+
+
+def _allreduce_worker(rank: int, world: int, port: int, numel: int, repeat: int, out) -> None:
+    import torch.distributed as dist
+
+    _join_group(rank, world, port)
     grad = torch.randn(numel)
     for _ in range(3):
         dist.all_reduce(grad)
@@ -128,16 +135,15 @@ def _allreduce_worker(rank: int, world: int, port: int, numel: int, repeat: int,
 DDP_VARIANTS = ("no-sync", "default", "bucket-1mb", "fp16", "flat")
 
 
-def _ddp_worker(rank, world, port, config, vocab, ctc_only, variant, steps, repeat, out) -> None:
-    """One DDP rank: ``repeat`` passes over its ``steps`` (a list of (frames, tokens) arrays), ms per update."""
+def _ddp_worker(rank, world, port, config, vocab, ctc_only, variant, steps_by_rank, repeat, out) -> None:
+    """One DDP rank: ``repeat`` passes over its steps (``steps_by_rank[rank]``, a list of (frames, tokens) arrays);
+    rank 0 puts the best seconds per update."""
     import contextlib
 
     import torch.distributed as dist
     from torch import nn
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    _join_group(rank, world, port)
     upd = Updater(load_config(config), vocab, ctc_only)
     upd.gen.manual_seed(rank)
     kwargs = {"find_unused_parameters": ctc_only}
@@ -148,7 +154,7 @@ def _ddp_worker(rank, world, port, config, vocab, ctc_only, variant, steps, repe
         from torch.distributed.algorithms.ddp_comm_hooks import default_hooks
 
         net.register_comm_hook(None, default_hooks.fp16_compress_hook)
-    batches = [upd.make_batch(f, t) for f, t in steps]
+    batches = [upd.make_batch(f, t) for f, t in steps_by_rank[rank]]
 
     def update(batch):
         ctx = net.no_sync() if variant == "no-sync" else contextlib.nullcontext()
@@ -173,10 +179,6 @@ def _ddp_worker(rank, world, port, config, vocab, ctc_only, variant, steps, repe
     if rank == 0:
         out.put(best)
     dist.destroy_process_group()
-
-
-def _ddp_rank_entry(rank, world, port, config, vocab, ctc_only, variant, steps_by_rank, repeat, out) -> None:
-    _ddp_worker(rank, world, port, config, vocab, ctc_only, variant, steps_by_rank[rank], repeat, out)
 
 
 def allreduce_flat(model, world: int) -> None:
@@ -244,11 +246,11 @@ def main(argv: list[str] | None = None) -> None:
         f"max_frames {cfg.train.max_frames}; {'CTC-only' if args.ctc_only else 'joint'} updates of "
         f"{params / 1e6:.2f} M parameters, vocab {vocab}, one thread"
     )
-    warm = rank_batches(frames, cfg, args.ranks, args.epoch, False)[0][0]
+    pairings = {sync: rank_batches(frames, cfg, args.ranks, args.epoch, sync) for sync in (False, True)}
+    warm = pairings[False][0][0]
     upd.time(upd.make_batch(frames[warm], tokens[warm]), repeat=3)
     step_means = {}
-    for sync in (False, True):
-        per_rank = rank_batches(frames, cfg, args.ranks, args.epoch, sync)
+    for sync, per_rank in pairings.items():
         n = len(per_rank[0])
         picks = np.linspace(0, n - 1, min(args.steps, n)).round().astype(int)
         compute, slowest = [], []
@@ -273,14 +275,14 @@ def main(argv: list[str] | None = None) -> None:
             f"gloo all-reduce of {params / 1e6:.2f} M float32 gradients across {args.ranks} processes: {ms:.1f} ms"
         )
     if args.ddp:
-        per_rank = rank_batches(frames, cfg, args.ranks, args.epoch, True)
+        per_rank = pairings[True]
         n = len(per_rank[0])
         picks = np.linspace(0, n - 1, min(args.ddp_steps, n)).round().astype(int)
         steps = [[(frames[b[k]], tokens[b[k]]) for k in picks] for b in per_rank]
         base = None
         for variant in args.ddp:
             t = 1000 * run_ranks(
-                _ddp_rank_entry,
+                _ddp_worker,
                 args.ranks,
                 args.config,
                 vocab,
