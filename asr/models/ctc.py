@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asr.models.ctc_loss import ctc_loss
+
 __all__ = ["CtcHead"]
 
 
@@ -40,7 +42,5 @@ class CtcHead(nn.Module):
             float scalar. Utterances too short for their targets contribute zero (``zero_infinity``).
         """
         logp = self.forward(hidden).transpose(0, 1)  # [T, B, V]
-        loss = F.ctc_loss(
-            logp, targets.clamp(min=0), lens, target_lens, blank=0, reduction="sum", zero_infinity=True
-        )
+        loss = ctc_loss(logp, targets.clamp(min=0), lens, target_lens, blank=0, reduction="sum", zero_infinity=True)
         return loss / max(hidden.shape[0], 1)
