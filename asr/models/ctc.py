@@ -42,5 +42,7 @@ class CtcHead(nn.Module):
             float scalar. Utterances too short for their targets contribute zero (``zero_infinity``).
         """
         logp = self.forward(hidden).transpose(0, 1)  # [T, B, V]
-        loss = ctc_loss(logp, targets.clamp(min=0), lens, target_lens, blank=0, reduction="sum", zero_infinity=True)
+        loss = ctc_loss(
+            logp, targets.clamp(min=0), lens, target_lens, blank=0, reduction="sum", zero_infinity=True
+        )
         return loss / max(hidden.shape[0], 1)

@@ -108,7 +108,9 @@ class _GatheredCtc(torch.autograd.Function):
     """[T, B, S] gathered log-probs -> [B] negative log-likelihoods; backward: minus the occupation posteriors."""
 
     @staticmethod
-    def forward(ctx, lpe: Tensor, ext: Tensor, in_lens: Tensor, ext_lens: Tensor, zero_infinity: bool) -> Tensor:
+    def forward(
+        ctx, lpe: Tensor, ext: Tensor, in_lens: Tensor, ext_lens: Tensor, zero_infinity: bool
+    ) -> Tensor:
         work = lpe.detach()
         if work.dtype not in (torch.float32, torch.float64):
             work = work.float()

@@ -10,6 +10,7 @@ Usage:
   variants: no-dropout (every dropout 0), eval (model.eval(): no dropout and no glancing pass),
             encoder-only (forward+backward of the encoder alone),
             ctc-only (the encoder and CTC head on the CTC loss alone, as in train.ctc_only_epochs),
+            torch-ctc (ctc-only with PyTorch's F.ctc_loss instead of our numba CTC loss, asr/models/ctc_loss.py),
             loop-adamw (PyTorch's per-tensor AdamW, its CPU default, instead of the trainer's fused one),
             bf16 (forward under CPU autocast to bfloat16; the trainer's AMP is CUDA-only),
             compile-encoder (the encoder under torch.compile(dynamic=True), the inductor's C++ kernels; the whole
@@ -25,16 +26,27 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from asr.features.lfr import lfr_lengths  # noqa: E402
+from asr.models import ctc as ctc_module  # noqa: E402
 from asr.models.config import load_config  # noqa: E402
 from asr.models.paraformer import Paraformer  # noqa: E402
 from asr.train.loop import make_adamw  # noqa: E402
 
-VARIANTS = ("no-dropout", "eval", "encoder-only", "ctc-only", "loop-adamw", "bf16", "compile-encoder")
+VARIANTS = (
+    "no-dropout",
+    "eval",
+    "encoder-only",
+    "ctc-only",
+    "torch-ctc",
+    "loop-adamw",
+    "bf16",
+    "compile-encoder",
+)
 
 
 def time_variant(cfg, vocab: int, variant: str, batch: tuple, repeat: int) -> float:
@@ -61,7 +73,7 @@ def time_variant(cfg, vocab: int, variant: str, batch: tuple, repeat: int) -> fl
             loss = hidden.square().mean()
         else:
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=variant == "bf16"):
-                loss = model(*batch, ctc_only=variant == "ctc-only")["loss"]
+                loss = model(*batch, ctc_only=variant in ("ctc-only", "torch-ctc"))["loss"]
         loss.backward()
         opt.step()
         opt.zero_grad()
@@ -80,6 +92,17 @@ def time_variant(cfg, vocab: int, variant: str, batch: tuple, repeat: int) -> fl
             step()
         best = min(best, (time.perf_counter() - start) / repeat * 1000)
     return best
+
+
+def time_variant_ctc(cfg, vocab: int, variant: str, batch: tuple, repeat: int) -> float:
+    """:func:`time_variant`, with PyTorch's CTC loss put in the CTC head's place for ``torch-ctc``."""
+    ours = ctc_module.ctc_loss
+    if variant == "torch-ctc":
+        ctc_module.ctc_loss = F.ctc_loss
+    try:
+        return time_variant(cfg, vocab, variant, batch, repeat)
+    finally:
+        ctc_module.ctc_loss = ours
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -111,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     base = time_variant(cfg, args.vocab, "as-is", batch, args.repeat)
     print(f"as configured: {base:.1f} ms per update")
     for variant in args.variant:
-        ms = time_variant(cfg, args.vocab, variant, batch, args.repeat)
+        ms = time_variant_ctc(cfg, args.vocab, variant, batch, args.repeat)
         print(f"{variant}: {ms:.1f} ms per update, x{base / ms:.2f} the updates per second")
 
 
