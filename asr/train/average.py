@@ -3,6 +3,12 @@ the element-wise mean of the inputs' (integer buffers such as counters are taken
 the last N epochs, or (``best_by``) the N epochs with the lowest value of a dev metric stored in their meta, as
 WeNet's ``average_model.py --val_best``.
 
+A tensor that an epoch did not train (bit-identical to the previous epoch's checkpoint, as the predictor, decoder
+and timestamp head are in ``train.ctc_only_epochs``) is left out of the mean for that epoch: the average is taken
+over the epochs that trained it, and a tensor no chosen epoch trained keeps its newest value. A plain mean would
+mix the stale weights of an early epoch back into the ones the last joint epoch trained (the eleventh session's
+CIF decoder: 69.74% greedy WER from a plain avg_3 against 56.12% from the last epoch alone).
+
 Reference: the ``average_checkpoints`` of WeNet/ESPnet/icefall (uniform average of the last N epochs).
 """
 
@@ -17,11 +23,22 @@ import torch
 from asr.errors import CifstError
 from asr.train.checkpoint import load_model_state, save_model_file
 
-__all__ = ["average_state_dicts", "list_epoch_checkpoints", "epoch_metric", "average_checkpoints"]
+__all__ = [
+    "average_state_dicts",
+    "untrained_keys",
+    "list_epoch_checkpoints",
+    "epoch_metric",
+    "average_checkpoints",
+]
 
 
-def average_state_dicts(states: list[dict]) -> dict:
+def average_state_dicts(states: list[dict], untrained: list[set[str]] | None = None) -> dict:
     """Element-wise mean of floating-point tensors (accumulated in float64); other tensors from the last state.
+
+    Args:
+        states: the state dicts, oldest first.
+        untrained: per state, the keys its epoch did not train; those tensors are averaged over the other states
+            only (over none: the last state's value). None: every tensor of every state counts.
 
     Raises:
         CifstError: the state dicts have different keys or shapes.
@@ -38,9 +55,12 @@ def average_state_dicts(states: list[dict]) -> dict:
                     f"checkpoint {i}: tensor '{key}' is missing or has another shape; average only "
                     "checkpoints of one experiment"
                 )
-            tensors.append(s[key])
-        last = tensors[-1]
-        if last.is_floating_point():
+            if untrained is None or key not in untrained[i]:
+                tensors.append(s[key])
+        last = states[-1][key]
+        if not tensors:
+            out[key] = last.clone()
+        elif last.is_floating_point():
             acc = torch.zeros(last.shape, dtype=torch.float64)
             for t in tensors:
                 acc += t.double()
@@ -58,6 +78,14 @@ def list_epoch_checkpoints(exp_dir: str | os.PathLike) -> list[Path]:
         if m:
             found.append((int(m.group(1)), p))
     return [p for _, p in sorted(found)]
+
+
+def untrained_keys(state: dict, previous: dict) -> set[str]:
+    """Keys whose tensor in ``state`` is bit-identical to ``previous``'s (the epoch between them did not train
+    it)."""
+    return {
+        k for k, t in state.items() if k in previous and previous[k].shape == t.shape and previous[k].equal(t)
+    }
 
 
 def epoch_metric(path: str | os.PathLike, name: str) -> float | None:
@@ -105,9 +133,21 @@ def average_checkpoints(
         chosen = files[-num:]
         default = exp_dir / f"avg_{num}.pt"
     states = [load_model_state(p)[0] for p in chosen]
-    avg = average_state_dicts(states)
+    untrained = []
+    for p, state in zip(chosen, states, strict=True):
+        previous = exp_dir / f"epoch_{int(p.stem.split('_')[1]) - 1}.pt"
+        untrained.append(
+            untrained_keys(state, load_model_state(previous, mmap=True)[0]) if previous.exists() else set()
+        )
+    avg = average_state_dicts(states, untrained)
     target = Path(out) if out else default
     meta = {"averaged": [p.name for p in chosen]}
+    partial = sorted({k for keys in untrained for k in keys if k in avg})
+    if partial:
+        # tensors averaged over fewer epochs than chosen (not trained in some of them)
+        meta["untrained_in"] = {
+            p.name: len(keys & set(partial)) for p, keys in zip(chosen, untrained, strict=True) if keys
+        }
     if best_by:
         meta["best_by"] = best_by
     save_model_file(target, avg, meta)

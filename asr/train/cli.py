@@ -24,7 +24,9 @@ Example:
 """
 
 AVERAGE_HELP = """Average the parameters of the last N epoch_N.pt of EXP_DIR into EXP_DIR/avg_N.pt, or
-with --best-by METRIC of the N epochs with the lowest dev METRIC into EXP_DIR/avg_best_N.pt.
+with --best-by METRIC of the N epochs with the lowest dev METRIC into EXP_DIR/avg_best_N.pt. A tensor an epoch
+did not train (unchanged from the epoch before, e.g. the decoder in train.ctc_only_epochs) is averaged over the
+epochs that trained it only.
 
 Examples:
   cifst average exp/tiny --num 5

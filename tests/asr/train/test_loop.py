@@ -249,6 +249,36 @@ def test_average_best_by_dev_metric(tmp_path):
         average_checkpoints(tmp_path, 2, best_by="dev_ctc")
 
 
+def test_average_leaves_out_the_epochs_that_did_not_train_a_tensor(tmp_path):
+    """As after ``train.ctc_only_epochs: [2, 3]``: the decoder's tensor is bit-identical in epochs 1-3 and moves in
+    epoch 4, so it is averaged over the epochs that trained it, while the encoder's is a plain mean."""
+    from asr.train.checkpoint import save_model_file
+
+    dec = {1: 10.0, 2: 10.0, 3: 10.0, 4: 40.0}
+    for epoch in range(1, 5):
+        state = {
+            "enc": torch.full((3,), float(epoch)),
+            "dec": torch.full((2,), dec[epoch]),
+            "n": torch.tensor(epoch),
+        }
+        save_model_file(tmp_path / f"epoch_{epoch}.pt", state, {"epoch": epoch})
+    avg, meta = load_model_state(average_checkpoints(tmp_path, 3))
+    torch.testing.assert_close(avg["enc"], torch.full((3,), 3.0))  # (2 + 3 + 4) / 3
+    torch.testing.assert_close(avg["dec"], torch.full((2,), 40.0))  # epochs 2 and 3 did not train it
+    assert meta["untrained_in"] == {"epoch_2.pt": 1, "epoch_3.pt": 1}
+    # epoch 1 has no earlier checkpoint to compare with, so it counts as trained
+    avg, meta = load_model_state(average_checkpoints(tmp_path, 4))
+    torch.testing.assert_close(avg["enc"], torch.full((3,), 2.5))
+    torch.testing.assert_close(avg["dec"], torch.full((2,), 25.0))  # (10 + 40) / 2
+    # a tensor no chosen epoch trained keeps its value
+    avg, _ = load_model_state(average_checkpoints(tmp_path, 2, tmp_path / "a.pt"))  # epochs 3, 4
+    torch.testing.assert_close(avg["dec"], torch.full((2,), 40.0))
+    (tmp_path / "epoch_4.pt").unlink()
+    avg, meta = load_model_state(average_checkpoints(tmp_path, 2, tmp_path / "b.pt"))  # epochs 2, 3
+    torch.testing.assert_close(avg["dec"], torch.full((2,), 10.0))
+    torch.testing.assert_close(avg["enc"], torch.full((3,), 2.5))
+
+
 def test_specaug_starts_at_the_configured_epoch(tmp_path, monkeypatch):
     """``train.specaug_from_epoch: 2``: epoch 1 trains on clean features, epoch 2 on masked ones, dev never."""
     import asr.features.frontend as frontend_mod
