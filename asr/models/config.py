@@ -143,6 +143,14 @@ class ModelConfig:
         decoder: Decoder settings.
         timestamp: Timestamp head settings.
         ctc_weight: Weight of the optional CTC loss on the encoder (0 = no CTC head).
+        interctc_layers: Encoder blocks (1-based, below the last) whose output also goes through the CTC head for
+            an intermediate CTC loss (Lee and Watanabe, "Intermediate loss regularization for CTC-based speech
+            recognition", ICASSP 2021; ESPnet's ``interctc_layer_idx``). Empty: none.
+        interctc_weight: Share of the CTC loss given to the mean of the intermediate ones: ``ctc = (1 - w) *
+            final + w * mean(intermediate)``.
+        interctc_conditioning: Self-conditioned CTC (Nozaki and Komatsu, Interspeech 2021): each intermediate
+            block's output gets ``Linear(V -> D)`` of its CTC posteriors added before the next block, in training
+            and inference alike.
         predictor_weight: Weight of the quantity (MAE) loss.
         lsm_weight: Label smoothing of the decoder CE loss.
     """
@@ -152,6 +160,9 @@ class ModelConfig:
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     timestamp: TimestampConfig = field(default_factory=TimestampConfig)
     ctc_weight: float = 0.0
+    interctc_layers: list[int] = field(default_factory=list)
+    interctc_weight: float = 0.5
+    interctc_conditioning: bool = False
     predictor_weight: float = 1.0
     lsm_weight: float = 0.1
 
@@ -438,6 +449,24 @@ def validate_config(cfg: ExperimentConfig, path: str | os.PathLike | None = None
         )
     if not 0.0 <= cfg.model.ctc_weight < 1.0:
         raise InputError(path, None, f"model.ctc_weight={cfg.model.ctc_weight} must be in [0, 1)")
+    m = cfg.model
+    if m.interctc_layers:
+        if m.ctc_weight <= 0:
+            raise InputError(path, None, "model.interctc_layers needs the CTC head: set model.ctc_weight > 0")
+        n = m.encoder.num_layers
+        if len(set(m.interctc_layers)) != len(m.interctc_layers) or not all(
+            1 <= i < n for i in m.interctc_layers
+        ):
+            raise InputError(
+                path,
+                None,
+                f"model.interctc_layers={m.interctc_layers}: distinct blocks in 1..{n - 1} "
+                f"(model.encoder.num_layers={n}; the last block's output is the final CTC's)",
+            )
+        if not 0.0 < m.interctc_weight < 1.0:
+            raise InputError(path, None, f"model.interctc_weight={m.interctc_weight} must be in (0, 1)")
+    elif m.interctc_conditioning:
+        raise InputError(path, None, "model.interctc_conditioning needs model.interctc_layers")
 
 
 def save_config(cfg: ExperimentConfig, path: str | os.PathLike) -> None:

@@ -41,8 +41,14 @@ class CtcHead(nn.Module):
         Returns:
             float scalar. Utterances too short for their targets contribute zero (``zero_infinity``).
         """
-        logp = self.forward(hidden).transpose(0, 1)  # [T, B, V]
+        return self.loss_from_log_probs(self.forward(hidden), lens, targets, target_lens)
+
+    def loss_from_log_probs(
+        self, log_probs: Tensor, lens: Tensor, targets: Tensor, target_lens: Tensor
+    ) -> Tensor:
+        """:meth:`loss` from this head's output float [B, T, V] (e.g. an intermediate block's)."""
+        logp = log_probs.transpose(0, 1)  # [T, B, V]
         loss = ctc_loss(
             logp, targets.clamp(min=0), lens, target_lens, blank=0, reduction="sum", zero_infinity=True
         )
-        return loss / max(hidden.shape[0], 1)
+        return loss / max(log_probs.shape[0], 1)

@@ -62,10 +62,51 @@ class Paraformer(nn.Module):
         self.decoder = ParaformerDecoder(vocab_size, d, cfg.decoder)
         self.ctc = CtcHead(d, vocab_size) if cfg.ctc_weight > 0 else None
         self.timestamp = TimestampPredictor(d, cfg.timestamp) if cfg.timestamp.enabled else None
+        self.interctc_layers = frozenset(cfg.interctc_layers) if self.ctc is not None else frozenset()
+        # self-conditioned CTC: intermediate posteriors back into the encoder's width
+        self.interctc_cond = (
+            nn.Linear(vocab_size, d) if self.interctc_layers and cfg.interctc_conditioning else None
+        )
 
     def encode(self, feats: Tensor, feats_lens: Tensor) -> tuple[Tensor, Tensor]:
         """float [B, T, input_dim], int64 [B] -> encoder states float [B, T, D], lengths int64 [B]."""
-        return self.encoder(feats, feats_lens)
+        hidden, lens, _ = self.encode_intermediate(feats, feats_lens)
+        return hidden, lens
+
+    def encode_intermediate(self, feats: Tensor, feats_lens: Tensor) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """:meth:`encode`, plus the CTC head's log-probs float [B, T, V] at each of ``model.interctc_layers`` (in
+        block order; empty without them). With ``interctc_conditioning`` their posteriors condition the next
+        block, so inference must come through here too (``encode`` does)."""
+        inter: list[Tensor] = []
+        if not self.interctc_layers:
+            hidden, lens = self.encoder(feats, feats_lens)
+            return hidden, lens, inter
+
+        def after_block(i: int, x: Tensor) -> Tensor:
+            if i not in self.interctc_layers:
+                return x
+            log_probs = self.ctc(self.encoder.intermediate_norm(x))
+            inter.append(log_probs)
+            if self.interctc_cond is not None:
+                x = x + self.interctc_cond(log_probs.exp().to(x.dtype))
+            return x
+
+        hidden, lens = self.encoder(feats, feats_lens, after_block)
+        return hidden, lens, inter
+
+    def ctc_loss(
+        self, hidden: Tensor, lens: Tensor, inter: list[Tensor], tokens: Tensor, tokens_lens: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """(the CTC loss to train on, the final block's CTC loss): with intermediate CTC the first is ``(1 - w) *
+        final + w * mean(intermediate)``, ``w = model.interctc_weight``; without, both are the final one."""
+        final = self.ctc.loss(hidden, lens, tokens, tokens_lens)
+        if not inter:
+            return final, final
+        mid = torch.stack(
+            [self.ctc.loss_from_log_probs(lp, lens, tokens, tokens_lens) for lp in inter]
+        ).mean()
+        w = self.cfg.interctc_weight
+        return (1 - w) * final + w * mid, final
 
     def forward(
         self, feats: Tensor, feats_lens: Tensor, tokens: Tensor, tokens_lens: Tensor, ctc_only: bool = False
@@ -83,15 +124,16 @@ class Paraformer(nn.Module):
             ``loss`` (the weighted total to back-propagate), ``ce``, ``mae``, ``ctc`` (when enabled), ``mae_ts``
             (when the timestamp head is enabled), ``acc`` (decoder token accuracy, no gradient), all scalars. In
             eval mode the glancing sampler is off, so ``acc`` is the accuracy on acoustic embeddings alone.
-            With ``ctc_only``: ``loss`` = ``ctc`` only.
+            With ``ctc_only``: ``loss`` = the CTC loss only. ``ctc`` is always the final block's CTC loss; with
+            ``model.interctc_layers`` the loss trained on mixes in the intermediate ones (:meth:`ctc_loss`).
         """
         cfg = self.cfg
-        hidden, lens = self.encode(feats, feats_lens)
+        hidden, lens, inter = self.encode_intermediate(feats, feats_lens)
         if ctc_only:
             if self.ctc is None:
                 raise ValueError("ctc_only needs the CTC head (model.ctc_weight > 0)")
-            ctc = self.ctc.loss(hidden, lens, tokens, tokens_lens)
-            return {"ctc": ctc, "loss": ctc}
+            ctc, final = self.ctc_loss(hidden, lens, inter, tokens, tokens_lens)
+            return {"ctc": final, "loss": ctc}
         pred = self.predictor(hidden, lens, tokens_lens)
         u = pred.embeds.shape[1]
         targets = tokens[:, :u]
@@ -116,8 +158,7 @@ class Paraformer(nn.Module):
         losses = {"ce": ce, "mae": mae}
         total = ce + cfg.predictor_weight * mae
         if self.ctc is not None:
-            ctc = self.ctc.loss(hidden, lens, tokens, tokens_lens)
-            losses["ctc"] = ctc
+            ctc, losses["ctc"] = self.ctc_loss(hidden, lens, inter, tokens, tokens_lens)
             total = (1 - cfg.ctc_weight) * total + cfg.ctc_weight * ctc
         if self.timestamp is not None:
             ts_alphas, _ = self.timestamp(hidden, lens)

@@ -10,6 +10,7 @@ instead of a first block whose input size differs from the rest.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from torch import Tensor, nn
 
@@ -83,10 +84,20 @@ class SanmEncoder(nn.Module):
         self.norm = nn.LayerNorm(cfg.d_model)
         self.output_dim = cfg.d_model
 
-    def forward(self, feats: Tensor, lens: Tensor) -> tuple[Tensor, Tensor]:
-        """Args: feats float [B, T, input_dim]; lens int64 [B]. Returns (float [B, T, D] zero on padding, lens)."""
+    def forward(
+        self, feats: Tensor, lens: Tensor, after_block: Callable[[int, Tensor], Tensor] | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Args: feats float [B, T, input_dim]; lens int64 [B]; ``after_block(i, x)`` (optional) is called with each
+        block's 1-based index and output and returns the next block's input (intermediate CTC). Returns (float
+        [B, T, D] zero on padding, lens)."""
         mask = lengths_to_mask(lens, feats.shape[1])
         x = self.input(feats)
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers, start=1):
             x = layer(x, mask)
+            if after_block is not None and i < len(self.layers):
+                x = after_block(i, x)
         return self.norm(x) * mask[:, :, None].to(x.dtype), lens
+
+    def intermediate_norm(self, x: Tensor) -> Tensor:
+        """A block's output as the final output would be normalized (for an intermediate CTC)."""
+        return self.norm(x)

@@ -10,6 +10,7 @@ from asr.errors import InputError
 from asr.models import ExperimentConfig, Paraformer, count_parameters, load_config, save_config
 from asr.models.config import DecoderConfig, config_from_dict, config_to_dict
 from asr.models.decoder import ParaformerDecoder, glancing_sample
+from asr.models.masks import lengths_to_mask
 
 V = 30
 
@@ -184,3 +185,67 @@ def test_recipe_configs_resolve():
     assert len(confs) >= 4
     for conf in confs:
         load_config(conf)
+
+
+def interctc_model(kind, conditioning, seed=0):
+    cfg = small_cfg(kind, ctc=0.5)
+    cfg.model.encoder.num_layers = 3
+    cfg.model.interctc_layers = [1, 2]
+    cfg.model.interctc_weight = 0.4
+    cfg.model.interctc_conditioning = conditioning
+    torch.manual_seed(seed)
+    return Paraformer(cfg.model, V).eval()
+
+
+@pytest.mark.parametrize("kind", ["conformer", "san_m"])
+@pytest.mark.parametrize("conditioning", [False, True])
+def test_intermediate_ctc_loss_and_self_conditioning(kind, conditioning):
+    """The intermediate CTC losses are the CTC head on blocks 1 and 2 (run here block by block), mixed as
+    (1 - w) * final + w * mean; with self-conditioning their posteriors, projected, join the next block's input,
+    and ``encode`` (what inference calls) applies it too."""
+    model = interctc_model(kind, conditioning)
+    feats, lens, tokens, tlens = batch(torch.Generator().manual_seed(2))
+    enc = model.encoder
+    mask = lengths_to_mask(lens, feats.shape[1])
+    x = enc.input(feats)
+    mids = []
+    for i, layer in enumerate(enc.layers, start=1):
+        x = layer(x, mask)
+        if i < 3:
+            lp = model.ctc(enc.intermediate_norm(x))
+            mids.append(model.ctc.loss_from_log_probs(lp, lens, tokens, tlens))
+            if conditioning:
+                x = x + model.interctc_cond(lp.exp())
+    hidden = (enc.norm(x) if kind == "san_m" else x) * mask[:, :, None]
+    torch.testing.assert_close(model.encode(feats, lens)[0], hidden)
+    final = model.ctc.loss(hidden, lens, tokens, tlens)
+    out = model(feats, lens, tokens, tlens, ctc_only=True)
+    torch.testing.assert_close(out["ctc"], final)
+    torch.testing.assert_close(out["loss"], 0.6 * final + 0.4 * (mids[0] + mids[1]) / 2)
+    assert (model.interctc_cond is not None) == conditioning
+    # without conditioning the intermediate CTC changes the loss, not the encoder's output
+    plain = Paraformer(small_cfg(kind, ctc=0.5).model, V)
+    assert "interctc_cond.weight" not in plain.state_dict()
+
+
+def test_intermediate_ctc_config_errors(tmp_path):
+    bad = {
+        "a.yaml": (
+            "model:\n  ctc_weight: 0.5\n  interctc_layers: [4]\n",
+            r"interctc_layers=\[4\]: distinct blocks",
+        ),
+        "b.yaml": ("model:\n  ctc_weight: 0.5\n  interctc_layers: [2, 2]\n", "distinct blocks in 1..3"),
+        "c.yaml": ("model:\n  ctc_weight: 0.0\n  interctc_layers: [2]\n", "needs the CTC head"),
+        "d.yaml": (
+            "model:\n  ctc_weight: 0.5\n  interctc_conditioning: true\n",
+            "needs model.interctc_layers",
+        ),
+        "e.yaml": (
+            "model:\n  ctc_weight: 0.5\n  interctc_layers: [2]\n  interctc_weight: 1.0\n",
+            r"in \(0, 1\)",
+        ),
+    }
+    for name, (text, message) in bad.items():
+        (tmp_path / name).write_text("base: tiny\n" + text)
+        with pytest.raises(InputError, match=f"{name}.*{message}"):
+            load_config(tmp_path / name)
