@@ -153,7 +153,7 @@ def ctc_loss(
 
     Args:
         log_probs: float [T, B, V] log-softmax output.
-        targets: int64 [B, U], padded with any value >= 0 beyond each target length.
+        targets: int64 [B, U], padded with any value beyond each target length.
         input_lengths, target_lengths: int64 [B].
         blank: Blank id; the numba path supports 0 only (others go to ``F.ctc_loss``).
         reduction: ``"none"`` ([B]), ``"sum"`` or ``"mean"`` (each loss divided by its target length, then averaged,
@@ -162,6 +162,9 @@ def ctc_loss(
 
     Returns:
         The loss, as ``F.ctc_loss`` would return it.
+
+    Raises:
+        ValueError: lengths outside the tensors (which ``F.ctc_loss`` refuses too).
     """
     if log_probs.device.type != "cpu" or blank != 0 or targets.dim() != 2:
         return F.ctc_loss(
@@ -173,12 +176,22 @@ def ctc_loss(
             reduction=reduction,
             zero_infinity=zero_infinity,
         )
-    n_b = log_probs.shape[1]
+    n_t, n_b = log_probs.shape[:2]
     max_u = targets.shape[1]
+    in_lens = torch.as_tensor(input_lengths, dtype=torch.int64).cpu()
+    tgt_lens = torch.as_tensor(target_lengths, dtype=torch.int64).cpu()
+    # the compiled recursions do not check bounds: refuse what F.ctc_loss refuses
+    if in_lens.shape != (n_b,) or tgt_lens.shape != (n_b,) or targets.shape[0] != n_b:
+        raise ValueError(
+            f"ctc_loss: batch of {n_b} but input_lengths {tuple(in_lens.shape)}, target_lengths "
+            f"{tuple(tgt_lens.shape)}, targets {tuple(targets.shape)}"
+        )
+    if n_b and (int(in_lens.min()) < 0 or int(in_lens.max()) > n_t):
+        raise ValueError(f"ctc_loss: input_lengths must be in 0..{n_t} (the frames of log_probs)")
+    if n_b and (int(tgt_lens.min()) < 0 or int(tgt_lens.max()) > max_u):
+        raise ValueError(f"ctc_loss: target_lengths must be in 0..{max_u} (the columns of targets)")
     ext = torch.zeros(n_b, 2 * max_u + 1, dtype=torch.int64)
-    ext[:, 1::2] = targets.to(torch.int64)
-    in_lens = input_lengths.to(torch.int64).cpu()
-    tgt_lens = target_lengths.to(torch.int64).cpu()
+    ext[:, 1::2] = targets.to(torch.int64).clamp(min=0)  # padding beyond a target's length is never read
     lpe = log_probs.gather(2, ext.unsqueeze(0).expand(log_probs.shape[0], -1, -1))
     nll = _GatheredCtc.apply(lpe, ext, in_lens, 2 * tgt_lens + 1, zero_infinity)
     if reduction == "none":

@@ -96,9 +96,22 @@ def test_infeasible_utterance_zero_or_inf():
     kept = ctc_loss(logp, targets, in_lens, tgt_lens, reduction="none", zero_infinity=False).detach()
     assert math.isinf(float(kept[0])) and math.isfinite(float(kept[1]))
     zeroed = ctc_loss(logp, targets, in_lens, tgt_lens, reduction="none", zero_infinity=True)
-    assert float(zeroed[0]) == 0.0
+    assert float(zeroed[0].detach()) == 0.0
     zeroed.sum().backward()
     assert torch.all(logp.grad[:, 0] == 0) and torch.any(logp.grad[:, 1] != 0)
+
+
+def test_lengths_outside_the_tensors_are_errors():
+    logp = torch.randn(4, 2, 3).log_softmax(-1)
+    targets = torch.tensor([[1, 2], [2, -1]])  # -1 padding beyond the second target's length is fine
+    ok = ctc_loss(logp, targets, torch.tensor([4, 3]), torch.tensor([2, 1]), reduction="none")
+    assert torch.isfinite(ok).all()
+    with pytest.raises(ValueError, match="input_lengths must be in 0..4"):
+        ctc_loss(logp, targets, torch.tensor([5, 3]), torch.tensor([2, 1]))
+    with pytest.raises(ValueError, match="target_lengths must be in 0..2"):
+        ctc_loss(logp, targets, torch.tensor([4, 3]), torch.tensor([3, 1]))
+    with pytest.raises(ValueError, match="batch of 2"):
+        ctc_loss(logp, targets, torch.tensor([4]), torch.tensor([2, 1]))
 
 
 def test_unknown_reduction_is_an_error():
