@@ -81,10 +81,12 @@ def list_epoch_checkpoints(exp_dir: str | os.PathLike) -> list[Path]:
 
 
 def untrained_keys(state: dict, previous: dict) -> set[str]:
-    """Keys whose tensor in ``state`` is bit-identical to ``previous``'s (the epoch between them did not train
-    it)."""
+    """Keys of floating-point tensors in ``state`` bit-identical to ``previous``'s (the epoch between them did not
+    train them)."""
     return {
-        k for k, t in state.items() if k in previous and previous[k].shape == t.shape and previous[k].equal(t)
+        k
+        for k, t in state.items()
+        if t.is_floating_point() and k in previous and previous[k].shape == t.shape and previous[k].equal(t)
     }
 
 
@@ -133,21 +135,22 @@ def average_checkpoints(
         chosen = files[-num:]
         default = exp_dir / f"avg_{num}.pt"
     states = [load_model_state(p)[0] for p in chosen]
+    loaded = dict(zip(chosen, states, strict=True))  # the previous epoch is often one of the chosen
     untrained = []
     for p, state in zip(chosen, states, strict=True):
         previous = exp_dir / f"epoch_{int(p.stem.split('_')[1]) - 1}.pt"
-        untrained.append(
-            untrained_keys(state, load_model_state(previous, mmap=True)[0]) if previous.exists() else set()
-        )
+        if previous in loaded:
+            untrained.append(untrained_keys(state, loaded[previous]))
+        elif previous.exists():
+            untrained.append(untrained_keys(state, load_model_state(previous, mmap=True)[0]))
+        else:
+            untrained.append(set())
     avg = average_state_dicts(states, untrained)
     target = Path(out) if out else default
     meta = {"averaged": [p.name for p in chosen]}
-    partial = sorted({k for keys in untrained for k in keys if k in avg})
-    if partial:
-        # tensors averaged over fewer epochs than chosen (not trained in some of them)
-        meta["untrained_in"] = {
-            p.name: len(keys & set(partial)) for p, keys in zip(chosen, untrained, strict=True) if keys
-        }
+    if any(untrained):
+        # per chosen file, the tensors it did not train (averaged over the other epochs)
+        meta["untrained_in"] = {p.name: len(keys) for p, keys in zip(chosen, untrained, strict=True) if keys}
     if best_by:
         meta["best_by"] = best_by
     save_model_file(target, avg, meta)
