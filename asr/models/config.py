@@ -151,6 +151,10 @@ class ModelConfig:
         interctc_conditioning: Self-conditioned CTC (Nozaki and Komatsu, Interspeech 2021): each intermediate
             block's output gets ``Linear(V -> D)`` of its CTC posteriors added before the next block, in training
             and inference alike.
+        interctc_vocab: 0: the intermediate CTC shares the final CTC head and its vocabulary. N > 0: hierarchical
+            conditional CTC (Higuchi et al., ICASSP 2022): the intermediate blocks get their own head over an
+            N-symbol subword vocabulary derived from tokens.txt (its characters and first BPE merges,
+            ``asr/models/interctc.py``), targets spelled in it; a smaller head and conditioning projection.
         predictor_weight: Weight of the quantity (MAE) loss.
         lsm_weight: Label smoothing of the decoder CE loss.
     """
@@ -163,6 +167,7 @@ class ModelConfig:
     interctc_layers: list[int] = field(default_factory=list)
     interctc_weight: float = 0.5
     interctc_conditioning: bool = False
+    interctc_vocab: int = 0
     predictor_weight: float = 1.0
     lsm_weight: float = 0.1
 
@@ -465,8 +470,14 @@ def validate_config(cfg: ExperimentConfig, path: str | os.PathLike | None = None
             )
         if not 0.0 < m.interctc_weight < 1.0:
             raise InputError(path, None, f"model.interctc_weight={m.interctc_weight} must be in (0, 1)")
+        if m.interctc_vocab != 0 and m.interctc_vocab < 3:
+            raise InputError(
+                path, None, f"model.interctc_vocab={m.interctc_vocab}: 0 (share the CTC head) or at least 3"
+            )
     elif m.interctc_conditioning:
         raise InputError(path, None, "model.interctc_conditioning needs model.interctc_layers")
+    elif m.interctc_vocab:
+        raise InputError(path, None, "model.interctc_vocab needs model.interctc_layers")
 
 
 def save_config(cfg: ExperimentConfig, path: str | os.PathLike) -> None:

@@ -21,6 +21,7 @@ from asr.models.config import ModelConfig
 from asr.models.conformer import ConformerEncoder
 from asr.models.ctc import CtcHead
 from asr.models.decoder import ParaformerDecoder, glancing_sample
+from asr.models.interctc import SubwordMap
 from asr.models.predictor import CifPredictor
 from asr.models.san_m import SanmEncoder
 from asr.models.timestamp import TimestampPredictor
@@ -63,10 +64,29 @@ class Paraformer(nn.Module):
         self.ctc = CtcHead(d, vocab_size) if cfg.ctc_weight > 0 else None
         self.timestamp = TimestampPredictor(d, cfg.timestamp) if cfg.timestamp.enabled else None
         self.interctc_layers = frozenset(cfg.interctc_layers) if self.ctc is not None else frozenset()
+        # hierarchical conditional CTC: the intermediate blocks' own head over a derived, smaller vocabulary
+        aux = cfg.interctc_vocab if self.interctc_layers else 0
+        self.interctc_head = CtcHead(d, aux) if aux > 0 else None
         # self-conditioned CTC: intermediate posteriors back into the encoder's width
         self.interctc_cond = (
-            nn.Linear(vocab_size, d) if self.interctc_layers and cfg.interctc_conditioning else None
+            nn.Linear(aux or vocab_size, d) if self.interctc_layers and cfg.interctc_conditioning else None
         )
+        self.interctc_map: SubwordMap | None = (
+            None  # set by bind_symbols; training with interctc_head needs it
+        )
+
+    def bind_symbols(self, symbols: list[str]) -> None:
+        """Give the model tokens.txt's symbols, from which :attr:`interctc_head`'s vocabulary and the spelling of
+        targets in it are derived (``model.interctc_vocab``; :mod:`asr.models.interctc`). Training needs it, and
+        only then; inference does not. No-op without that head.
+
+        Raises:
+            ValueError: ``len(symbols)`` is not the model's vocabulary, or cannot provide ``interctc_vocab``.
+        """
+        if len(symbols) != self.vocab_size:
+            raise ValueError(f"{len(symbols)} symbols for a model of vocabulary {self.vocab_size}")
+        if self.interctc_head is not None:
+            self.interctc_map = SubwordMap(symbols, self.cfg.interctc_vocab)
 
     def encode(self, feats: Tensor, feats_lens: Tensor) -> tuple[Tensor, Tensor]:
         """float [B, T, input_dim], int64 [B] -> encoder states float [B, T, D], lengths int64 [B]."""
@@ -85,7 +105,7 @@ class Paraformer(nn.Module):
         def after_block(i: int, x: Tensor) -> Tensor:
             if i not in self.interctc_layers:
                 return x
-            log_probs = self.ctc(self.encoder.intermediate_norm(x))
+            log_probs = (self.interctc_head or self.ctc)(self.encoder.intermediate_norm(x))
             inter.append(log_probs)
             if self.interctc_cond is not None:
                 x = x + self.interctc_cond(log_probs.exp().to(x.dtype))
@@ -98,13 +118,20 @@ class Paraformer(nn.Module):
         self, hidden: Tensor, lens: Tensor, inter: list[Tensor], tokens: Tensor, tokens_lens: Tensor
     ) -> tuple[Tensor, Tensor]:
         """(the CTC loss to train on, the final block's CTC loss): with intermediate CTC the first is ``(1 - w) *
-        final + w * mean(intermediate)``, ``w = model.interctc_weight``; without, both are the final one."""
+        final + w * mean(intermediate)``, ``w = model.interctc_weight``; without, both are the final one. With
+        ``model.interctc_vocab`` the intermediate losses are against the targets spelled in the derived vocabulary."""
         final = self.ctc.loss(hidden, lens, tokens, tokens_lens)
         if not inter:
             return final, final
-        mid = torch.stack(
-            [self.ctc.loss_from_log_probs(lp, lens, tokens, tokens_lens) for lp in inter]
-        ).mean()
+        head = self.ctc
+        if self.interctc_head is not None:
+            if self.interctc_map is None:
+                raise RuntimeError(
+                    "model.interctc_vocab: call bind_symbols(tokens.txt symbols) before training"
+                )
+            head = self.interctc_head
+            tokens, tokens_lens = self.interctc_map(tokens, tokens_lens)
+        mid = torch.stack([head.loss_from_log_probs(lp, lens, tokens, tokens_lens) for lp in inter]).mean()
         w = self.cfg.interctc_weight
         return (1 - w) * final + w * mid, final
 

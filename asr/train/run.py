@@ -140,6 +140,23 @@ def _ensure_cmvn(cmvn_path: Path, train_set, cfg, dist_info, device, progress: b
         dist.barrier()
 
 
+def _bind_symbols(model, symbols: list[str], exp: Path, is_main: bool) -> None:
+    """Derive the intermediate CTC vocabulary of ``model.interctc_vocab`` from tokens.txt (a clear error when it
+    cannot) and, on the main rank, write it to ``EXP_DIR/interctc_tokens.txt`` for inspection."""
+    from asr.data.atomic import atomic_write
+
+    try:
+        model.bind_symbols(symbols)
+    except ValueError as e:
+        raise CifstError(
+            f"{exp / 'config.yaml'}: model.interctc_vocab with {exp / 'tokens.txt'}: {e}"
+        ) from None
+    if model.interctc_map is not None and is_main:
+        with atomic_write(exp / "interctc_tokens.txt") as f:
+            for j, sym in enumerate(model.interctc_map.symbols):
+                f.write(f"{sym} {j}\n")
+
+
 def train_experiment(req: TrainRequest) -> int:
     """Run a whole training job (one rank of it under torchrun). Returns the exit code."""
     import torch
@@ -203,6 +220,7 @@ def train_experiment(req: TrainRequest) -> int:
         dev_src = LoaderSource(dev_items, dev_sampler, collate_asr, tcfg.num_workers)
     vocab = len(tokenizer.symbols)
     model = Paraformer(cfg.model, vocab)
+    _bind_symbols(model, [tokenizer.symbols.symbol(i) for i in range(vocab)], exp, dist_info.is_main)
     frontend = build_frontend(cfg, cmvn_path)
     if dist_info.is_main:
         LOG.info(

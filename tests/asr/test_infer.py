@@ -245,3 +245,41 @@ def test_ctc_head_writes_frame_posteriors_and_the_ctc_best_path(exp, tmp_path, c
     capsys.readouterr()
     assert main(args + ["--head", "ctc"]) == 1
     assert "ctc_weight" in capsys.readouterr().err
+
+
+def test_hierarchical_interctc_trains_writes_its_vocabulary_and_infers(exp, tmp_path, capsys):
+    """``model.interctc_vocab``: `cifst train` derives the intermediate vocabulary from the tokenizer and writes it
+    to interctc_tokens.txt; `cifst infer` runs the conditioned encoder without it; a size tokens.txt cannot provide
+    is an error naming config.yaml and tokens.txt, not a traceback."""
+    root, _, dev = exp
+    cfg = tiny_config()
+    cfg.model.encoder.num_layers = 2
+    cfg.model.interctc_layers = [1]
+    cfg.model.interctc_conditioning = True
+    cfg.model.interctc_vocab = 5
+    cfg.train.epochs = 1
+    save_config(cfg, tmp_path / "conf.yaml")
+    symbols = load_tokenizer(exp[1]).symbols
+    plain = [symbols.symbol(i) for i in range(1, symbols.max_id + 1) if not symbols.symbol(i).startswith("<")]
+    args = [
+        "train",
+        "--config",
+        str(tmp_path / "conf.yaml"),
+        "--train-data",
+        str(root / "data0"),
+        "--tokenizer",
+    ]
+    args += [str(root / "lang"), "--device", "cpu", "--no-progress"]
+    assert main(args + [str(tmp_path / "hc")]) == 0
+    lines = (tmp_path / "hc" / "interctc_tokens.txt").read_text().splitlines()
+    assert lines == [f"{s} {j}" for j, s in enumerate(["<blk>", "<unk>", *plain[:3]])]
+    out = tmp_path / "infer"
+    assert main(["infer", str(tmp_path / "hc"), str(dev), str(out), "--head", "ctc", "--no-progress"]) == 0
+    assert len((out / "text").read_text().splitlines()) == 3
+    cfg.model.interctc_vocab = 3 + len(plain)
+    save_config(cfg, tmp_path / "conf.yaml")
+    capsys.readouterr()
+    assert main(args + [str(tmp_path / "hc2")]) == 1
+    err = capsys.readouterr().err
+    assert "hc2/config.yaml: model.interctc_vocab" in err and "tokens.txt" in err and "must be in 3.." in err
+    assert "Traceback" not in err

@@ -49,7 +49,7 @@ VARIANTS = (
 )
 
 
-def time_variant(cfg, vocab: int, variant: str, batch: tuple, repeat: int) -> float:
+def time_variant(cfg, vocab: int, variant: str, batch: tuple, repeat: int, symbols=None) -> float:
     """Best-of-3 mean milliseconds per update over ``repeat`` updates."""
     cfg = copy.deepcopy(cfg)
     if variant == "no-dropout":
@@ -58,6 +58,8 @@ def time_variant(cfg, vocab: int, variant: str, batch: tuple, repeat: int) -> fl
         cfg.model.decoder.dropout = 0.0
     torch.manual_seed(0)
     model = Paraformer(cfg.model, vocab)
+    if symbols is not None:
+        model.bind_symbols(symbols)
     if variant == "eval":
         model.eval()
     if variant == "compile-encoder":
@@ -94,13 +96,13 @@ def time_variant(cfg, vocab: int, variant: str, batch: tuple, repeat: int) -> fl
     return best
 
 
-def time_variant_ctc(cfg, vocab: int, variant: str, batch: tuple, repeat: int) -> float:
+def time_variant_ctc(cfg, vocab: int, variant: str, batch: tuple, repeat: int, symbols=None) -> float:
     """:func:`time_variant`, with PyTorch's CTC loss put in the CTC head's place for ``torch-ctc``."""
     ours = ctc_module.ctc_loss
     if variant == "torch-ctc":
         ctc_module.ctc_loss = F.ctc_loss
     try:
-        return time_variant(cfg, vocab, variant, batch, repeat)
+        return time_variant(cfg, vocab, variant, batch, repeat, symbols)
     finally:
         ctc_module.ctc_loss = ours
 
@@ -109,6 +111,10 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("config", help="training config (YAML, may use base:)")
     ap.add_argument("--vocab", type=int, default=300, help="tokens.txt size")
+    ap.add_argument(
+        "--tokens",
+        help="a tokens.txt to take the vocabulary from (instead of --vocab); needed by model.interctc_vocab",
+    )
     ap.add_argument("--frames", type=int, default=4000, help="fbank frames per batch (train.max_frames)")
     ap.add_argument("--utt-frames", type=int, default=270, help="fbank frames per utterance (10 ms each)")
     ap.add_argument("--utt-tokens", type=int, default=12, help="tokens per utterance")
@@ -118,6 +124,15 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     cfg = load_config(args.config)
+    symbols = None
+    if args.tokens:
+        with open(args.tokens, encoding="utf-8") as f:
+            symbols = [line.split()[0] for line in f if line.strip()]
+        args.vocab = len(symbols)
+    elif cfg.model.interctc_vocab and cfg.model.interctc_layers:
+        sys.exit(
+            f"{args.config}: model.interctc_vocab derives its vocabulary from a tokens.txt: pass --tokens"
+        )
     n = cfg.frontend.lfr.n
     b = max(1, args.frames // args.utt_frames)
     t, u = lfr_lengths(args.utt_frames, n), args.utt_tokens
@@ -131,10 +146,10 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"{args.config}: batch {b} x {t} LFR frames, {u} tokens, vocab {args.vocab}, {args.threads} thread(s)"
     )
-    base = time_variant(cfg, args.vocab, "as-is", batch, args.repeat)
+    base = time_variant(cfg, args.vocab, "as-is", batch, args.repeat, symbols)
     print(f"as configured: {base:.1f} ms per update")
     for variant in args.variant:
-        ms = time_variant_ctc(cfg, args.vocab, variant, batch, args.repeat)
+        ms = time_variant_ctc(cfg, args.vocab, variant, batch, args.repeat, symbols)
         print(f"{variant}: {ms:.1f} ms per update, x{base / ms:.2f} the updates per second")
 
 

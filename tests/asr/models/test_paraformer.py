@@ -244,8 +244,99 @@ def test_intermediate_ctc_config_errors(tmp_path):
             "model:\n  ctc_weight: 0.5\n  interctc_layers: [2]\n  interctc_weight: 1.0\n",
             r"in \(0, 1\)",
         ),
+        "f.yaml": (
+            "model:\n  ctc_weight: 0.5\n  interctc_vocab: 100\n",
+            "interctc_vocab needs model.interctc_layers",
+        ),
+        "g.yaml": (
+            "model:\n  ctc_weight: 0.5\n  interctc_layers: [2]\n  interctc_vocab: 2\n",
+            "interctc_vocab=2: 0 .share the CTC head. or at least 3",
+        ),
     }
     for name, (text, message) in bad.items():
         (tmp_path / name).write_text("base: tiny\n" + text)
         with pytest.raises(InputError, match=f"{name}.*{message}"):
             load_config(tmp_path / name)
+
+
+# a tokens.txt of V = 30 symbols: specials, merged pieces, characters
+HC_SYMBOLS = [
+    "<blk>",
+    "<sos/eos>",
+    "<unk>",
+    "▁t",
+    "▁a",
+    "he",
+    "▁the",
+    "in",
+    "▁in",
+    "er",
+    "▁s",
+    "on",
+    "▁c",
+    "at",
+]
+HC_SYMBOLS += ["▁", "e", "t", "a", "o", "i", "n", "r", "s", "h", "l", "d", "c", "u", "m", "f"]
+
+
+@pytest.mark.parametrize("kind", ["conformer", "san_m"])
+def test_hierarchical_conditional_ctc(kind):
+    """With ``model.interctc_vocab`` the intermediate blocks have their own smaller head, trained against the
+    targets spelled in the derived vocabulary, and condition the next block through ``Linear(K -> D)``; inference
+    needs no symbols."""
+    from asr.models.interctc import subword_hierarchy
+
+    assert len(HC_SYMBOLS) == V
+    cfg = small_cfg(kind, ctc=0.5)
+    cfg.model.encoder.num_layers = 3
+    cfg.model.interctc_layers = [1]
+    cfg.model.interctc_weight = 0.25
+    cfg.model.interctc_conditioning = True
+    cfg.model.interctc_vocab = 20
+    torch.manual_seed(0)
+    model = Paraformer(cfg.model, V).eval()
+    assert model.interctc_head.proj.out_features == 20 and model.interctc_cond.in_features == 20
+    feats, lens, tokens, tlens = batch(torch.Generator().manual_seed(2))
+    tokens = tokens.clamp(min=3)  # no specials
+    tokens[1, 4:] = -1
+    tokens[2, 2:] = -1
+    with pytest.raises(RuntimeError, match="bind_symbols"):
+        model(feats, lens, tokens, tlens, ctc_only=True)
+    with pytest.raises(ValueError, match="29 symbols for a model of vocabulary 30"):
+        model.bind_symbols(HC_SYMBOLS[:-1])
+    model.bind_symbols(HC_SYMBOLS)
+    aux, spelling = subword_hierarchy(HC_SYMBOLS, 20)
+    assert model.interctc_map.symbols == aux
+    # block by block
+    enc = model.encoder
+    mask = lengths_to_mask(lens, feats.shape[1])
+    x = enc.input(feats)
+    for i, layer in enumerate(enc.layers, start=1):
+        x = layer(x, mask)
+        if i == 1:
+            lp = model.interctc_head(enc.intermediate_norm(x))
+            assert lp.shape[-1] == 20
+            spelled = [[j for v in tokens[b, : tlens[b]].tolist() for j in spelling[v]] for b in range(3)]
+            aux_t = torch.full((3, max(map(len, spelled))), -1)
+            for b, sp in enumerate(spelled):
+                aux_t[b, : len(sp)] = torch.tensor(sp)
+            aux_l = torch.tensor([len(sp) for sp in spelled])
+            assert (aux_l > tlens).any()  # some tokens are spelled in several pieces
+            mid = model.interctc_head.loss_from_log_probs(lp, lens, aux_t, aux_l)
+            x = x + model.interctc_cond(lp.exp())
+    hidden = (enc.norm(x) if kind == "san_m" else x) * mask[:, :, None]
+    torch.testing.assert_close(model.encode(feats, lens)[0], hidden)
+    final = model.ctc.loss(hidden, lens, tokens, tlens)
+    out = model(feats, lens, tokens, tlens, ctc_only=True)
+    torch.testing.assert_close(out["ctc"], final)
+    torch.testing.assert_close(out["loss"], 0.75 * final + 0.25 * mid)
+    # trains end to end, the intermediate head included
+    model.train()
+    out = model(feats, lens, tokens, tlens)
+    out["loss"].backward()
+    assert model.interctc_head.proj.weight.grad.abs().sum() > 0
+    # a fresh model of the same config loads the weights and recognizes without symbols
+    fresh = Paraformer(cfg.model, V).eval()
+    fresh.load_state_dict(model.state_dict())
+    torch.testing.assert_close(fresh.encode(feats, lens)[0], model.eval().encode(feats, lens)[0])
+    assert fresh.recognize(feats, lens).log_probs.shape[0] == 3

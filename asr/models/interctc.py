@@ -1,0 +1,149 @@
+"""A coarser subword vocabulary for the intermediate CTC of hierarchical conditional CTC, derived from the model's own
+tokens.txt, and the mapping of token targets into it.
+
+Hierarchical conditional CTC (Higuchi et al., "Hierarchical conditional end-to-end ASR with CTC and multi-granular
+subword units", ICASSP 2022) trains the intermediate CTC of a self-conditioned encoder on a smaller subword
+vocabulary than the final CTC: the lower blocks predict short pieces, the upper ones condition on them and predict
+the full ones. Here the smaller vocabulary needs no second tokenizer: a sentencepiece BPE ``tokens.txt`` lists the
+merged pieces in merge order, so its first merges, with the single characters, are what a BPE model of that size
+trained on the same text would hold, and a token's spelling in it is the BPE segmentation of the token's string with
+those merges (the lowest-ranked adjacent pair merged first, as sentencepiece encodes). For other vocabularies
+(characters, unigram) the same rule gives a deterministic segmentation, in id order.
+
+The derived vocabulary, of ``size`` symbols: ``<blk>`` (0), ``<unk>`` (1), the single-character tokens (in id
+order), then the multi-character tokens in id order until ``size`` is reached. Special tokens (``<...>``) map to
+``<unk>``; characters left out of a small vocabulary map to ``<unk>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+__all__ = ["subword_hierarchy", "map_targets", "SubwordMap"]
+
+BLANK = "<blk>"
+UNK = "<unk>"
+
+
+def _special(sym: str) -> bool:
+    return len(sym) > 2 and sym.startswith("<") and sym.endswith(">")
+
+
+def subword_hierarchy(symbols: Sequence[str], size: int) -> tuple[list[str], list[list[int]]]:
+    """Derive the coarser vocabulary and every token's spelling in it.
+
+    Args:
+        symbols: The model's tokens.txt symbols by id (id 0 = the blank).
+        size: Symbols in the derived vocabulary, blank and ``<unk>`` included (>= 3).
+
+    Returns:
+        ``(aux_symbols, spelling)``: ``aux_symbols[j]`` is derived symbol ``j``; ``spelling[v]`` the derived ids
+        of token ``v`` (empty for the blank).
+
+    Raises:
+        ValueError: ``size`` below 3 or above what ``symbols`` can provide (2 + its non-special tokens).
+    """
+    plain = [(i, s) for i, s in enumerate(symbols) if i > 0 and not _special(s)]
+    if size < 3 or size > 2 + len(plain):
+        raise ValueError(
+            f"a derived intermediate vocabulary of {size} symbols: must be in 3..{2 + len(plain)} "
+            f"(<blk>, <unk> and the {len(plain)} non-special tokens of tokens.txt)"
+        )
+    chars = [s for _, s in plain if len(s) == 1]
+    merged = [s for _, s in plain if len(s) > 1]
+    room = size - 2
+    aux = [BLANK, UNK] + chars[:room]
+    aux += merged[: max(0, room - len(chars))]
+    aux_id = {s: j for j, s in enumerate(aux)}
+    rank = {s: r for r, s in enumerate(aux[2:]) if len(s) > 1}  # merged pieces, lowest id first
+    spelling: list[list[int]] = []
+    for i, sym in enumerate(symbols):
+        if i == 0:
+            spelling.append([])
+        elif _special(sym):
+            spelling.append([1])
+        else:
+            spelling.append([aux_id.get(p, 1) for p in _segment(sym, rank)])
+    return aux, spelling
+
+
+def _segment(word: str, rank: dict[str, int]) -> list[str]:
+    """BPE segmentation of ``word``: start from its characters, merge the adjacent pair whose concatenation has
+    the lowest rank until none is in ``rank``."""
+    parts = list(word)
+    while len(parts) > 1:
+        best = None
+        for k in range(len(parts) - 1):
+            r = rank.get(parts[k] + parts[k + 1])
+            if r is not None and (best is None or r < best[0]):
+                best = (r, k)
+        if best is None:
+            break
+        k = best[1]
+        parts[k : k + 2] = [parts[k] + parts[k + 1]]
+    return parts
+
+
+class SubwordMap:
+    """Token spellings in the derived vocabulary as tensors, for :func:`map_targets`.
+
+    Args:
+        symbols: tokens.txt symbols by id.
+        size: Derived vocabulary size (:func:`subword_hierarchy`).
+
+    Attributes:
+        symbols: The derived vocabulary.
+        table: int64 [V, L] derived ids of each token's spelling, -1 padded.
+        lens: int64 [V] spelling lengths.
+    """
+
+    def __init__(self, symbols: Sequence[str], size: int):
+        self.symbols, spelling = subword_hierarchy(symbols, size)
+        width = max(1, max(len(s) for s in spelling))
+        self.table = torch.full((len(spelling), width), -1, dtype=torch.int64)
+        for v, s in enumerate(spelling):
+            self.table[v, : len(s)] = torch.tensor(s, dtype=torch.int64)
+        self.lens = torch.tensor([len(s) for s in spelling], dtype=torch.int64)
+
+    def to(self, device: torch.device) -> SubwordMap:
+        """Move the tables (in place); returns self."""
+        self.table = self.table.to(device)
+        self.lens = self.lens.to(device)
+        return self
+
+    def __call__(self, tokens: Tensor, tokens_lens: Tensor) -> tuple[Tensor, Tensor]:
+        """:func:`map_targets` with these tables."""
+        if self.table.device != tokens.device:
+            self.to(tokens.device)
+        return map_targets(tokens, tokens_lens, self.table)
+
+
+def map_targets(tokens: Tensor, tokens_lens: Tensor, table: Tensor) -> tuple[Tensor, Tensor]:
+    """Spell token targets in the derived vocabulary.
+
+    Args:
+        tokens: int64 [B, U] token ids, padded (any value past ``tokens_lens``, e.g. -1).
+        tokens_lens: int64 [B].
+        table: int64 [V, L] spellings, -1 padded (:class:`SubwordMap`).
+
+    Returns:
+        ``(targets, lens)``: int64 [B, U'] the concatenated spellings, -1 padded; int64 [B] their lengths.
+    """
+    b, u = tokens.shape
+    if u == 0 or b == 0:
+        return tokens.new_full((b, 0), -1), tokens_lens.new_zeros(b)
+    valid_tok = torch.arange(u, device=tokens.device)[None, :] < tokens_lens[:, None]
+    rows = table[tokens.clamp(min=0) * valid_tok]  # [B, U, L]
+    valid = valid_tok[..., None] & (rows >= 0)
+    flat = rows.reshape(b, -1)
+    vflat = valid.reshape(b, -1)
+    lens = vflat.sum(1)
+    # stable compaction: the valid entries of each row first, in order
+    order = torch.argsort((~vflat).to(torch.int8), dim=1, stable=True)
+    width = int(lens.max())
+    packed = flat.gather(1, order)[:, :width]
+    pad = torch.arange(width, device=tokens.device)[None, :] >= lens[:, None]
+    return packed.masked_fill(pad, -1), lens
