@@ -60,12 +60,13 @@ def corpus_lengths(data_dir: Path, lang_dir: Path, cfg) -> tuple[np.ndarray, np.
 class Updater:
     """One model and optimizer; ``time(batch)`` = seconds of one update on a synthetic batch of those lengths."""
 
-    def __init__(self, cfg, vocab: int, ctc_only: bool):
+    def __init__(self, cfg, symbols: list[str], ctc_only: bool):
         torch.manual_seed(0)
         self.cfg = cfg
-        self.vocab = vocab
+        self.vocab = len(symbols)
         self.ctc_only = ctc_only
-        self.model = Paraformer(cfg.model, vocab)
+        self.model = Paraformer(cfg.model, self.vocab)
+        self.model.bind_symbols(symbols)  # model.interctc_vocab derives its vocabulary from them
         self.opt = make_adamw(self.model, 1e-4, 0.0)
         self.gen = torch.Generator().manual_seed(0)
 
@@ -135,7 +136,7 @@ def _allreduce_worker(rank: int, world: int, port: int, numel: int, repeat: int,
 DDP_VARIANTS = ("no-sync", "default", "bucket-1mb", "fp16", "flat")
 
 
-def _ddp_worker(rank, world, port, config, vocab, ctc_only, variant, steps_by_rank, repeat, out) -> None:
+def _ddp_worker(rank, world, port, config, symbols, ctc_only, variant, steps_by_rank, repeat, out) -> None:
     """One DDP rank: ``repeat`` passes over its steps (``steps_by_rank[rank]``, a list of (frames, tokens) arrays);
     rank 0 puts the best seconds per update."""
     import contextlib
@@ -144,7 +145,7 @@ def _ddp_worker(rank, world, port, config, vocab, ctc_only, variant, steps_by_ra
     from torch import nn
 
     _join_group(rank, world, port)
-    upd = Updater(load_config(config), vocab, ctc_only)
+    upd = Updater(load_config(config), symbols, ctc_only)
     upd.gen.manual_seed(rank)
     kwargs = {"find_unused_parameters": ctc_only}
     if variant == "bucket-1mb":
@@ -238,8 +239,10 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     cfg = load_config(args.config)
     frames, tokens = corpus_lengths(Path(args.data_dir), Path(args.lang_dir), cfg)
-    vocab = load_tokenizer(args.lang_dir).vocab_size
-    upd = Updater(cfg, vocab, args.ctc_only)
+    tok = load_tokenizer(args.lang_dir)
+    symbols = [tok.symbols.symbol(i) for i in range(tok.vocab_size)]
+    vocab = len(symbols)
+    upd = Updater(cfg, symbols, args.ctc_only)
     params = count_parameters(upd.model)
     print(
         f"{args.data_dir}: {len(frames)} utterances, {frames.sum() / 360000:.2f} h; {args.ranks} ranks, "
@@ -285,7 +288,7 @@ def main(argv: list[str] | None = None) -> None:
                 _ddp_worker,
                 args.ranks,
                 args.config,
-                vocab,
+                symbols,
                 args.ctc_only,
                 variant,
                 steps,
