@@ -71,9 +71,8 @@ class Paraformer(nn.Module):
         self.interctc_cond = (
             nn.Linear(aux or vocab_size, d) if self.interctc_layers and cfg.interctc_conditioning else None
         )
-        self.interctc_map: SubwordMap | None = (
-            None  # set by bind_symbols; training with interctc_head needs it
-        )
+        # the targets' spelling in interctc_head's vocabulary: set by bind_symbols, which training needs
+        self.interctc_map: SubwordMap | None = None
 
     def bind_symbols(self, symbols: list[str]) -> None:
         """Give the model tokens.txt's symbols, from which :attr:`interctc_head`'s vocabulary and the spelling of
