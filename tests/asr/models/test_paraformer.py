@@ -187,6 +187,17 @@ def test_recipe_configs_resolve():
         load_config(conf)
 
 
+def finish_blocks(model, kind, x, mask, feats, lens, tokens, tlens):
+    """From the last block's output ``x`` of a block-by-block run: the encoder output (checked against
+    ``encode``), the final CTC loss, and the model's CTC-only losses (their ``ctc`` checked to be that loss)."""
+    hidden = (model.encoder.norm(x) if kind == "san_m" else x) * mask[:, :, None]
+    torch.testing.assert_close(model.encode(feats, lens)[0], hidden)
+    final = model.ctc.loss(hidden, lens, tokens, tlens)
+    out = model(feats, lens, tokens, tlens, ctc_only=True)
+    torch.testing.assert_close(out["ctc"], final)
+    return final, out
+
+
 def interctc_model(kind, conditioning, seed=0):
     cfg = small_cfg(kind, ctc=0.5)
     cfg.model.encoder.num_layers = 3
@@ -216,11 +227,7 @@ def test_intermediate_ctc_loss_and_self_conditioning(kind, conditioning):
             mids.append(model.ctc.loss_from_log_probs(lp, lens, tokens, tlens))
             if conditioning:
                 x = x + model.interctc_cond(lp.exp())
-    hidden = (enc.norm(x) if kind == "san_m" else x) * mask[:, :, None]
-    torch.testing.assert_close(model.encode(feats, lens)[0], hidden)
-    final = model.ctc.loss(hidden, lens, tokens, tlens)
-    out = model(feats, lens, tokens, tlens, ctc_only=True)
-    torch.testing.assert_close(out["ctc"], final)
+    final, out = finish_blocks(model, kind, x, mask, feats, lens, tokens, tlens)
     torch.testing.assert_close(out["loss"], 0.6 * final + 0.4 * (mids[0] + mids[1]) / 2)
     assert (model.interctc_cond is not None) == conditioning
     # without conditioning the intermediate CTC changes the loss, not the encoder's output
@@ -324,11 +331,7 @@ def test_hierarchical_conditional_ctc(kind):
             assert (aux_l > tlens).any()  # some tokens are spelled in several pieces
             mid = model.interctc_head.loss_from_log_probs(lp, lens, aux_t, aux_l)
             x = x + model.interctc_cond(lp.exp())
-    hidden = (enc.norm(x) if kind == "san_m" else x) * mask[:, :, None]
-    torch.testing.assert_close(model.encode(feats, lens)[0], hidden)
-    final = model.ctc.loss(hidden, lens, tokens, tlens)
-    out = model(feats, lens, tokens, tlens, ctc_only=True)
-    torch.testing.assert_close(out["ctc"], final)
+    final, out = finish_blocks(model, kind, x, mask, feats, lens, tokens, tlens)
     torch.testing.assert_close(out["loss"], 0.75 * final + 0.25 * mid)
     # trains end to end, the intermediate head included
     model.train()
