@@ -97,7 +97,6 @@ class SubwordMap:
     Attributes:
         symbols: The derived vocabulary.
         table: int64 [V, L] derived ids of each token's spelling, -1 padded.
-        lens: int64 [V] spelling lengths.
     """
 
     def __init__(self, symbols: Sequence[str], size: int):
@@ -106,12 +105,10 @@ class SubwordMap:
         self.table = torch.full((len(spelling), width), -1, dtype=torch.int64)
         for v, s in enumerate(spelling):
             self.table[v, : len(s)] = torch.tensor(s, dtype=torch.int64)
-        self.lens = torch.tensor([len(s) for s in spelling], dtype=torch.int64)
 
     def to(self, device: torch.device) -> SubwordMap:
-        """Move the tables (in place); returns self."""
+        """Move the table (in place); returns self."""
         self.table = self.table.to(device)
-        self.lens = self.lens.to(device)
         return self
 
     def __call__(self, tokens: Tensor, tokens_lens: Tensor) -> tuple[Tensor, Tensor]:

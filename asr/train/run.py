@@ -220,7 +220,7 @@ def train_experiment(req: TrainRequest) -> int:
         dev_src = LoaderSource(dev_items, dev_sampler, collate_asr, tcfg.num_workers)
     vocab = len(tokenizer.symbols)
     model = Paraformer(cfg.model, vocab)
-    _bind_symbols(model, [tokenizer.symbols.symbol(i) for i in range(vocab)], exp, dist_info.is_main)
+    _bind_symbols(model, tokenizer.symbols.symbols, exp, dist_info.is_main)
     frontend = build_frontend(cfg, cmvn_path)
     if dist_info.is_main:
         LOG.info(

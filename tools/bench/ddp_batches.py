@@ -239,8 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     cfg = load_config(args.config)
     frames, tokens = corpus_lengths(Path(args.data_dir), Path(args.lang_dir), cfg)
-    tok = load_tokenizer(args.lang_dir)
-    symbols = [tok.symbols.symbol(i) for i in range(tok.vocab_size)]
+    symbols = load_tokenizer(args.lang_dir).symbols.symbols
     vocab = len(symbols)
     upd = Updater(cfg, symbols, args.ctc_only)
     params = count_parameters(upd.model)

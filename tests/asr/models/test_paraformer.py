@@ -10,6 +10,7 @@ from asr.errors import InputError
 from asr.models import ExperimentConfig, Paraformer, count_parameters, load_config, save_config
 from asr.models.config import DecoderConfig, config_from_dict, config_to_dict
 from asr.models.decoder import ParaformerDecoder, glancing_sample
+from asr.models.interctc import subword_hierarchy
 from asr.models.masks import lengths_to_mask
 
 V = 30
@@ -291,8 +292,6 @@ def test_hierarchical_conditional_ctc(kind):
     """With ``model.interctc_vocab`` the intermediate blocks have their own smaller head, trained against the
     targets spelled in the derived vocabulary, and condition the next block through ``Linear(K -> D)``; inference
     needs no symbols."""
-    from asr.models.interctc import subword_hierarchy
-
     assert len(HC_SYMBOLS) == V
     cfg = small_cfg(kind, ctc=0.5)
     cfg.model.encoder.num_layers = 3
