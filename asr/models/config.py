@@ -155,6 +155,9 @@ class ModelConfig:
             conditional CTC (Higuchi et al., ICASSP 2022): the intermediate blocks get their own head over an
             N-symbol subword vocabulary derived from tokens.txt (its characters and first BPE merges,
             ``asr/models/interctc.py``), targets spelled in it; a smaller head and conditioning projection.
+        interctc_vocabs: One derived vocabulary size per entry of ``interctc_layers`` (in that order; each at least
+            3), so the levels of the hierarchy can grow with depth (e.g. ``[128, 256, 512]``); each block then has
+            its own head and conditioning projection. Empty: ``interctc_vocab`` for all (one shared head).
         predictor_weight: Weight of the quantity (MAE) loss.
         lsm_weight: Label smoothing of the decoder CE loss.
     """
@@ -168,6 +171,7 @@ class ModelConfig:
     interctc_weight: float = 0.5
     interctc_conditioning: bool = False
     interctc_vocab: int = 0
+    interctc_vocabs: list[int] = field(default_factory=list)
     predictor_weight: float = 1.0
     lsm_weight: float = 0.1
 
@@ -474,10 +478,23 @@ def validate_config(cfg: ExperimentConfig, path: str | os.PathLike | None = None
             raise InputError(
                 path, None, f"model.interctc_vocab={m.interctc_vocab}: 0 (share the CTC head) or at least 3"
             )
+        if m.interctc_vocabs:
+            if m.interctc_vocab:
+                raise InputError(
+                    path, None, "model.interctc_vocab and model.interctc_vocabs: set one of them"
+                )
+            if len(m.interctc_vocabs) != len(m.interctc_layers) or min(m.interctc_vocabs) < 3:
+                raise InputError(
+                    path,
+                    None,
+                    f"model.interctc_vocabs={m.interctc_vocabs}: one size of at least 3 per entry of "
+                    f"model.interctc_layers={m.interctc_layers}",
+                )
     elif m.interctc_conditioning:
         raise InputError(path, None, "model.interctc_conditioning needs model.interctc_layers")
-    elif m.interctc_vocab:
-        raise InputError(path, None, "model.interctc_vocab needs model.interctc_layers")
+    elif m.interctc_vocab or m.interctc_vocabs:
+        key = "interctc_vocab" if m.interctc_vocab else "interctc_vocabs"
+        raise InputError(path, None, f"model.{key} needs model.interctc_layers")
 
 
 def save_config(cfg: ExperimentConfig, path: str | os.PathLike) -> None:

@@ -64,28 +64,54 @@ class Paraformer(nn.Module):
         self.ctc = CtcHead(d, vocab_size) if cfg.ctc_weight > 0 else None
         self.timestamp = TimestampPredictor(d, cfg.timestamp) if cfg.timestamp.enabled else None
         self.interctc_layers = frozenset(cfg.interctc_layers) if self.ctc is not None else frozenset()
-        # hierarchical conditional CTC: the intermediate blocks' own head over a derived, smaller vocabulary
+        # hierarchical conditional CTC: the intermediate blocks' own head over a derived, smaller vocabulary,
+        # one shared (interctc_vocab) or one per block (interctc_vocabs)
         aux = cfg.interctc_vocab if self.interctc_layers else 0
         self.interctc_head = CtcHead(d, aux) if aux > 0 else None
+        vocabs = list(cfg.interctc_vocabs) if self.interctc_layers else []
+        self.interctc_heads = nn.ModuleList(CtcHead(d, k) for k in vocabs) if vocabs else None
         # self-conditioned CTC: intermediate posteriors back into the encoder's width
-        self.interctc_cond = (
-            nn.Linear(aux or vocab_size, d) if self.interctc_layers and cfg.interctc_conditioning else None
-        )
-        # the targets' spelling in interctc_head's vocabulary: set by bind_symbols, which training needs
-        self.interctc_map: SubwordMap | None = None
+        cond = bool(self.interctc_layers) and cfg.interctc_conditioning
+        self.interctc_cond = nn.Linear(aux or vocab_size, d) if cond and not vocabs else None
+        self.interctc_conds = nn.ModuleList(nn.Linear(k, d) for k in vocabs) if cond and vocabs else None
+        # level (position in model.interctc_layers) of each intermediate block
+        self._level = {b: k for k, b in enumerate(cfg.interctc_layers)}
+        # the targets' spelling in each level's vocabulary: set by bind_symbols, which training needs
+        self.interctc_maps: list[SubwordMap] | None = None
+
+    @property
+    def interctc_map(self) -> SubwordMap | None:
+        """The shared derived vocabulary's map (``model.interctc_vocab``), else None."""
+        return self.interctc_maps[0] if self.interctc_maps and self.interctc_head is not None else None
 
     def bind_symbols(self, symbols: list[str]) -> None:
-        """Give the model tokens.txt's symbols, from which :attr:`interctc_head`'s vocabulary and the spelling of
-        targets in it are derived (``model.interctc_vocab``; :mod:`asr.models.interctc`). Training needs it, and
-        only then; inference does not. No-op without that head.
+        """Give the model tokens.txt's symbols, from which the intermediate heads' vocabularies and the spelling of
+        targets in them are derived (``model.interctc_vocab(s)``; :mod:`asr.models.interctc`). Training needs it,
+        and only then; inference does not. No-op without such heads.
 
         Raises:
-            ValueError: ``len(symbols)`` is not the model's vocabulary, or cannot provide ``interctc_vocab``.
+            ValueError: ``len(symbols)`` is not the model's vocabulary, or cannot provide a derived size.
         """
         if len(symbols) != self.vocab_size:
             raise ValueError(f"{len(symbols)} symbols for a model of vocabulary {self.vocab_size}")
         if self.interctc_head is not None:
-            self.interctc_map = SubwordMap(symbols, self.cfg.interctc_vocab)
+            self.interctc_maps = [SubwordMap(symbols, self.cfg.interctc_vocab)]
+        elif self.interctc_heads is not None:
+            by_size: dict[int, SubwordMap] = {}
+            for k in self.cfg.interctc_vocabs:
+                if k not in by_size:
+                    by_size[k] = SubwordMap(symbols, k)
+            self.interctc_maps = [by_size[k] for k in self.cfg.interctc_vocabs]
+
+    def _inter_head(self, level: int) -> CtcHead:
+        if self.interctc_heads is not None:
+            return self.interctc_heads[level]
+        return self.interctc_head or self.ctc
+
+    def _inter_cond(self, level: int) -> nn.Linear | None:
+        if self.interctc_conds is not None:
+            return self.interctc_conds[level]
+        return self.interctc_cond
 
     def encode(self, feats: Tensor, feats_lens: Tensor) -> tuple[Tensor, Tensor]:
         """float [B, T, input_dim], int64 [B] -> encoder states float [B, T, D], lengths int64 [B]."""
@@ -104,10 +130,12 @@ class Paraformer(nn.Module):
         def after_block(i: int, x: Tensor) -> Tensor:
             if i not in self.interctc_layers:
                 return x
-            log_probs = (self.interctc_head or self.ctc)(self.encoder.intermediate_norm(x))
+            level = self._level[i]
+            log_probs = self._inter_head(level)(self.encoder.intermediate_norm(x))
             inter.append(log_probs)
-            if self.interctc_cond is not None:
-                x = x + self.interctc_cond(log_probs.exp().to(x.dtype))
+            cond = self._inter_cond(level)
+            if cond is not None:
+                x = x + cond(log_probs.exp().to(x.dtype))
             return x
 
         hidden, lens = self.encoder(feats, feats_lens, after_block)
@@ -122,15 +150,24 @@ class Paraformer(nn.Module):
         final = self.ctc.loss(hidden, lens, tokens, tokens_lens)
         if not inter:
             return final, final
-        head = self.ctc
-        if self.interctc_head is not None:
-            if self.interctc_map is None:
-                raise RuntimeError(
-                    "model.interctc_vocab: call bind_symbols(tokens.txt symbols) before training"
-                )
-            head = self.interctc_head
-            tokens, tokens_lens = self.interctc_map(tokens, tokens_lens)
-        mid = torch.stack([head.loss_from_log_probs(lp, lens, tokens, tokens_lens) for lp in inter]).mean()
+        hierarchical = self.interctc_head is not None or self.interctc_heads is not None
+        if hierarchical and self.interctc_maps is None:
+            raise RuntimeError(
+                "model.interctc_vocab(s): call bind_symbols(tokens.txt symbols) before training"
+            )
+        # inter is in block order; levels are in model.interctc_layers order
+        levels = [self._level[b] for b in sorted(self.interctc_layers)]
+        mapped: dict[int, tuple[Tensor, Tensor]] = {}
+        losses = []
+        for level, lp in zip(levels, inter, strict=True):
+            targets, targets_lens = tokens, tokens_lens
+            if hierarchical:
+                smap = self.interctc_maps[level if self.interctc_heads is not None else 0]
+                if id(smap) not in mapped:
+                    mapped[id(smap)] = smap(tokens, tokens_lens)
+                targets, targets_lens = mapped[id(smap)]
+            losses.append(self._inter_head(level).loss_from_log_probs(lp, lens, targets, targets_lens))
+        mid = torch.stack(losses).mean()
         w = self.cfg.interctc_weight
         return (1 - w) * final + w * mid, final
 

@@ -141,19 +141,23 @@ def _ensure_cmvn(cmvn_path: Path, train_set, cfg, dist_info, device, progress: b
 
 
 def _bind_symbols(model, symbols: list[str], exp: Path, is_main: bool) -> None:
-    """Derive the intermediate CTC vocabulary of ``model.interctc_vocab`` from tokens.txt (a clear error when it
-    cannot) and, on the main rank, write it to ``EXP_DIR/interctc_tokens.txt`` for inspection."""
+    """Derive the intermediate CTC vocabularies of ``model.interctc_vocab(s)`` from tokens.txt (a clear error when
+    it cannot) and, on the main rank, write them for inspection: ``EXP_DIR/interctc_tokens.txt`` for the shared
+    one, ``EXP_DIR/interctc_tokens_K.txt`` for each size K of ``interctc_vocabs``."""
     from asr.data.atomic import atomic_write
 
+    key = "interctc_vocabs" if model.cfg.interctc_vocabs else "interctc_vocab"
     try:
         model.bind_symbols(symbols)
     except ValueError as e:
-        raise CifstError(
-            f"{exp / 'config.yaml'}: model.interctc_vocab with {exp / 'tokens.txt'}: {e}"
-        ) from None
-    if model.interctc_map is not None and is_main:
-        with atomic_write(exp / "interctc_tokens.txt") as f:
-            for j, sym in enumerate(model.interctc_map.symbols):
+        raise CifstError(f"{exp / 'config.yaml'}: model.{key} with {exp / 'tokens.txt'}: {e}") from None
+    if model.interctc_maps is None or not is_main:
+        return
+    shared = model.interctc_map is not None
+    for smap in {id(m): m for m in model.interctc_maps}.values():
+        name = "interctc_tokens.txt" if shared else f"interctc_tokens_{len(smap.symbols)}.txt"
+        with atomic_write(exp / name) as f:
+            for j, sym in enumerate(smap.symbols):
                 f.write(f"{sym} {j}\n")
 
 

@@ -250,7 +250,7 @@ def test_ctc_head_writes_frame_posteriors_and_the_ctc_best_path(exp, tmp_path, c
 def test_hierarchical_interctc_trains_writes_its_vocabulary_and_infers(exp, tmp_path, capsys):
     """``model.interctc_vocab``: `cifst train` derives the intermediate vocabulary from the tokenizer and writes it
     to interctc_tokens.txt; `cifst infer` runs the conditioned encoder without it; a size tokens.txt cannot provide
-    is an error naming config.yaml and tokens.txt, not a traceback."""
+    is an error naming config.yaml and tokens.txt, not a traceback. The same with ``model.interctc_vocabs``."""
     root, _, dev = exp
     cfg = tiny_config()
     cfg.model.encoder.num_layers = 2
@@ -282,3 +282,24 @@ def test_hierarchical_interctc_trains_writes_its_vocabulary_and_infers(exp, tmp_
     err = capsys.readouterr().err
     assert "hc2/config.yaml: model.interctc_vocab" in err and "tokens.txt" in err and "must be in 3.." in err
     assert "Traceback" not in err
+    # a vocabulary per block (model.interctc_vocabs): one file per size
+    cfg.model.encoder.num_layers = 3
+    cfg.model.interctc_layers = [1, 2]
+    cfg.model.interctc_vocab = 0
+    cfg.model.interctc_vocabs = [4, 5]
+    save_config(cfg, tmp_path / "conf.yaml")
+    assert main(args + [str(tmp_path / "hc3")]) == 0
+    for k in (4, 5):
+        lines = (tmp_path / "hc3" / f"interctc_tokens_{k}.txt").read_text().splitlines()
+        assert lines == [f"{s} {j}" for j, s in enumerate(["<blk>", "<unk>", *plain[: k - 2]])]
+    assert not (tmp_path / "hc3" / "interctc_tokens.txt").exists()
+    out = tmp_path / "infer3"
+    assert main(["infer", str(tmp_path / "hc3"), str(dev), str(out), "--head", "ctc", "--no-progress"]) == 0
+    cfg.model.interctc_vocabs = [4, 3 + len(plain)]
+    save_config(cfg, tmp_path / "conf.yaml")
+    capsys.readouterr()
+    assert main(args + [str(tmp_path / "hc4")]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "hc4/config.yaml: model.interctc_vocabs" in err and "must be in 3.." in err and "Traceback" not in err
+    )

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--vocab", type=int, default=300, help="tokens.txt size")
     ap.add_argument(
         "--tokens",
-        help="a tokens.txt to take the vocabulary from (instead of --vocab); needed by model.interctc_vocab",
+        help="a tokens.txt to take the vocabulary from (instead of --vocab); needed by model.interctc_vocab(s)",
     )
     ap.add_argument("--frames", type=int, default=4000, help="fbank frames per batch (train.max_frames)")
     ap.add_argument("--utt-frames", type=int, default=270, help="fbank frames per utterance (10 ms each)")
@@ -129,9 +129,9 @@ def main(argv: list[str] | None = None) -> None:
         with open(args.tokens, encoding="utf-8") as f:
             symbols = [line.split()[0] for line in f if line.strip()]
         args.vocab = len(symbols)
-    elif cfg.model.interctc_vocab and cfg.model.interctc_layers:
+    elif (cfg.model.interctc_vocab or cfg.model.interctc_vocabs) and cfg.model.interctc_layers:
         sys.exit(
-            f"{args.config}: model.interctc_vocab derives its vocabulary from a tokens.txt: pass --tokens"
+            f"{args.config}: model.interctc_vocab(s) derive vocabularies from a tokens.txt: pass --tokens"
         )
     n = cfg.frontend.lfr.n
     b = max(1, args.frames // args.utt_frames)

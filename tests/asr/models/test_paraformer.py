@@ -260,6 +260,22 @@ def test_intermediate_ctc_config_errors(tmp_path):
             "model:\n  ctc_weight: 0.5\n  interctc_layers: [2]\n  interctc_vocab: 2\n",
             "interctc_vocab=2: 0 .share the CTC head. or at least 3",
         ),
+        "h.yaml": (
+            "model:\n  ctc_weight: 0.5\n  interctc_layers: [1, 2]\n  interctc_vocabs: [20]\n",
+            r"interctc_vocabs=\[20\]: one size of at least 3 per entry of model.interctc_layers=\[1, 2\]",
+        ),
+        "i.yaml": (
+            "model:\n  ctc_weight: 0.5\n  interctc_layers: [1, 2]\n  interctc_vocabs: [20, 2]\n",
+            "one size of at least 3 per entry",
+        ),
+        "j.yaml": (
+            "model:\n  ctc_weight: 0.5\n  interctc_layers: [1]\n  interctc_vocab: 9\n  interctc_vocabs: [20]\n",
+            "set one of them",
+        ),
+        "k.yaml": (
+            "model:\n  ctc_weight: 0.5\n  interctc_vocabs: [20]\n",
+            "interctc_vocabs needs model.interctc_layers",
+        ),
     }
     for name, (text, message) in bad.items():
         (tmp_path / name).write_text("base: tiny\n" + text)
@@ -342,3 +358,57 @@ def test_hierarchical_conditional_ctc(kind):
     fresh.load_state_dict(model.state_dict())
     torch.testing.assert_close(fresh.encode(feats, lens)[0], model.eval().encode(feats, lens)[0])
     assert fresh.recognize(feats, lens).log_probs.shape[0] == 3
+
+
+@pytest.mark.parametrize("kind", ["conformer", "san_m"])
+def test_hierarchical_ctc_with_a_vocabulary_per_block(kind):
+    """``model.interctc_vocabs``: each intermediate block has its own head and conditioning over its own derived
+    vocabulary, paired with ``interctc_layers`` in the order listed (here block 2 gets 20 symbols, block 1 gets
+    12), the targets spelled in each; the loss mixes their mean in."""
+    cfg = small_cfg(kind, ctc=0.5)
+    cfg.model.encoder.num_layers = 3
+    cfg.model.interctc_layers = [2, 1]
+    cfg.model.interctc_vocabs = [20, 12]
+    cfg.model.interctc_weight = 0.4
+    cfg.model.interctc_conditioning = True
+    torch.manual_seed(0)
+    model = Paraformer(cfg.model, V).eval()
+    assert model.interctc_head is None and model.interctc_cond is None and model.interctc_map is None
+    assert [h.proj.out_features for h in model.interctc_heads] == [20, 12]
+    assert [c.in_features for c in model.interctc_conds] == [20, 12]
+    feats, lens, tokens, tlens = batch(torch.Generator().manual_seed(2))
+    tokens = tokens.clamp(min=3)
+    tokens[1, 4:] = -1
+    with pytest.raises(RuntimeError, match="bind_symbols"):
+        model(feats, lens, tokens, tlens, ctc_only=True)
+    model.bind_symbols(HC_SYMBOLS)
+    assert [len(m.symbols) for m in model.interctc_maps] == [20, 12]
+
+    def spelled(size):
+        _, spelling = subword_hierarchy(HC_SYMBOLS, size)
+        rows = [[j for v in tokens[b, : tlens[b]].tolist() for j in spelling[v]] for b in range(3)]
+        out = torch.full((3, max(map(len, rows))), -1)
+        for b, r in enumerate(rows):
+            out[b, : len(r)] = torch.tensor(r)
+        return out, torch.tensor([len(r) for r in rows])
+
+    enc = model.encoder
+    mask = lengths_to_mask(lens, feats.shape[1])
+    x = enc.input(feats)
+    mids = []
+    for i, layer in enumerate(enc.layers, start=1):
+        x = layer(x, mask)
+        if i in (1, 2):
+            level = 1 if i == 1 else 0
+            lp = model.interctc_heads[level](enc.intermediate_norm(x))
+            assert lp.shape[-1] == (12 if i == 1 else 20)
+            mids.append(model.interctc_heads[level].loss_from_log_probs(lp, lens, *spelled(lp.shape[-1])))
+            x = x + model.interctc_conds[level](lp.exp())
+    final, out = finish_blocks(model, kind, x, mask, feats, lens, tokens, tlens)
+    torch.testing.assert_close(out["loss"], 0.6 * final + 0.4 * (mids[0] + mids[1]) / 2)
+    model.train()
+    model(feats, lens, tokens, tlens)["loss"].backward()
+    assert all(h.proj.weight.grad.abs().sum() > 0 for h in model.interctc_heads)
+    fresh = Paraformer(cfg.model, V).eval()
+    fresh.load_state_dict(model.state_dict())
+    torch.testing.assert_close(fresh.encode(feats, lens)[0], model.eval().encode(feats, lens)[0])
