@@ -199,6 +199,19 @@ def finish_blocks(model, kind, x, mask, feats, lens, tokens, tlens):
     return final, out
 
 
+def run_blocks(model, kind, feats, lens, tokens, tlens, after):
+    """Run the encoder block by block, ``x = after(i, x)`` after each block below the last, then
+    :func:`finish_blocks`."""
+    enc = model.encoder
+    mask = lengths_to_mask(lens, feats.shape[1])
+    x = enc.input(feats)
+    for i, layer in enumerate(enc.layers, start=1):
+        x = layer(x, mask)
+        if i < len(enc.layers):
+            x = after(i, x)
+    return finish_blocks(model, kind, x, mask, feats, lens, tokens, tlens)
+
+
 def interctc_model(kind, conditioning, seed=0):
     cfg = small_cfg(kind, ctc=0.5)
     cfg.model.encoder.num_layers = 3
@@ -217,18 +230,14 @@ def test_intermediate_ctc_loss_and_self_conditioning(kind, conditioning):
     and ``encode`` (what inference calls) applies it too."""
     model = interctc_model(kind, conditioning)
     feats, lens, tokens, tlens = batch(torch.Generator().manual_seed(2))
-    enc = model.encoder
-    mask = lengths_to_mask(lens, feats.shape[1])
-    x = enc.input(feats)
     mids = []
-    for i, layer in enumerate(enc.layers, start=1):
-        x = layer(x, mask)
-        if i < 3:
-            lp = model.ctc(enc.intermediate_norm(x))
-            mids.append(model.ctc.loss_from_log_probs(lp, lens, tokens, tlens))
-            if conditioning:
-                x = x + model.interctc_cond(lp.exp())
-    final, out = finish_blocks(model, kind, x, mask, feats, lens, tokens, tlens)
+
+    def after(i, x):
+        lp = model.ctc(model.encoder.intermediate_norm(x))
+        mids.append(model.ctc.loss_from_log_probs(lp, lens, tokens, tlens))
+        return x + model.interctc_cond(lp.exp()) if conditioning else x
+
+    final, out = run_blocks(model, kind, feats, lens, tokens, tlens, after)
     torch.testing.assert_close(out["loss"], 0.6 * final + 0.4 * (mids[0] + mids[1]) / 2)
     assert (model.interctc_cond is not None) == conditioning
     # without conditioning the intermediate CTC changes the loss, not the encoder's output
@@ -330,24 +339,24 @@ def test_hierarchical_conditional_ctc(kind):
     aux, spelling = subword_hierarchy(HC_SYMBOLS, 20)
     assert model.interctc_map.symbols == aux
     # block by block
-    enc = model.encoder
-    mask = lengths_to_mask(lens, feats.shape[1])
-    x = enc.input(feats)
-    for i, layer in enumerate(enc.layers, start=1):
-        x = layer(x, mask)
-        if i == 1:
-            lp = model.interctc_head(enc.intermediate_norm(x))
-            assert lp.shape[-1] == 20
-            spelled = [[j for v in tokens[b, : tlens[b]].tolist() for j in spelling[v]] for b in range(3)]
-            aux_t = torch.full((3, max(map(len, spelled))), -1)
-            for b, sp in enumerate(spelled):
-                aux_t[b, : len(sp)] = torch.tensor(sp)
-            aux_l = torch.tensor([len(sp) for sp in spelled])
-            assert (aux_l > tlens).any()  # some tokens are spelled in several pieces
-            mid = model.interctc_head.loss_from_log_probs(lp, lens, aux_t, aux_l)
-            x = x + model.interctc_cond(lp.exp())
-    final, out = finish_blocks(model, kind, x, mask, feats, lens, tokens, tlens)
-    torch.testing.assert_close(out["loss"], 0.75 * final + 0.25 * mid)
+    mids = []
+
+    def after(i, x):
+        if i != 1:
+            return x
+        lp = model.interctc_head(model.encoder.intermediate_norm(x))
+        assert lp.shape[-1] == 20
+        spelled = [[j for v in tokens[b, : tlens[b]].tolist() for j in spelling[v]] for b in range(3)]
+        aux_t = torch.full((3, max(map(len, spelled))), -1)
+        for b, sp in enumerate(spelled):
+            aux_t[b, : len(sp)] = torch.tensor(sp)
+        aux_l = torch.tensor([len(sp) for sp in spelled])
+        assert (aux_l > tlens).any()  # some tokens are spelled in several pieces
+        mids.append(model.interctc_head.loss_from_log_probs(lp, lens, aux_t, aux_l))
+        return x + model.interctc_cond(lp.exp())
+
+    final, out = run_blocks(model, kind, feats, lens, tokens, tlens, after)
+    torch.testing.assert_close(out["loss"], 0.75 * final + 0.25 * mids[0])
     # trains end to end, the intermediate head included
     model.train()
     out = model(feats, lens, tokens, tlens)
@@ -392,19 +401,16 @@ def test_hierarchical_ctc_with_a_vocabulary_per_block(kind):
             out[b, : len(r)] = torch.tensor(r)
         return out, torch.tensor([len(r) for r in rows])
 
-    enc = model.encoder
-    mask = lengths_to_mask(lens, feats.shape[1])
-    x = enc.input(feats)
     mids = []
-    for i, layer in enumerate(enc.layers, start=1):
-        x = layer(x, mask)
-        if i in (1, 2):
-            level = 1 if i == 1 else 0
-            lp = model.interctc_heads[level](enc.intermediate_norm(x))
-            assert lp.shape[-1] == (12 if i == 1 else 20)
-            mids.append(model.interctc_heads[level].loss_from_log_probs(lp, lens, *spelled(lp.shape[-1])))
-            x = x + model.interctc_conds[level](lp.exp())
-    final, out = finish_blocks(model, kind, x, mask, feats, lens, tokens, tlens)
+
+    def after(i, x):
+        level = 1 if i == 1 else 0  # block 1 is listed second
+        lp = model.interctc_heads[level](model.encoder.intermediate_norm(x))
+        assert lp.shape[-1] == (12 if i == 1 else 20)
+        mids.append(model.interctc_heads[level].loss_from_log_probs(lp, lens, *spelled(lp.shape[-1])))
+        return x + model.interctc_conds[level](lp.exp())
+
+    final, out = run_blocks(model, kind, feats, lens, tokens, tlens, after)
     torch.testing.assert_close(out["loss"], 0.6 * final + 0.4 * (mids[0] + mids[1]) / 2)
     model.train()
     model(feats, lens, tokens, tlens)["loss"].backward()
