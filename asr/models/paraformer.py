@@ -74,9 +74,17 @@ class Paraformer(nn.Module):
         cond = bool(self.interctc_layers) and cfg.interctc_conditioning
         self.interctc_cond = nn.Linear(aux or vocab_size, d) if cond and not vocabs else None
         self.interctc_conds = nn.ModuleList(nn.Linear(k, d) for k in vocabs) if cond and vocabs else None
-        # level (position in model.interctc_layers) of each intermediate block
-        self._level = {b: k for k, b in enumerate(cfg.interctc_layers)}
-        # the targets' spelling in each level's vocabulary: set by bind_symbols, which training needs
+        # each intermediate block, in block order -> (its CTC head, its conditioning or None, its level = position
+        # in model.interctc_layers); the shared modules repeat
+        levels = {b: k for k, b in enumerate(cfg.interctc_layers)}
+        n = len(levels)
+        heads = list(self.interctc_heads) if vocabs else [self.interctc_head or self.ctc] * n
+        conds = list(self.interctc_conds) if self.interctc_conds is not None else [self.interctc_cond] * n
+        self._inter = {
+            b: (heads[levels[b]], conds[levels[b]], levels[b]) for b in sorted(self.interctc_layers)
+        }
+        # the targets' spelling in each level's vocabulary (the shared one repeated): set by bind_symbols, which
+        # training needs
         self.interctc_maps: list[SubwordMap] | None = None
 
     @property
@@ -94,24 +102,11 @@ class Paraformer(nn.Module):
         """
         if len(symbols) != self.vocab_size:
             raise ValueError(f"{len(symbols)} symbols for a model of vocabulary {self.vocab_size}")
-        if self.interctc_head is not None:
-            self.interctc_maps = [SubwordMap(symbols, self.cfg.interctc_vocab)]
-        elif self.interctc_heads is not None:
-            by_size: dict[int, SubwordMap] = {}
-            for k in self.cfg.interctc_vocabs:
-                if k not in by_size:
-                    by_size[k] = SubwordMap(symbols, k)
-            self.interctc_maps = [by_size[k] for k in self.cfg.interctc_vocabs]
-
-    def _inter_head(self, level: int) -> CtcHead:
-        if self.interctc_heads is not None:
-            return self.interctc_heads[level]
-        return self.interctc_head or self.ctc
-
-    def _inter_cond(self, level: int) -> nn.Linear | None:
-        if self.interctc_conds is not None:
-            return self.interctc_conds[level]
-        return self.interctc_cond
+        if self.interctc_head is None and self.interctc_heads is None:
+            return
+        sizes = self.cfg.interctc_vocabs or [self.cfg.interctc_vocab] * len(self._inter)
+        by_size = {k: SubwordMap(symbols, k) for k in dict.fromkeys(sizes)}
+        self.interctc_maps = [by_size[k] for k in sizes]
 
     def encode(self, feats: Tensor, feats_lens: Tensor) -> tuple[Tensor, Tensor]:
         """float [B, T, input_dim], int64 [B] -> encoder states float [B, T, D], lengths int64 [B]."""
@@ -130,10 +125,9 @@ class Paraformer(nn.Module):
         def after_block(i: int, x: Tensor) -> Tensor:
             if i not in self.interctc_layers:
                 return x
-            level = self._level[i]
-            log_probs = self._inter_head(level)(self.encoder.intermediate_norm(x))
+            head, cond, _ = self._inter[i]
+            log_probs = head(self.encoder.intermediate_norm(x))
             inter.append(log_probs)
-            cond = self._inter_cond(level)
             if cond is not None:
                 x = x + cond(log_probs.exp().to(x.dtype))
             return x
@@ -155,18 +149,16 @@ class Paraformer(nn.Module):
             raise RuntimeError(
                 "model.interctc_vocab(s): call bind_symbols(tokens.txt symbols) before training"
             )
-        # inter is in block order; levels are in model.interctc_layers order
-        levels = [self._level[b] for b in sorted(self.interctc_layers)]
-        mapped: dict[int, tuple[Tensor, Tensor]] = {}
+        mapped: dict[int, tuple[Tensor, Tensor]] = {}  # targets spelled once per derived vocabulary
         losses = []
-        for level, lp in zip(levels, inter, strict=True):
+        for (head, _, level), lp in zip(self._inter.values(), inter, strict=True):  # both in block order
             targets, targets_lens = tokens, tokens_lens
             if hierarchical:
-                smap = self.interctc_maps[level if self.interctc_heads is not None else 0]
+                smap = self.interctc_maps[level]
                 if id(smap) not in mapped:
                     mapped[id(smap)] = smap(tokens, tokens_lens)
                 targets, targets_lens = mapped[id(smap)]
-            losses.append(self._inter_head(level).loss_from_log_probs(lp, lens, targets, targets_lens))
+            losses.append(head.loss_from_log_probs(lp, lens, targets, targets_lens))
         mid = torch.stack(losses).mean()
         w = self.cfg.interctc_weight
         return (1 - w) * final + w * mid, final
