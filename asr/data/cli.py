@@ -64,8 +64,23 @@ Example (the fbank options of the training config):
 """
 
 
+_TRIM = """\
+Write OUT_DIR, a copy of DATA_DIR with the leading and trailing silence of every
+utterance cut, found from its stored fbank (run `cifst data fbank` first): frames
+within --floor-db of the utterance's loudest frame are speech; the span from the
+first to the last of them, widened by --margin seconds, is kept. feats.scp points
+at the same arks with Kaldi row ranges (ark:offset[first:last]); segments, utt2dur,
+utt2num_frames and ctm follow the cut; the rest is copied. Inner pauses are kept.
+Utterances without stored features are left out of feats.scp and segments (run
+cifst data fix OUT_DIR).
+
+Example (training data only; dev and test keep their audio as it is):
+  cifst data trim data/train data/train_trim
+"""
+
+
 def register(sub) -> None:
-    group = add_group(sub, "data", "Kaldi data directories: validate, fix, combine")
+    group = add_group(sub, "data", "Kaldi data directories: validate, fix, combine, fbank, trim")
     p = add_command(
         group, "validate", "check a Kaldi data directory", _VALIDATE, run_validate, prog="data validate"
     )
@@ -98,6 +113,22 @@ def register(sub) -> None:
     )
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default: 1)")
     p.add_argument("--chunk-size", type=int, default=1000, help="utterances per ark file (default: 1000)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+
+    p = add_command(
+        group, "trim", "cut leading and trailing silence (stored features)", _TRIM, run_trim, prog="data trim"
+    )
+    p.add_argument("data_dir", metavar="DATA_DIR", help="a data directory with feats.scp")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="the trimmed directory (created)")
+    p.add_argument(
+        "--margin", type=float, default=0.1, help="seconds of silence kept at each end (default: 0.1)"
+    )
+    p.add_argument(
+        "--floor-db",
+        type=float,
+        default=40.0,
+        help="speech frames are within this many dB of the loudest frame (default: 40)",
+    )
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
 
@@ -152,6 +183,17 @@ def run_combine(args: argparse.Namespace) -> int:
         f"directories ({', '.join(report.written)})"
     )
     return 0 if check.ok else 1
+
+
+def run_trim(args: argparse.Namespace) -> int:
+    from asr.data.trim import trim_data_dir
+
+    report = trim_data_dir(args.data_dir, args.out_dir, args.margin, args.floor_db, progress=args.progress)
+    print(
+        f"{args.out_dir}: {report.utterances} utterances, {report.frames_out} of {report.frames_in} frames kept "
+        f"({100 * report.kept:.1f}%)"
+    )
+    return 0
 
 
 def run_fbank(args: argparse.Namespace) -> int:

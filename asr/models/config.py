@@ -53,7 +53,12 @@ class EncoderConfig:
         attn_dropout: Dropout on attention probabilities.
         scale_input: Multiply the projected, layer-normed input by sqrt(d_model) (the transformer's embedding
             scaling). Off by default: after the LayerNorm it makes the residual stream ~sqrt(D) times larger than
-            what the blocks add (on a 6-epoch comparison learning speed was the same either way).
+            what the blocks add (on a 6-epoch comparison learning speed was the same either way). Linear input only.
+        input_layer: ``linear`` (a projection of the stacked frame to D) or ``freq_conv`` (two strided
+            convolutions along the mel axis of each stacked frame, then the projection:
+            :class:`asr.models.san_m.FreqConvInput`).
+        input_bins: Mel bins per stacked fbank frame (``frontend.input_dim``), for ``freq_conv``.
+        input_channels: Output channels of ``freq_conv``'s two convolutions.
     """
 
     kind: Literal["san_m", "conformer"] = "san_m"
@@ -67,6 +72,9 @@ class EncoderConfig:
     dropout: float = 0.1
     attn_dropout: float = 0.1
     scale_input: bool = False
+    input_layer: Literal["linear", "freq_conv"] = "linear"
+    input_bins: int = 80
+    input_channels: list[int] = field(default_factory=lambda: [16, 32])
 
 
 @dataclass
@@ -430,6 +438,22 @@ def validate_config(cfg: ExperimentConfig, path: str | os.PathLike | None = None
             f"model.encoder.input_dim={enc.input_dim} but the front end gives input_dim*lfr.m="
             f"{cfg.frontend.output_dim}; set model.encoder.input_dim to that",
         )
+    if enc.input_layer == "freq_conv":
+        if enc.input_bins != cfg.frontend.input_dim:
+            raise InputError(
+                path,
+                None,
+                f"model.encoder.input_bins={enc.input_bins} but frontend.input_dim={cfg.frontend.input_dim}: "
+                "freq_conv convolves the mel bins of each stacked frame; make them equal",
+            )
+        if len(enc.input_channels) != 2 or min(enc.input_channels) < 1:
+            raise InputError(
+                path,
+                None,
+                f"model.encoder.input_channels={enc.input_channels}: two positive channel counts (one per convolution)",
+            )
+        if enc.scale_input:
+            raise InputError(path, None, "model.encoder.scale_input applies to input_layer: linear only")
     for key, value in [
         ("train.epochs", cfg.train.epochs),
         ("train.max_frames", cfg.train.max_frames),

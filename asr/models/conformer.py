@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from asr.models.attention import FeedForward, MultiHeadAttention
 from asr.models.config import EncoderConfig
 from asr.models.masks import lengths_to_mask
-from asr.models.san_m import InputProjection
+from asr.models.san_m import make_input_layer
 
 __all__ = ["ConvModule", "ConformerLayer", "ConformerEncoder"]
 
@@ -69,7 +69,7 @@ class ConformerEncoder(nn.Module):
 
     def __init__(self, cfg: EncoderConfig):
         super().__init__()
-        self.input = InputProjection(cfg.input_dim, cfg.d_model, cfg.dropout, cfg.scale_input)
+        self.input = make_input_layer(cfg)
         self.layers = nn.ModuleList(ConformerLayer(cfg) for _ in range(cfg.num_layers))
         self.output_dim = cfg.d_model
 

@@ -14,7 +14,9 @@
 # Variables it reads: train_set dev_set eval_sets lm_text tokenizer_kind vocab_size train_config exp avg_num lm_order
 # lm_options graph_options beam max_active hotword_score num_hotwords score_mode device seed train_threads lexicon_cmu
 # (train_procs > 1 trains with that many DDP processes of one thread each instead of one process of train_threads;
-# precompute_fbank=true first stores the fbank of the train and dev sets in feats.scp, as Kaldi's make_fbank.sh)
+# precompute_fbank=true first stores the fbank of the train and dev sets in feats.scp, as Kaldi's make_fbank.sh;
+# trim_silence=true trains on data/<train_set>_trim, the training set with each utterance's leading and trailing
+# silence cut from its stored fbank by cifst data trim)
 # (and acoustic_scale for the TLG decodes, default 1.0; heads, default "cif": "cif ctc" also decodes the encoder's
 # CTC head, whose systems are named greedy_ctc, tlg_ctc, tlg_hotwords_ctc and use ctc_acoustic_scale and
 # ctc_hotword_score, defaults acoustic_scale and hotword_score).
@@ -71,6 +73,19 @@ run_pipeline() {
             --no-progress "data/$x"
         done
       fi
+      local train_dir=data/$train_set
+      if [ "${trim_silence:-false}" = true ]; then
+        # train on a copy whose utterances lose their leading and trailing silence (trim.json is written last)
+        train_dir=data/${train_set}_trim
+        if [ ! -f "$train_dir/trim.json" ]; then
+          if [ ! -f "data/$train_set/feats.scp" ]; then
+            log "stage 3: trim_silence=true needs data/$train_set/feats.scp: add --precompute-fbank true"
+            exit 1
+          fi
+          log "stage 3: cut leading and trailing silence: data/$train_set -> $train_dir"
+          run_job trim "data/log/trim_$train_set.log" cifst data trim --no-progress "data/$train_set" "$train_dir"
+        fi
+      fi
       local resume=()
       [ -f "$exp/checkpoint.pt" ] && resume=(--resume)
       local train_cmd=(cifst train) threads=$train_threads
@@ -80,7 +95,7 @@ run_pipeline() {
         threads=1
       fi
       OMP_NUM_THREADS=$threads run_job train "$exp/log/train.log" "${train_cmd[@]}" --config "$train_config" \
-        --train-data "data/$train_set" --dev-data "data/${dev_set}" --tokenizer "$lang" "${resume[@]}" \
+        --train-data "$train_dir" --dev-data "data/${dev_set}" --tokenizer "$lang" "${resume[@]}" \
         "${device_opt[@]}" --no-progress "$exp"
     fi
   fi

@@ -19,6 +19,7 @@ text_unit=char      # char: one character per LM "word"; word: the corpus's segm
 device=auto
 train_threads=$(nproc)
 precompute_fbank=false  # stage 3: store the train/dev fbank in feats.scp first (cifst data fbank)
+trim_silence=false  # stage 3: train on data/<train_set>_trim, leading/trailing silence cut (cifst data trim; needs feats.scp)
 seed=0
 train_set=train
 dev_set=dev

@@ -418,3 +418,74 @@ def test_hierarchical_ctc_with_a_vocabulary_per_block(kind):
     fresh = Paraformer(cfg.model, V).eval()
     fresh.load_state_dict(model.state_dict())
     torch.testing.assert_close(fresh.encode(feats, lens)[0], model.eval().encode(feats, lens)[0])
+
+
+def test_freq_conv_input_is_two_mel_axis_convolutions():
+    """FreqConvInput (unfold + matmul) against the same two convolutions computed by F.conv1d over the mel axis,
+    the 7 stacked frames as input channels."""
+    import torch.nn.functional as F
+
+    from asr.models.masks import sinusoidal_positions
+    from asr.models.san_m import FreqConvInput
+
+    torch.manual_seed(0)
+    layer = FreqConvInput(7 * 80, 80, [6, 5], 32, 0.0)
+    x = torch.randn(2, 9, 7 * 80)
+    h = x.reshape(18, 7, 80)
+    h = F.silu(F.conv1d(h, layer.conv1.weight.reshape(6, 7, 5), layer.conv1.bias, stride=2, padding=2))
+    assert h.shape == (18, 6, 40)
+    h = F.silu(F.conv1d(h, layer.conv2.weight.reshape(5, 6, 3), layer.conv2.bias, stride=2, padding=1))
+    assert h.shape == (18, 5, 20)
+    want = layer.norm(layer.linear(h.transpose(1, 2).reshape(2, 9, 100)))
+    want = want + sinusoidal_positions(9, 32, x.device, x.dtype)[None]
+    torch.testing.assert_close(layer(x), want)
+    # an odd bin count keeps ceil(bins / 4) bins
+    odd = FreqConvInput(5 * 23, 23, [2, 3], 8, 0.0)
+    assert odd.linear.in_features == 3 * 6 and odd(torch.randn(1, 4, 115)).shape == (1, 4, 8)
+
+
+@pytest.mark.parametrize("kind", ["san_m", "conformer"])
+def test_freq_conv_encoder_trains_and_keeps_padding_exact(kind):
+    torch.manual_seed(0)
+    cfg = small_cfg(kind, ctc=0.3)
+    cfg.model.encoder.input_layer = "freq_conv"
+    cfg.model.encoder.input_channels = [4, 8]
+    model = Paraformer(cfg.model, V)
+    assert {"encoder.input.conv1.weight", "encoder.input.conv2.weight"} <= set(model.state_dict())
+    feats, lens, tokens, tlens = batch(torch.Generator().manual_seed(0))
+    losses = model(feats, lens, tokens, tlens)
+    losses["loss"].backward()
+    assert [n for n, p in model.named_parameters() if p.grad is None] == []
+    assert model.encoder.input.conv1.weight.grad.abs().sum() > 0
+    model.eval()
+    alone, _ = model.encode(feats[2:, :9], lens[2:])
+    padded, _ = model.encode(feats, lens)
+    torch.testing.assert_close(padded[2, :9], alone[0], atol=1e-5, rtol=1e-5)
+    # a linear-input checkpoint does not load into it
+    plain = Paraformer(small_cfg(kind, ctc=0.3).model, V)
+    with pytest.raises(RuntimeError, match="encoder.input.conv1"):
+        plain.load_state_dict(model.state_dict())
+
+
+def test_freq_conv_config_errors(tmp_path):
+    bad = {
+        "a.yaml": (
+            "model:\n  encoder:\n    input_layer: freq_conv\n    input_bins: 40\n",
+            "input_bins=40 but frontend.input_dim=80",
+        ),
+        "b.yaml": (
+            "model:\n  encoder:\n    input_layer: freq_conv\n    input_channels: [8]\n",
+            r"input_channels=\[8\]: two positive channel counts",
+        ),
+        "c.yaml": (
+            "model:\n  encoder:\n    input_layer: freq_conv\n    scale_input: true\n",
+            "scale_input applies to input_layer: linear only",
+        ),
+        "d.yaml": ("model:\n  encoder:\n    input_layer: conv2d\n", "model.encoder.input_layer"),
+    }
+    for name, (text, match) in bad.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(InputError, match=f"{name}.*{match}"):
+            load_config(tmp_path / name)
+    (tmp_path / "ok.yaml").write_text("model:\n  encoder:\n    input_layer: freq_conv\n")
+    assert load_config(tmp_path / "ok.yaml").model.encoder.input_channels == [16, 32]
