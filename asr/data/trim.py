@@ -12,7 +12,8 @@ frame, widened by ``margin`` seconds each side, is kept. It writes a new directo
                      keyed by utterance the recording is the utterance itself), so fbank computed again from the
                      audio (speed perturbation, ``cifst data fbank``) gives the same frames
     utt2dur          the segments' durations
-    ctm              word times moved by the leading cut (and clipped to the kept audio)
+    ctm              word times moved by the leading cut and clipped to the kept audio (channel 1, no
+                     confidence column)
     trim.json        the options and the frames kept, for the record
 
 and copies every other file. The arks are shared, not copied. Kaldi's analogue is ``compute-vad`` plus
@@ -183,28 +184,16 @@ def trim_data_dir(
 
 
 def _shift_ctm(src: Path, dst: Path, cut: dict[str, float], dur: dict[str, float]) -> None:
-    """Rewrite a reference ctm (``utt channel start duration word [conf]``) for the trimmed audio."""
+    """Rewrite a reference ctm for the trimmed audio (``utt 1 start duration word``, by utterance and start)."""
+    from asr.scoring.timestamps import read_ctm
+
     out = []
-    with open(src, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            fields = line.split()
-            if not fields:
-                continue
-            if len(fields) < 5:
-                raise InputError(
-                    src, lineno, f"expected 'utt channel start duration word', got {len(fields)} fields"
-                )
-            key = fields[0]
-            try:
-                start, length = float(fields[2]), float(fields[3])
-            except ValueError:
-                raise InputError(
-                    src, lineno, f"start/duration must be numbers, got '{fields[2]}' '{fields[3]}'"
-                ) from None
+    for key, words in sorted(read_ctm(src).items(), key=lambda kv: kv[0].encode("utf-8")):
+        for w in words:
+            start, end = w.start, w.end
             if key in cut:
-                end = min(start + length - cut[key], dur[key])
+                end = min(end - cut[key], dur[key])
                 start = min(max(0.0, start - cut[key]), end)
-                fields[2], fields[3] = f"{start:.3f}", f"{max(0.0, end - start):.3f}"
-            out.append(" ".join(fields) + "\n")
+            out.append(f"{key} 1 {start:.3f} {max(0.0, end - start):.3f} {w.word}\n")
     with atomic_write(dst) as f:
         f.writelines(out)

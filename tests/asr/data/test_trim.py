@@ -136,6 +136,9 @@ def test_bad_input_is_named(data_dir, tmp_path, capsys):
         trim_data_dir(tmp_path / "nofeats", tmp_path / "x", progress=False)
     with pytest.raises(InputError, match="margin -1"):
         trim_data_dir(data_dir, tmp_path / "x", margin=-1.0, progress=False)
+    (data_dir / "ctm").write_text("u1 1 0.1 x quiet\n")
+    with pytest.raises(InputError, match=r"ctm:1: start/duration must be numbers"):
+        trim_data_dir(data_dir, tmp_path / "x", progress=False)
     (data_dir / "feats.scp").write_text(f"u1 {data_dir}/fbank/missing.ark:12\n")
     with pytest.raises(InputError, match=r"feats.scp: utterance 'u1': cannot read"):
         trim_data_dir(data_dir, tmp_path / "x", progress=False)
