@@ -41,7 +41,14 @@ from asr.data.kaldi_dir import c_sorted, read_kv
 from asr.errors import CifstError, InputError
 from asr.features.fbank import FbankConfig
 
-__all__ = ["FeatsReport", "FeatsIndex", "compute_feats", "FEATS_OPTIONS_FILE"]
+__all__ = [
+    "FeatsReport",
+    "FeatsIndex",
+    "compute_feats",
+    "read_feats_options",
+    "stored_fbank_config",
+    "FEATS_OPTIONS_FILE",
+]
 
 log = logging.getLogger(__name__)
 
@@ -210,6 +217,29 @@ def compute_feats(
     return report
 
 
+def read_feats_options(data_dir: str | os.PathLike) -> dict | None:
+    """The fbank options ``DATA_DIR/feats.json`` records, or None without that file (a Kaldi ``feats.scp``).
+
+    Raises:
+        InputError: ``feats.json`` is not valid JSON.
+    """
+    path = Path(data_dir) / FEATS_OPTIONS_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(path, None, f"not valid JSON: {e}") from None
+
+
+def stored_fbank_config(data_dir: str | os.PathLike) -> FbankConfig:
+    """The :class:`FbankConfig` the features of ``data_dir`` were made with (``feats.json``; the defaults without
+    it), for reading them back without a model config."""
+    stored = read_feats_options(data_dir) or {}
+    names = {f.name for f in dataclasses.fields(FbankConfig)}
+    return FbankConfig(**{k: v for k, v in stored.items() if k in names})
+
+
 class FeatsIndex:
     """The ``feats.scp`` of a data directory, checked against the fbank options of the model that will read it.
 
@@ -232,11 +262,8 @@ class FeatsIndex:
         self.config = config
         self.specs = read_kv(self.path, allow_empty_value=False)
         opts_path = d / FEATS_OPTIONS_FILE
-        if opts_path.is_file():
-            try:
-                stored = json.loads(opts_path.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                raise InputError(opts_path, None, f"not valid JSON: {e}") from None
+        stored = read_feats_options(d)
+        if stored is not None:
             want = _options(config)
             diff = [
                 f"{k}: {stored.get(k)!r} here, {v!r} in the model's fbank config"

@@ -24,7 +24,6 @@ belong to the speech) and cuts the ends only.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import shutil
@@ -34,15 +33,14 @@ from pathlib import Path
 import numpy as np
 
 from asr.data.atomic import atomic_write
-from asr.data.kaldi_dir import c_sorted, read_kv, read_segments, read_wav_scp
+from asr.data.feats import FeatsIndex, stored_fbank_config
+from asr.data.kaldi_dir import c_sorted, read_segments, read_wav_scp
 from asr.errors import InputError
-
-log = logging.getLogger(__name__)
 
 __all__ = ["TrimReport", "speech_span", "trim_data_dir"]
 
 # files rewritten by trim_data_dir (everything else in the directory is copied as it is)
-_REWRITTEN = ("feats.scp", "utt2num_frames", "segments", "utt2dur", "ctm", "wav.scp", "trim.json")
+_REWRITTEN = ("feats.scp", "utt2num_frames", "segments", "utt2dur", "ctm", "trim.json")
 _RANGE = re.compile(r"\[(\d+):(\d+)\]$")
 
 
@@ -84,8 +82,6 @@ def trim_data_dir(
     dst: str | os.PathLike,
     margin: float = 0.1,
     floor_db: float = 40.0,
-    frame_shift: float = 0.01,
-    frame_length: float = 0.025,
     progress: bool = True,
 ) -> TrimReport:
     """Write ``dst``, a copy of data directory ``src`` with each utterance's leading and trailing silence cut.
@@ -95,13 +91,14 @@ def trim_data_dir(
         dst: The trimmed directory (created; must not be ``src``).
         margin: Seconds of silence kept before the first and after the last speech frame.
         floor_db: A frame is speech when its energy is at most this many dB below the utterance's loudest frame.
-        frame_shift, frame_length: Of the stored fbank (seconds), to turn frames into segment times.
+
+    Frames become segment times with the frame shift and length ``feats.json`` records (Kaldi's 10 / 25 ms without
+    it), and matrices are read through :class:`asr.data.feats.FeatsIndex`.
 
     Raises:
         InputError: ``src`` has no ``feats.scp``, ``dst`` is ``src``, a bad option, or an unreadable matrix (named
             with its utterance).
     """
-    import kaldiio
     from tqdm import tqdm
 
     src, dst = Path(src), Path(dst)
@@ -111,22 +108,18 @@ def trim_data_dir(
         raise InputError(dst, None, "the trimmed directory must differ from the source")
     if margin < 0 or floor_db <= 0:
         raise InputError(src, None, f"margin {margin} must be >= 0 and floor_db {floor_db} > 0")
-    specs = read_kv(src / "feats.scp", allow_empty_value=False)
+    index = FeatsIndex(src, stored_fbank_config(src))
+    frame_shift, frame_length = index.config.frame_shift_s, index.config.frame_length_ms / 1000.0
     segments = read_segments(src / "segments") if (src / "segments").is_file() else None
     wav_keys = read_wav_scp(src / "wav.scp").keys() if (src / "wav.scp").is_file() else set()
     margin_frames = int(round(margin / frame_shift))
 
     report = TrimReport()
     scp, frames, segs, cut_start = {}, {}, {}, {}
-    for key in tqdm(c_sorted(specs), desc=f"trimming {src.name}", unit="utt", disable=not progress):
-        spec = specs[key]
-        try:
-            mat = kaldiio.load_mat(spec)
-        except Exception as e:  # kaldiio raises assorted errors on bad paths and offsets
-            raise InputError(
-                src / "feats.scp", None, f"utterance '{key}': cannot read '{spec}': {e}"
-            ) from None
-        span = speech_span(np.asarray(mat, dtype=np.float32), floor_db, margin_frames)
+    for key in tqdm(c_sorted(index.specs), desc=f"trimming {src.name}", unit="utt", disable=not progress):
+        spec = index.specs[key]
+        mat = index.load(key)
+        span = speech_span(mat, floor_db, margin_frames)
         if span is None:
             raise InputError(src / "feats.scp", None, f"utterance '{key}': '{spec}' holds no frames")
         first, last = span
@@ -152,8 +145,6 @@ def trim_data_dir(
     for item in src.iterdir():
         if item.is_file() and item.name not in _REWRITTEN:
             shutil.copy2(item, dst / item.name)
-    if (src / "wav.scp").is_file():
-        shutil.copy2(src / "wav.scp", dst / "wav.scp")
     with atomic_write(dst / "feats.scp") as f:
         f.writelines(f"{k} {scp[k]}\n" for k in c_sorted(scp))
     with atomic_write(dst / "utt2num_frames") as f:
