@@ -1,5 +1,5 @@
 """Acoustic features: fbank (kaldi-native-fbank), LFR stacking, global CMVN, SpecAugment, speed perturbation and
-the batched :class:`Frontend` module (LFR + CMVN + SpecAugment)."""
+the batched :class:`Frontend` module (LFR + CMVN, optionally per-utterance CMVN, + SpecAugment)."""
 
 from asr.features.cmvn import CmvnAccumulator, GlobalCmvn
 from asr.features.fbank import FbankConfig, compute_fbank, num_frames
@@ -23,12 +23,13 @@ __all__ = [
     "speed_perturb",
     "Frontend",
     "FrontendConfig",
+    "UtteranceCmvnConfig",
 ]
 
 
 def __getattr__(name: str):
     # Frontend imports torch.nn; load it on first use so numpy-only users of this package stay light.
-    if name in ("Frontend", "FrontendConfig"):
+    if name in ("Frontend", "FrontendConfig", "UtteranceCmvnConfig"):
         from asr.features import frontend
 
         return getattr(frontend, name)

@@ -1,15 +1,25 @@
 """The model's front end as an ``nn.Module``: padded fbank ``[B, T, 80]`` + lengths ``[B]`` -> LFR-stacked,
-CMVN-normalized (and, in training mode, SpecAugmented) features ``[B, ceil(T/n), 80*m]`` + lengths ``[B]``.
+CMVN-normalized (optionally also per utterance; in training mode SpecAugmented) features ``[B, ceil(T/n), 80*m]`` +
+lengths ``[B]``.
 
 Fbank itself is computed per utterance in the data loader (:mod:`asr.features.fbank`, CPU, kaldi-native-fbank);
 everything after it is batched tensor work on the model's device. The CMVN stats are buffers, so they travel with
 ``model.to(device)`` and are saved in the checkpoint's state dict as well as in ``cmvn.json``.
 
-Reference: FunASR ``WavFrontend`` (fbank -> LFR -> CMVN) followed by ``SpecAugLFR`` in Paraformer training.
+Per-utterance CMVN (``frontend.utterance_cmvn``, off by default) replaces the global mean by the utterance's own:
+each fbank bin's mean over the utterance's speech frames is taken out of each stacked frame, as Kaldi's
+``apply-cmvn`` does with per-utterance stats, and the result is scaled by the global std (or by the utterance's own
+with ``norm_vars``), so a change of gain or of the voice's long-term spectrum moves nothing. Speech frames are fbank
+frames whose energy is within ``floor_db`` of the utterance's loudest (the rule of ``cifst data trim``), so leading
+and trailing silence, present at test time but cut from trimmed training data, does not shift the mean.
+
+Reference: FunASR ``WavFrontend`` (fbank -> LFR -> CMVN) followed by ``SpecAugLFR`` in Paraformer training; Kaldi
+``apply-cmvn`` with per-utterance statistics.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -19,7 +29,22 @@ from asr.features.cmvn import GlobalCmvn
 from asr.features.lfr import LfrConfig, apply_lfr_batch
 from asr.features.specaug import SpecAugConfig, spec_augment
 
-__all__ = ["FrontendConfig", "Frontend"]
+__all__ = ["FrontendConfig", "Frontend", "UtteranceCmvnConfig", "utterance_stats"]
+
+
+@dataclass
+class UtteranceCmvnConfig:
+    """Per-utterance CMVN options (YAML section ``frontend.utterance_cmvn``).
+
+    Attributes:
+        floor_db: Fbank frames whose energy (log of the summed mel power) is more than this many dB below the
+            utterance's loudest frame are left out of the statistics; ``null`` uses every frame.
+        norm_vars: Divide by the utterance's standard deviation (per bin) over those frames instead of the global
+            one.
+    """
+
+    floor_db: float | None = 40.0
+    norm_vars: bool = False
 
 
 @dataclass
@@ -30,19 +55,51 @@ class FrontendConfig:
         input_dim: Fbank bins coming in.
         lfr: LFR stacking.
         specaug: SpecAugment options; ``None`` disables it.
+        utterance_cmvn: Per-utterance CMVN after the global one; ``None`` (the default) disables it.
     """
 
     input_dim: int = 80
     lfr: LfrConfig = field(default_factory=LfrConfig)
     specaug: SpecAugConfig | None = field(default_factory=SpecAugConfig)
+    utterance_cmvn: UtteranceCmvnConfig | None = None
 
     @property
     def output_dim(self) -> int:
         return self.input_dim * self.lfr.m
 
 
+def utterance_stats(
+    feats: torch.Tensor, lens: torch.Tensor, floor_db: float | None = 40.0, eps: float = 1e-5
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each utterance's mean and standard deviation per fbank bin over its speech frames.
+
+    Args:
+        feats: float ``[B, T, D]`` padded log-mel fbank.
+        lens: int64 ``[B]`` valid frames.
+        floor_db: A frame counts when its energy (log of the summed mel power) is at most this many dB below the
+            utterance's loudest valid frame; ``None`` counts every valid frame. The loudest frame always counts, so
+            no non-empty utterance is left without statistics.
+        eps: Floor of the standard deviation.
+
+    Returns:
+        ``(mean, std)``, float ``[B, D]`` each (zeros and ``eps`` for an empty utterance).
+    """
+    valid = torch.arange(feats.shape[1], device=feats.device)[None, :] < lens[:, None]
+    counted = valid
+    if floor_db is not None:
+        energy = torch.logsumexp(feats, dim=2)
+        loudest = energy.masked_fill(~valid, float("-inf")).amax(dim=1, keepdim=True)
+        counted = valid & (energy >= loudest - floor_db * math.log(10.0) / 10.0)
+    w = counted.to(feats.dtype)[:, :, None]
+    n = w.sum(dim=1).clamp_min(1.0)
+    mean = (feats * w).sum(dim=1) / n
+    var = ((feats - mean[:, None, :]).square() * w).sum(dim=1) / n
+    return mean, var.sqrt().clamp_min(eps)
+
+
 class Frontend(nn.Module):
-    """LFR + global CMVN (+ SpecAugment when ``self.training`` and ``self.specaug_enabled``).
+    """LFR + global CMVN (+ per-utterance CMVN when ``utterance_cmvn`` is set) (+ SpecAugment when
+    ``self.training`` and ``self.specaug_enabled``).
 
     ``specaug_enabled`` (default ``True``) lets the trainer hold SpecAugment back for the first epochs
     (``train.specaug_from_epoch``); it is not saved with the model.
@@ -96,7 +153,17 @@ class Frontend(nn.Module):
             )
         lfr = self.config.lfr
         x, x_lens = apply_lfr_batch(feats, lens, lfr.m, lfr.n)
-        x = (x - self.cmvn_mean) / self.cmvn_std
+        ucmvn = self.config.utterance_cmvn
+        if ucmvn is None:
+            x = (x - self.cmvn_mean) / self.cmvn_std
+        else:
+            # stats over the utterance's speech fbank frames, taken out of each of the m stacked frames; the
+            # global std still scales the result unless the utterance's own std does
+            mean, std = utterance_stats(feats, lens, ucmvn.floor_db)
+            m = lfr.m
+            x = (x - mean.repeat(1, m)[:, None, :]) / (
+                std.repeat(1, m)[:, None, :] if ucmvn.norm_vars else self.cmvn_std
+            )
         if self.training and self.specaug_enabled and self.config.specaug is not None:
             groups = lfr.m if self.config.specaug.lfr_aware_freq_mask else 1
             x = spec_augment(x, x_lens, self.config.specaug, generator, groups)

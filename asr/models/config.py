@@ -438,6 +438,13 @@ def validate_config(cfg: ExperimentConfig, path: str | os.PathLike | None = None
             f"model.encoder.input_dim={enc.input_dim} but the front end gives input_dim*lfr.m="
             f"{cfg.frontend.output_dim}; set model.encoder.input_dim to that",
         )
+    ucmvn = cfg.frontend.utterance_cmvn
+    if ucmvn is not None and ucmvn.floor_db is not None and ucmvn.floor_db <= 0:
+        raise InputError(
+            path,
+            None,
+            f"frontend.utterance_cmvn.floor_db={ucmvn.floor_db} must be > 0 (or null to use every frame)",
+        )
     if enc.input_layer == "freq_conv":
         if enc.input_bins != cfg.frontend.input_dim:
             raise InputError(
