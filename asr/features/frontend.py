@@ -55,7 +55,8 @@ class FrontendConfig:
         input_dim: Fbank bins coming in.
         lfr: LFR stacking.
         specaug: SpecAugment options; ``None`` disables it.
-        utterance_cmvn: Per-utterance CMVN after the global one; ``None`` (the default) disables it.
+        utterance_cmvn: Per-utterance CMVN: each utterance's own mean in place of the global one; ``None`` (the
+            default) disables it.
     """
 
     input_dim: int = 80
@@ -98,8 +99,8 @@ def utterance_stats(
 
 
 class Frontend(nn.Module):
-    """LFR + global CMVN (+ per-utterance CMVN when ``utterance_cmvn`` is set) (+ SpecAugment when
-    ``self.training`` and ``self.specaug_enabled``).
+    """LFR + global CMVN (the utterance's own mean instead of the global one when ``utterance_cmvn`` is set)
+    (+ SpecAugment when ``self.training`` and ``self.specaug_enabled``).
 
     ``specaug_enabled`` (default ``True``) lets the trainer hold SpecAugment back for the first epochs
     (``train.specaug_from_epoch``); it is not saved with the model.
