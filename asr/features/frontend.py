@@ -70,8 +70,12 @@ class FrontendConfig:
 
 
 def utterance_stats(
-    feats: torch.Tensor, lens: torch.Tensor, floor_db: float | None = 40.0, eps: float = 1e-5
-) -> tuple[torch.Tensor, torch.Tensor]:
+    feats: torch.Tensor,
+    lens: torch.Tensor,
+    floor_db: float | None = 40.0,
+    eps: float = 1e-5,
+    with_std: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Each utterance's mean and standard deviation per fbank bin over its speech frames.
 
     Args:
@@ -81,6 +85,8 @@ def utterance_stats(
             utterance's loudest valid frame; ``None`` counts every valid frame. The loudest frame always counts, so
             no non-empty utterance is left without statistics.
         eps: Floor of the standard deviation.
+        with_std: Compute the standard deviation; ``False`` returns ``None`` in its place (the mean-only front end
+            does not pay for it on every batch).
 
     Returns:
         ``(mean, std)``, float ``[B, D]`` each (zeros and ``eps`` for an empty utterance).
@@ -94,6 +100,8 @@ def utterance_stats(
     w = counted.to(feats.dtype)[:, :, None]
     n = w.sum(dim=1).clamp_min(1.0)
     mean = (feats * w).sum(dim=1) / n
+    if not with_std:
+        return mean, None
     var = ((feats - mean[:, None, :]).square() * w).sum(dim=1) / n
     return mean, var.sqrt().clamp_min(eps)
 
@@ -160,11 +168,9 @@ class Frontend(nn.Module):
         else:
             # stats over the utterance's speech fbank frames, taken out of each of the m stacked frames; the
             # global std still scales the result unless the utterance's own std does
-            mean, std = utterance_stats(feats, lens, ucmvn.floor_db)
-            m = lfr.m
-            x = (x - mean.repeat(1, m)[:, None, :]) / (
-                std.repeat(1, m)[:, None, :] if ucmvn.norm_vars else self.cmvn_std
-            )
+            mean, std = utterance_stats(feats, lens, ucmvn.floor_db, with_std=ucmvn.norm_vars)
+            scale = std.repeat(1, lfr.m)[:, None, :] if ucmvn.norm_vars else self.cmvn_std
+            x = (x - mean.repeat(1, lfr.m)[:, None, :]) / scale
         if self.training and self.specaug_enabled and self.config.specaug is not None:
             groups = lfr.m if self.config.specaug.lfr_aware_freq_mask else 1
             x = spec_augment(x, x_lens, self.config.specaug, generator, groups)
