@@ -334,6 +334,10 @@ class AsrDataset:
     def __len__(self) -> int:
         return len(self._utts)
 
+    def token_ids(self, index: int) -> list[int]:
+        """The canonical token ids of item ``index`` (empty without a tokenizer)."""
+        return list(self._utts[index].tokens)
+
     def speed_factor(self, index: int) -> float:
         """The speed factor item ``index`` gets this epoch (1.0 unless speed perturbation is on)."""
         if not self.speed_perturb:

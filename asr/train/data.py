@@ -8,12 +8,13 @@ Reference: PyTorch ``DataLoader(batch_sampler=...)``; icefall's resumable sample
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import random
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch.utils.data import DataLoader
 
-__all__ = ["CachedDataset", "LoaderSource"]
+__all__ = ["CachedDataset", "LoaderSource", "TokenResampler"]
 
 LOG = logging.getLogger("cifst.train")
 
@@ -61,6 +62,41 @@ class CachedDataset:
         return item
 
     def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+
+
+class TokenResampler:
+    """Wraps a dataset and redraws each item's ``tokens`` on every use, e.g. a BPE-dropout segmentation
+    (:class:`asr.text.bpe_dropout.BpeDropout`) of the canonical tokens.
+
+    Args:
+        dataset: Map-style dataset of ``{"tokens": int64 tensor, ...}`` items (or ``None``); its items are not
+            modified (a :class:`CachedDataset` keeps the canonical tokens).
+        resample: ``(token ids, random.Random) -> token ids``.
+        seed: With the epoch and the item index, seeds the draw, so an item gets the same tokens in an epoch
+            whichever rank, worker or resumed run loads it, and new ones in the next epoch.
+    """
+
+    def __init__(self, dataset, resample: Callable[[Sequence[int], random.Random], list[int]], seed: int):
+        self.dataset = dataset
+        self.resample = resample
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        item = self.dataset[index]
+        if item is None:
+            return None
+        rng = random.Random(f"{self.seed}/{self.epoch}/{index}")
+        tokens = self.resample(item["tokens"].tolist(), rng)
+        return {**item, "tokens": torch.tensor(tokens, dtype=torch.int64)}
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import shutil
 import sys
 from dataclasses import dataclass
@@ -161,6 +162,20 @@ def _bind_symbols(model, symbols: list[str], exp: Path, is_main: bool) -> None:
                 f.write(f"{sym} {j}\n")
 
 
+def _bpe_dropout(tokenizer, p: float, exp: Path):
+    """The ``train.bpe_dropout`` resampler of the training targets; only a BPE vocabulary has merges to drop."""
+    from asr.text.bpe_dropout import BpeDropout
+
+    kind = tokenizer.kind
+    if not (kind == "bpe" or (kind == "mixed" and tokenizer.config.sp_model_type == "bpe")):
+        what = f"mixed/{tokenizer.config.sp_model_type}" if kind == "mixed" else kind
+        raise CifstError(
+            f"{exp / 'config.yaml'}: train.bpe_dropout={p} needs a BPE tokenizer, but {exp / 'tokenizer.yaml'} is "
+            f"kind '{what}' (set train.bpe_dropout: 0, or train a --kind bpe tokenizer)"
+        )
+    return BpeDropout(tokenizer.symbols.symbols, p)
+
+
 def train_experiment(req: TrainRequest) -> int:
     """Run a whole training job (one rank of it under torchrun). Returns the exit code."""
     import torch
@@ -171,7 +186,7 @@ def train_experiment(req: TrainRequest) -> int:
     from asr.device import resolve_device
     from asr.models.paraformer import Paraformer, count_parameters
     from asr.text.tokenizer import load_tokenizer
-    from asr.train.data import CachedDataset, LoaderSource
+    from asr.train.data import CachedDataset, LoaderSource, TokenResampler
     from asr.train.loop import Trainer, init_distributed
 
     dist_info, dev = init_distributed(str(resolve_device(req.device)))
@@ -213,6 +228,19 @@ def train_experiment(req: TrainRequest) -> int:
         shard_items=cached,  # each rank caches its own share, not the whole corpus (same split as the CMVN pass)
         sync_ranks=tcfg.sync_batch_lengths,
     )
+    if tcfg.bpe_dropout > 0:
+        resample = _bpe_dropout(tokenizer, tcfg.bpe_dropout, exp)
+        items = TokenResampler(items, resample, seed=tcfg.seed)
+        if dist_info.is_main:
+            sample = [train_set.token_ids(i) for i in range(min(1000, len(train_set)))]
+            drawn = sum(len(resample(t, random.Random(i))) for i, t in enumerate(sample))
+            LOG.info(
+                "BPE-dropout %.3f: training targets re-segmented at every use, %.1f%% more tokens than the "
+                "canonical BPE (first %d utterances)",
+                tcfg.bpe_dropout,
+                100.0 * (drawn / max(1, sum(len(t) for t in sample)) - 1.0),
+                len(sample),
+            )
     train_src = LoaderSource(items, sampler, collate_asr, tcfg.num_workers, seed=tcfg.seed + dist_info.rank)
     dev_src = None
     if req.dev_data and dist_info.is_main:

@@ -3,6 +3,8 @@ kaldiio and consistent with post.yaml and text; bad checkpoints fail with clear 
 
 from __future__ import annotations
 
+import logging
+import re
 import sys
 from pathlib import Path
 
@@ -303,3 +305,37 @@ def test_hierarchical_interctc_trains_writes_its_vocabulary_and_infers(exp, tmp_
     assert (
         "hc4/config.yaml: model.interctc_vocabs" in err and "must be in 3.." in err and "Traceback" not in err
     )
+
+
+def test_bpe_dropout_trains_and_needs_a_bpe_tokenizer(exp, tmp_path, capsys, caplog):
+    """``train.bpe_dropout``: `cifst train` with a BPE tokenizer logs how much longer the drawn targets are and
+    trains; with the character tokenizer it stops with an error naming config.yaml and tokenizer.yaml."""
+    root, _, _ = exp
+    texts = [ln.split(" ", 1)[1] for ln in (root / "data0" / "text").read_text().splitlines() if " " in ln]
+    train_tokenizer("bpe", texts * 20, 14, tmp_path / "lang_bpe")
+    cfg = tiny_config()
+    cfg.train.epochs = 1
+    cfg.train.max_frames = 1500
+    cfg.train.bpe_dropout = 0.5
+    save_config(cfg, tmp_path / "conf.yaml")
+    args = [
+        "train",
+        "--config",
+        str(tmp_path / "conf.yaml"),
+        "--train-data",
+        str(root / "data0"),
+        "--tokenizer",
+    ]
+    tail = ["--device", "cpu", "--no-progress"]
+    with caplog.at_level(logging.INFO, logger="cifst.train"):
+        assert main(args + [str(tmp_path / "lang_bpe"), *tail, str(tmp_path / "bd")]) == 0
+    log = caplog.text
+    m = re.search(r"BPE-dropout 0\.500: .*?([0-9.]+)% more tokens", log)
+    assert m and float(m.group(1)) > 5.0, log
+    capsys.readouterr()
+    assert main(args + [str(root / "lang"), *tail, str(tmp_path / "bd_char")]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "bd_char/config.yaml: train.bpe_dropout=0.5 needs a BPE tokenizer" in err and "tokenizer.yaml" in err
+    )
+    assert "Traceback" not in err

@@ -140,6 +140,9 @@ def test_config_round_trip_and_errors(tmp_path):
         load_config(tmp_path / "bad4.yaml")
     (tmp_path / "nocap.yaml").write_text("train:\n  cache_max_gb: null\n")
     assert load_config(tmp_path / "nocap.yaml").train.cache_max_gb is None
+    (tmp_path / "bad5.yaml").write_text("train:\n  bpe_dropout: 1.5\n")
+    with pytest.raises(InputError, match="bad5.yaml.*train.bpe_dropout=1.5 must be in"):
+        load_config(tmp_path / "bad5.yaml")
 
 
 def test_eval_forward_has_no_glancing():
