@@ -22,6 +22,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from asr.text.bpe_dropout import bpe_segment
+
 __all__ = ["subword_hierarchy", "map_targets", "SubwordMap"]
 
 BLANK = "<blk>"
@@ -66,25 +68,8 @@ def subword_hierarchy(symbols: Sequence[str], size: int) -> tuple[list[str], lis
         elif _special(sym):
             spelling.append([1])
         else:
-            spelling.append([aux_id.get(p, 1) for p in _segment(sym, rank)])
+            spelling.append([aux_id.get(p, 1) for p in bpe_segment(sym, rank)])
     return aux, spelling
-
-
-def _segment(word: str, rank: dict[str, int]) -> list[str]:
-    """BPE segmentation of ``word``: start from its characters, merge the adjacent pair whose concatenation has
-    the lowest rank until none is in ``rank``."""
-    parts = list(word)
-    while len(parts) > 1:
-        best = None
-        for k in range(len(parts) - 1):
-            r = rank.get(parts[k] + parts[k + 1])
-            if r is not None and (best is None or r < best[0]):
-                best = (r, k)
-        if best is None:
-            break
-        k = best[1]
-        parts[k : k + 2] = [parts[k] + parts[k + 1]]
-    return parts
 
 
 class SubwordMap:

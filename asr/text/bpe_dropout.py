@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-__all__ = ["BpeDropout"]
+__all__ = ["BpeDropout", "bpe_segment"]
 
 WORD_START = "\u2581"
 
@@ -32,12 +32,44 @@ def _special(sym: str) -> bool:
     return len(sym) > 2 and sym.startswith("<") and sym.endswith(">")
 
 
+def bpe_segment(
+    word: str, rank: dict[str, int], rng: random.Random | None = None, p: float = 0.0
+) -> list[str]:
+    """Pieces of ``word``: its characters merged pair by pair, the pair whose merged piece has the lowest ``rank``
+    first (the leftmost on a tie), until no adjacent pair is in ``rank``; with ``rng`` and ``p`` > 0 each pair is
+    dropped for good with probability ``p`` when its turn comes (sentencepiece's BPE sampling)."""
+    parts = list(word)
+    drop = rng is not None and p > 0.0
+    skipped = [False] * (len(parts) - 1)  # skipped[k]: the pair parts[k], parts[k + 1] was dropped
+    while len(parts) > 1:
+        best_r, best_k = -1, -1
+        for k in range(len(parts) - 1):
+            if skipped[k]:
+                continue
+            r = rank.get(parts[k] + parts[k + 1])
+            if r is not None and (best_k < 0 or r < best_r):
+                best_r, best_k = r, k
+        if best_k < 0:
+            break
+        if drop and rng.random() < p:
+            skipped[best_k] = True
+            continue
+        parts[best_k : best_k + 2] = [parts[best_k] + parts[best_k + 1]]
+        del skipped[best_k]
+        # the merged piece forms new pairs with both neighbours: those have not been dropped
+        if best_k > 0:
+            skipped[best_k - 1] = False
+        if best_k < len(skipped):
+            skipped[best_k] = False
+    return parts
+
+
 class BpeDropout:
     """Re-segment token sequences of a sentencepiece BPE vocabulary with merge dropout.
 
     Args:
         symbols: ``tokens.txt`` symbols by id (id 0 the blank).
-        p: Probability of skipping each applicable merge at each step, in [0, 1].
+        p: Probability of dropping a pair when its turn to merge comes (sentencepiece's ``alpha``), in [0, 1].
 
     Raises:
         ValueError: ``p`` outside [0, 1].
@@ -68,34 +100,9 @@ class BpeDropout:
         return out
 
     def segment(self, word: str, rng: random.Random | None) -> list[str]:
-        """Pieces of ``word``: its characters merged pair by pair, the pair whose merged piece has the lowest rank
-        first (the leftmost on a tie), each pair skipped for good with probability ``p`` when its turn comes
-        (``rng`` None or ``p`` 0: canonical BPE)."""
-        parts = list(word)
-        rank, p = self.rank, self.p
-        drop = rng is not None and p > 0.0
-        skipped = [False] * (len(parts) - 1)  # skipped[k]: the pair parts[k], parts[k + 1] was dropped
-        while len(parts) > 1:
-            best_r, best_k = -1, -1
-            for k in range(len(parts) - 1):
-                if skipped[k]:
-                    continue
-                r = rank.get(parts[k] + parts[k + 1])
-                if r is not None and (best_k < 0 or r < best_r):
-                    best_r, best_k = r, k
-            if best_k < 0:
-                break
-            if drop and rng.random() < p:
-                skipped[best_k] = True
-                continue
-            parts[best_k : best_k + 2] = [parts[best_k] + parts[best_k + 1]]
-            del skipped[best_k]
-            # the merged piece forms new pairs with both neighbours: those have not been dropped
-            if best_k > 0:
-                skipped[best_k - 1] = False
-            if best_k < len(skipped):
-                skipped[best_k] = False
-        return parts
+        """Pieces of ``word`` (:func:`bpe_segment` with this vocabulary's merge ranks and ``p``; ``rng`` None:
+        canonical BPE)."""
+        return bpe_segment(word, self.rank, rng, self.p)
 
     def __call__(self, ids: Sequence[int], rng: random.Random) -> list[int]:
         """A BPE-dropout segmentation of the words of token sequence ``ids`` (canonical BPE ids), as ids."""
