@@ -34,6 +34,20 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")
+def zipf_text() -> tuple[list[str], list[str]]:
+    """``(lexicon, sentences)``: 400 pseudo-words over a small alphabet and 3,000 sentences of 3-12 of them drawn
+    Zipf-distributed: plenty of shared substrings for BPE to merge (tokenizer and subword tests)."""
+    import random
+
+    rng = random.Random(7)
+    letters = "etaoinshrdlucmfwyp"
+    lexicon = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 9))) for _ in range(400)]
+    weights = [1.0 / (r + 1) for r in range(len(lexicon))]
+    texts = [" ".join(rng.choices(lexicon, weights, k=rng.randint(3, 12))) for _ in range(3000)]
+    return lexicon, texts
+
+
+@pytest.fixture(scope="session")
 def lmplz() -> Path:
     """Path of kenlm's lmplz built by tools/build_kenlm.sh; skips the test where it could not be built."""
     p = ROOT / "tools" / "kenlm" / "bin" / "lmplz"

@@ -3,8 +3,6 @@ sentencepiece's own BPE model of that size trained on the same text, the packing
 
 from __future__ import annotations
 
-import random
-
 import pytest
 import torch
 
@@ -30,16 +28,11 @@ def _train(tmp_path, text_file, size: int):
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    """Zipf-distributed pseudo-words over a small alphabet: plenty of shared substrings for BPE to merge."""
-    rng = random.Random(7)
-    letters = "etaoinshrdlucmfwyp"
-    lexicon = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 9))) for _ in range(400)]
-    weights = [1.0 / (r + 1) for r in range(len(lexicon))]
+def corpus(tmp_path_factory, zipf_text):
+    """The Zipf pseudo-word text (``zipf_text``) in a file, and its lexicon."""
+    lexicon, texts = zipf_text
     path = tmp_path_factory.mktemp("interctc") / "text"
-    with open(path, "w") as f:
-        for _ in range(3000):
-            f.write(" ".join(rng.choices(lexicon, weights, k=rng.randint(3, 12))) + "\n")
+    path.write_text("".join(t + "\n" for t in texts))
     return path, lexicon
 
 

@@ -17,13 +17,9 @@ spm = pytest.importorskip("sentencepiece")
 
 
 @pytest.fixture(scope="module")
-def bpe(tmp_path_factory):
+def bpe(tmp_path_factory, zipf_text):
     """A BPE-300 tokenizer (ours, via sentencepiece) trained on Zipf-distributed pseudo-words, and its lexicon."""
-    rng = random.Random(7)
-    letters = "etaoinshrdlucmfwyp"
-    lexicon = ["".join(rng.choice(letters) for _ in range(rng.randint(2, 9))) for _ in range(400)]
-    weights = [1.0 / (r + 1) for r in range(len(lexicon))]
-    texts = [" ".join(rng.choices(lexicon, weights, k=rng.randint(3, 12))) for _ in range(3000)]
+    lexicon, texts = zipf_text
     out = tmp_path_factory.mktemp("bpe_dropout")
     tok = train_tokenizer("bpe", texts, 300, out)
     return tok, texts, lexicon, spm.SentencePieceProcessor(model_file=str(out / "bpe.model"))
