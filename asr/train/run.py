@@ -198,6 +198,8 @@ def train_experiment(req: TrainRequest) -> int:
     tcfg = cfg.train
     torch.manual_seed(tcfg.seed)
     tokenizer = load_tokenizer(exp)
+    # checked before the dataset and CMVN passes, which take minutes on a large corpus
+    resample = _bpe_dropout(tokenizer, tcfg.bpe_dropout, exp) if tcfg.bpe_dropout > 0 else None
     progress = req.progress and dist_info.is_main
     train_set = AsrDataset(
         req.train_data,
@@ -228,8 +230,7 @@ def train_experiment(req: TrainRequest) -> int:
         shard_items=cached,  # each rank caches its own share, not the whole corpus (same split as the CMVN pass)
         sync_ranks=tcfg.sync_batch_lengths,
     )
-    if tcfg.bpe_dropout > 0:
-        resample = _bpe_dropout(tokenizer, tcfg.bpe_dropout, exp)
+    if resample is not None:
         items = TokenResampler(items, resample, seed=tcfg.seed)
         if dist_info.is_main:
             sample = [train_set.token_ids(i) for i in range(min(1000, len(train_set)))]
