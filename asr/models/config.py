@@ -227,8 +227,8 @@ class TrainConfig:
         bpe_dropout: BPE-dropout of the training targets (Provilkov et al. 2020): every use of a training
             utterance re-segments its transcript into the same BPE vocabulary, each pair dropped with this
             probability when its turn to merge comes (sentencepiece's ``alpha``), so the model also learns words
-            from their smaller pieces (0: the canonical
-            segmentation; needs a ``bpe`` tokenizer, or ``mixed`` over BPE; dev and inference are unchanged).
+            from their smaller pieces (0: the canonical segmentation; needs a ``bpe`` tokenizer, or ``mixed``
+            over BPE; dev and inference are unchanged).
             At 0.05 the targets of the recipe's BPE-2000 vocabulary are ~14% longer, at 0.1 ~28%.
     """
 

@@ -22,16 +22,12 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from asr.text.bpe_dropout import bpe_segment
+from asr.text.bpe_dropout import bpe_segment, is_special
 
 __all__ = ["subword_hierarchy", "map_targets", "SubwordMap"]
 
 BLANK = "<blk>"
 UNK = "<unk>"
-
-
-def _special(sym: str) -> bool:
-    return len(sym) > 2 and sym.startswith("<") and sym.endswith(">")
 
 
 def subword_hierarchy(symbols: Sequence[str], size: int) -> tuple[list[str], list[list[int]]]:
@@ -48,7 +44,7 @@ def subword_hierarchy(symbols: Sequence[str], size: int) -> tuple[list[str], lis
     Raises:
         ValueError: ``size`` below 3 or above what ``symbols`` can provide (2 + its non-special tokens).
     """
-    plain = [(i, s) for i, s in enumerate(symbols) if i > 0 and not _special(s)]
+    plain = [(i, s) for i, s in enumerate(symbols) if i > 0 and not is_special(s)]
     if size < 3 or size > 2 + len(plain):
         raise ValueError(
             f"a derived intermediate vocabulary of {size} symbols: must be in 3..{2 + len(plain)} "
@@ -65,7 +61,7 @@ def subword_hierarchy(symbols: Sequence[str], size: int) -> tuple[list[str], lis
     for i, sym in enumerate(symbols):
         if i == 0:
             spelling.append([])
-        elif _special(sym):
+        elif is_special(sym):
             spelling.append([1])
         else:
             spelling.append([aux_id.get(p, 1) for p in bpe_segment(sym, rank)])

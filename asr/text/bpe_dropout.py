@@ -23,12 +23,13 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-__all__ = ["BpeDropout", "bpe_segment"]
+from asr.text.tokenizer import WORD_START
 
-WORD_START = "\u2581"
+__all__ = ["BpeDropout", "bpe_segment", "is_special"]
 
 
-def _special(sym: str) -> bool:
+def is_special(sym: str) -> bool:
+    """A special symbol of tokens.txt (``<blk>``, ``<unk>``, ``<sos/eos>``...), not text."""
     return len(sym) > 2 and sym.startswith("<") and sym.endswith(">")
 
 
@@ -83,9 +84,9 @@ class BpeDropout:
         # merge rank of every multi-character piece: its position among them in id order
         self.rank: dict[str, int] = {}
         for i, s in enumerate(symbols):
-            if i > 0 and len(s) > 1 and not _special(s):
+            if i > 0 and len(s) > 1 and not is_special(s):
                 self.rank.setdefault(s, len(self.rank))
-        self.plain = [i > 0 and not _special(s) for i, s in enumerate(symbols)]
+        self.plain = [i > 0 and not is_special(s) for i, s in enumerate(symbols)]
         self.word_start = [s.startswith(WORD_START) for s in symbols]
         self.symbols = list(symbols)
 
@@ -113,10 +114,6 @@ class BpeDropout:
                 continue
             pieces = self.segment("".join(self.symbols[t] for t in word), rng)
             ids_ = [self.id.get(pc) for pc in pieces]
-            if any(
-                i is None for i in ids_
-            ):  # a character without a token of its own: keep the canonical form
-                out.extend(word)
-            else:
-                out.extend(ids_)
+            # a character without a token of its own: keep the canonical form
+            out.extend(word if None in ids_ else ids_)
         return out

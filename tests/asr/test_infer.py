@@ -249,6 +249,12 @@ def test_ctc_head_writes_frame_posteriors_and_the_ctc_best_path(exp, tmp_path, c
     assert "ctc_weight" in capsys.readouterr().err
 
 
+def _train_args(conf: Path, data: Path, lang: Path) -> list[str]:
+    """`cifst train` arguments on the CPU without progress bars; the experiment dir goes last."""
+    args = ["train", "--config", str(conf), "--train-data", str(data), "--tokenizer", str(lang)]
+    return args + ["--device", "cpu", "--no-progress"]
+
+
 def test_hierarchical_interctc_trains_writes_its_vocabulary_and_infers(exp, tmp_path, capsys):
     """``model.interctc_vocab``: `cifst train` derives the intermediate vocabulary from the tokenizer and writes it
     to interctc_tokens.txt; `cifst infer` runs the conditioned encoder without it; a size tokens.txt cannot provide
@@ -262,15 +268,7 @@ def test_hierarchical_interctc_trains_writes_its_vocabulary_and_infers(exp, tmp_
     cfg.train.epochs = 1
     save_config(cfg, tmp_path / "conf.yaml")
     plain = [s for s in load_tokenizer(exp[1]).symbols.symbols[1:] if not s.startswith("<")]
-    args = [
-        "train",
-        "--config",
-        str(tmp_path / "conf.yaml"),
-        "--train-data",
-        str(root / "data0"),
-        "--tokenizer",
-    ]
-    args += [str(root / "lang"), "--device", "cpu", "--no-progress"]
+    args = _train_args(tmp_path / "conf.yaml", root / "data0", root / "lang")
     assert main(args + [str(tmp_path / "hc")]) == 0
     lines = (tmp_path / "hc" / "interctc_tokens.txt").read_text().splitlines()
     assert lines == [f"{s} {j}" for j, s in enumerate(["<blk>", "<unk>", *plain[:3]])]
@@ -318,22 +316,15 @@ def test_bpe_dropout_trains_and_needs_a_bpe_tokenizer(exp, tmp_path, capsys, cap
     cfg.train.max_frames = 1500
     cfg.train.bpe_dropout = 0.5
     save_config(cfg, tmp_path / "conf.yaml")
-    args = [
-        "train",
-        "--config",
-        str(tmp_path / "conf.yaml"),
-        "--train-data",
-        str(root / "data0"),
-        "--tokenizer",
-    ]
-    tail = ["--device", "cpu", "--no-progress"]
     with caplog.at_level(logging.INFO, logger="cifst.train"):
-        assert main(args + [str(tmp_path / "lang_bpe"), *tail, str(tmp_path / "bd")]) == 0
+        args = _train_args(tmp_path / "conf.yaml", root / "data0", tmp_path / "lang_bpe")
+        assert main(args + [str(tmp_path / "bd")]) == 0
     log = caplog.text
     m = re.search(r"BPE-dropout 0\.500: .*?([0-9.]+)% more tokens", log)
     assert m and float(m.group(1)) > 5.0, log
     capsys.readouterr()
-    assert main(args + [str(root / "lang"), *tail, str(tmp_path / "bd_char")]) == 1
+    char_args = _train_args(tmp_path / "conf.yaml", root / "data0", root / "lang")
+    assert main(char_args + [str(tmp_path / "bd_char")]) == 1
     err = capsys.readouterr().err
     assert (
         "bd_char/config.yaml: train.bpe_dropout=0.5 needs a BPE tokenizer" in err and "tokenizer.yaml" in err
