@@ -191,7 +191,13 @@ class TrainConfig:
     Attributes:
         epochs: Number of epochs.
         lr: Peak learning rate (Adam).
-        weight_decay: AdamW weight decay.
+        weight_decay: AdamW weight decay (decoupled: each update shrinks a weight by ``lr * weight_decay`` of
+            itself).
+        weight_decay_from_epoch: First epoch (1-based) whose updates apply ``weight_decay``; earlier epochs use
+            none. A short budget learns fastest undecayed: decay from epoch 1 slowed the recipe's epochs 2-4
+            (docs/benchmarks/models.md, seventeenth session).
+        weight_decay_1d: Apply weight decay to the 1-D parameters too (biases, norm gains and shifts), PyTorch's
+            default; ``false`` exempts them, the usual practice.
         warmup_steps: Linear warmup steps to ``lr``.
         lr_schedule: After the warmup: ``noam`` (inverse-square-root decay, open-ended) or ``cosine`` (half a cosine
             from ``lr`` down to ``lr * min_lr_ratio`` at the last update of the last epoch; best when the number of
@@ -235,6 +241,8 @@ class TrainConfig:
     epochs: int = 30
     lr: float = 1e-3
     weight_decay: float = 1e-6
+    weight_decay_from_epoch: int = 1
+    weight_decay_1d: bool = True
     warmup_steps: int = 1000
     lr_schedule: str = "noam"
     min_lr_ratio: float = 0.02
@@ -481,6 +489,12 @@ def validate_config(cfg: ExperimentConfig, path: str | os.PathLike | None = None
         raise InputError(path, None, f"train.lr_schedule={cfg.train.lr_schedule!r}: use 'noam' or 'cosine'")
     if cfg.train.specaug_from_epoch < 1:
         raise InputError(path, None, f"train.specaug_from_epoch={cfg.train.specaug_from_epoch} must be >= 1")
+    if cfg.train.weight_decay_from_epoch < 1:
+        raise InputError(
+            path, None, f"train.weight_decay_from_epoch={cfg.train.weight_decay_from_epoch} must be >= 1"
+        )
+    if cfg.train.weight_decay < 0:
+        raise InputError(path, None, f"train.weight_decay={cfg.train.weight_decay} must be >= 0")
     for e in cfg.train.ctc_only_epochs:
         if not 1 <= e <= cfg.train.epochs:
             raise InputError(

@@ -169,17 +169,28 @@ class _Stop(Exception):
     """Raised inside :meth:`Trainer.fit` when ``max_steps`` is reached (used to simulate a kill in tests)."""
 
 
-def make_adamw(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+def make_adamw(model: nn.Module, lr: float, weight_decay: float, decay_1d: bool = True) -> torch.optim.AdamW:
     """AdamW, fused (one kernel over all parameters) when every parameter is a float32/bf16/fp16 tensor on the CPU
     or CUDA. PyTorch's CPU default is a per-tensor loop: on the tiny model's 183 tensors its step takes ~10.6 ms on
     one idle core against ~2.0 ms fused, 1-6% of a whole update (``tools/bench/train_step.py --variant
-    loop-adamw``); the arithmetic is the same up to rounding."""
+    loop-adamw``); the arithmetic is the same up to rounding.
+
+    Param group 0 holds the parameters that weight decay applies to. With ``decay_1d`` false the 1-D parameters
+    (biases, LayerNorm/BatchNorm gains and shifts) go into a second group that never decays, the usual practice
+    (shrinking a norm gain towards 0 rescales a whole layer rather than simplifying it); with it true (PyTorch's
+    default, the recipes before ``train.weight_decay_1d``) there is one group."""
     params = list(model.parameters())
     fused = bool(params) and all(
         p.device.type in ("cpu", "cuda") and p.dtype in (torch.float32, torch.float16, torch.bfloat16)
         for p in params
     )
-    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=fused or None)
+    groups: list[dict] = [{"params": params}]
+    if not decay_1d:
+        groups = [
+            {"params": [p for p in params if p.dim() > 1]},
+            {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0},
+        ]
+    return torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay, fused=fused or None)
 
 
 class Trainer:
@@ -219,7 +230,7 @@ class Trainer:
         self.dev_source = dev_source
         self.progress = progress and self.dist.is_main
         self.use_amp = cfg.amp and self.device.type == "cuda"
-        self.optimizer = make_adamw(model, cfg.lr, cfg.weight_decay)
+        self.optimizer = make_adamw(model, cfg.lr, cfg.weight_decay, cfg.weight_decay_1d)
         updates = 1
         if cfg.lr_schedule == "cosine":
             train_source.set_epoch(0)
@@ -268,6 +279,13 @@ class Trainer:
         if not path.exists():
             return False
         ckpt = load_checkpoint(path, map_location=self.device)
+        saved_groups = len(ckpt["optimizer"]["param_groups"])
+        if saved_groups != len(self.optimizer.param_groups):
+            raise CifstError(
+                f"{path}: its optimizer has {saved_groups} parameter group(s), this config makes "
+                f"{len(self.optimizer.param_groups)}: train.weight_decay_1d was changed since the checkpoint; "
+                "set it back to resume"
+            )
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
@@ -433,6 +451,12 @@ class Trainer:
         self.net.train()
         self.frontend.train()
         self.frontend.specaug_enabled = self.state.epoch >= cfg.specaug_from_epoch
+        # set every epoch (a resumed optimizer brings back the saved groups' values): group 0 decays from
+        # train.weight_decay_from_epoch on, a second group (the 1-D parameters, train.weight_decay_1d false) never
+        for i, group in enumerate(self.optimizer.param_groups):
+            group["weight_decay"] = (
+                cfg.weight_decay if i == 0 and self.state.epoch >= cfg.weight_decay_from_epoch else 0.0
+            )
         bar = tqdm(
             total=total,
             initial=self.state.batches_done,

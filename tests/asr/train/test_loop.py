@@ -428,3 +428,74 @@ def test_ctc_only_epochs_checked(tmp_path, yaml, message):
     path.write_text(yaml, encoding="utf-8")
     with pytest.raises(CifstError, match=message):
         load_config(path)
+
+
+def test_weight_decay_starts_at_the_configured_epoch(tmp_path, monkeypatch):
+    """``train.weight_decay_from_epoch: 2``: every update of epoch 1 runs with no decay, every one of epoch 2 with
+    ``train.weight_decay``, also in a run killed in epoch 2 and resumed from the checkpoint saved at the end of
+    epoch 1 (whose optimizer groups carry epoch 1's zero decay)."""
+    cfg = deterministic_config()
+    cfg.train.epochs, cfg.train.weight_decay, cfg.train.weight_decay_from_epoch = 2, 0.01, 2
+
+    def fit(exp, **kwargs):
+        model, frontend = make_model_and_frontend(cfg, 0)
+        trainer = Trainer(
+            model, frontend, cfg.train, exp, FakeSource(), FakeSource(n_utts=4, seed=9), "cpu", progress=False
+        )
+        seen = []
+        real = trainer.optimizer.step
+
+        def spy(*args, **kw):
+            seen.append((trainer.state.epoch, trainer.optimizer.param_groups[0]["weight_decay"]))
+            return real(*args, **kw)
+
+        monkeypatch.setattr(trainer.optimizer, "step", spy)
+        trainer.fit(**kwargs)
+        return seen
+
+    assert fit(tmp_path / "full") == [(1, 0.0)] * 4 + [(2, 0.01)] * 4
+    assert fit(tmp_path / "killed", max_steps=6) == [(1, 0.0)] * 4 + [(2, 0.01)] * 2
+    assert fit(tmp_path / "killed", resume=True) == [(2, 0.01)] * 4
+
+
+def test_weight_decay_from_epoch_must_be_positive(tmp_path):
+    from asr.models.config import load_config
+
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  weight_decay_from_epoch: 0\n", encoding="utf-8")
+    with pytest.raises(CifstError, match="weight_decay_from_epoch=0 must be >= 1"):
+        load_config(path)
+    path.write_text("train:\n  weight_decay: -0.1\n", encoding="utf-8")
+    with pytest.raises(CifstError, match="weight_decay=-0.1 must be >= 0"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("decay_1d", [True, False])
+def test_weight_decay_1d(decay_1d):
+    """With zero gradients an AdamW step is pure decay: every matrix shrinks by ``lr * weight_decay`` of itself; the
+    1-D parameters (biases, norm gains) shrink the same with ``train.weight_decay_1d`` true and stay put with it
+    false."""
+    from asr.train.loop import make_adamw
+
+    cfg = deterministic_config()
+    model, _ = make_model_and_frontend(cfg, 0)
+    before = {k: v.detach().clone() for k, v in model.named_parameters()}
+    opt = make_adamw(model, lr=0.1, weight_decay=0.5, decay_1d=decay_1d)
+    for p in model.parameters():
+        p.grad = torch.zeros_like(p)
+    opt.step()
+    names_1d = [k for k, v in before.items() if v.dim() == 1]
+    assert names_1d and any(k.endswith(".bias") for k in names_1d)
+    for k, p in model.named_parameters():
+        shrink = 1.0 if before[k].dim() == 1 and not decay_1d else 1 - 0.1 * 0.5
+        torch.testing.assert_close(p.detach(), before[k] * shrink, msg=k)
+
+
+def test_resume_under_another_weight_decay_1d_is_a_clear_error(tmp_path):
+    cfg = deterministic_config()
+    run(tmp_path, max_steps=5, cfg=cfg)  # checkpoint.pt saved at the end of epoch 1 (step 4)
+    cfg.train.weight_decay_1d = False
+    with pytest.raises(
+        CifstError, match=r"checkpoint.pt: its optimizer has 1 parameter group\(s\), this config makes 2"
+    ):
+        run(tmp_path, resume=True, cfg=cfg)
