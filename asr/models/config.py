@@ -236,6 +236,9 @@ class TrainConfig:
             from their smaller pieces (0: the canonical segmentation; needs a ``bpe`` tokenizer, or ``mixed``
             over BPE; dev and inference are unchanged).
             At 0.05 the targets of the recipe's BPE-2000 vocabulary are ~14% longer, at 0.1 ~28%.
+        ema_decay: Keep an exponential moving average of the weights with this decay per update (0: off; e.g.
+            0.9995 averages over the last ~2,000 updates) and write it to ``EXP_DIR/ema.pt`` at every epoch end,
+            another checkpoint to decode besides ``avg_N.pt``; training itself is unchanged.
     """
 
     epochs: int = 30
@@ -262,6 +265,7 @@ class TrainConfig:
     ctc_only_epochs: list[int] = field(default_factory=list)
     sync_batch_lengths: bool = False
     bpe_dropout: float = 0.0
+    ema_decay: float = 0.0
 
 
 @dataclass
@@ -502,6 +506,8 @@ def validate_config(cfg: ExperimentConfig, path: str | os.PathLike | None = None
             )
     if cfg.train.ctc_only_epochs and cfg.model.ctc_weight <= 0:
         raise InputError(path, None, "train.ctc_only_epochs needs the CTC head: set model.ctc_weight > 0")
+    if not 0.0 <= cfg.train.ema_decay < 1.0:
+        raise InputError(path, None, f"train.ema_decay={cfg.train.ema_decay} must be in [0, 1)")
     if not 0.0 <= cfg.train.bpe_dropout <= 1.0:
         raise InputError(path, None, f"train.bpe_dropout={cfg.train.bpe_dropout} must be in [0, 1]")
     if not 0.0 <= cfg.train.min_lr_ratio <= 1.0:

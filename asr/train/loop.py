@@ -9,7 +9,9 @@ clipping, validation each epoch, atomic checkpoints every ``save_every_steps`` u
 are skipped without being loaded) and every rank's RNG states, so an interrupted run continues with the same losses
 it would have had (exactly so with ``num_workers: 0``). ``--start-epoch N`` instead starts epoch N from the model in
 ``epoch_{N-1}.pt`` with the LR schedule at that file's step and fresh optimizer moments (epoch files hold only the
-model), to branch an experiment from one of its epochs (icefall's ``--start-epoch``). Reference: the loop structure
+model), to branch an experiment from one of its epochs (icefall's ``--start-epoch``). With ``train.ema_decay`` rank 0
+also keeps an exponential moving average of the weights (``asr/train/ema.py``), saved in ``checkpoint.pt`` and
+written to ``ema.pt`` at every epoch end. Reference: the loop structure
 of WeNet's ``executor.py`` and icefall's ``train.py`` (checkpoint every N batches, resume mid-epoch).
 """
 
@@ -41,6 +43,7 @@ from asr.train.checkpoint import (
     save_model_file,
     set_rng_state,
 )
+from asr.train.ema import WeightEma
 
 __all__ = [
     "BatchSource",
@@ -248,6 +251,8 @@ class Trainer:
         else:
             self.net = model
         self.state = LoopState()
+        # every rank holds the same weights, so one average (rank 0's, which writes the files) is enough
+        self.ema = WeightEma(model, cfg.ema_decay) if cfg.ema_decay > 0 and self.dist.is_main else None
         self._writer = None
         self._tsv_columns: list[str] | None = None
 
@@ -264,6 +269,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "state": asdict(self.state),
             "rng": rngs,
+            **({"ema": self.ema.state_dict()} if self.ema is not None else {}),
         }
 
     def save_state(self) -> None:
@@ -291,6 +297,15 @@ class Trainer:
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.scaler.load_state_dict(ckpt["scaler"])
         self.state = LoopState(**ckpt["state"])
+        if self.ema is not None:
+            if "ema" in ckpt:
+                self.ema.load_state_dict(ckpt["ema"])
+            else:
+                LOG.warning(
+                    "%s holds no weight average (train.ema_decay was 0): it starts from the restored weights",
+                    path,
+                )
+                self.ema.reset()
         # raising train.epochs in EXP_DIR/config.yaml and resuming trains a finished run further
         self.state.finished = self.state.epoch > self.cfg.epochs
         rngs = ckpt["rng"]
@@ -324,6 +339,8 @@ class Trainer:
         if not isinstance(meta.get("step"), int):
             raise CifstError(f"{path}: its meta has no 'step' (not an epoch file written by cifst train)")
         load_state_strict(self.model, state, path)
+        if self.ema is not None:
+            self.ema.reset()
         step = meta["step"]
         history = []
         for k in range(1, epoch - 1):  # only the metas of the earlier epoch files (tensors mapped, not read)
@@ -435,6 +452,8 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.scheduler.step()
         self.state.global_step += 1
+        if self.ema is not None:
+            self.ema.update()
         return norm
 
     def _train_epoch(self, max_steps: int | None) -> None:
@@ -552,6 +571,9 @@ class Trainer:
                 self._log_row("dev", dev)
             meta = {"epoch": epoch, "step": self.state.global_step, **{f"dev_{k}": v for k, v in dev.items()}}
             save_model_file(self.exp_dir / f"epoch_{epoch}.pt", self.model.state_dict(), meta)
+            if self.ema is not None:
+                ema_meta = {"epoch": epoch, "step": self.state.global_step, "ema_decay": self.cfg.ema_decay}
+                save_model_file(self.exp_dir / "ema.pt", self.ema.model_state(), ema_meta)
             self.state.history.append(meta)
             LOG.info(
                 "epoch %d done at step %d: %s",
