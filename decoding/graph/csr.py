@@ -138,15 +138,18 @@ class CsrGraph:
             torch.save(data, tmp)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu") -> CsrGraph:
-        """Read a file written by :meth:`save`.
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu", mmap: bool = True) -> CsrGraph:
+        """Read a file written by :meth:`save`. On the CPU the tensors are memory-mapped (``mmap``, copy-on-write):
+        pages are read when the search first touches them, stay in the page cache shared by every process decoding
+        with the same graph, and do not count as the process's own memory (a 145M-arc graph is 5.2 GB).
 
         Raises:
             InputError: not a graph file of this format.
         """
         path = Path(path)
         try:
-            data = torch.load(path, map_location=device, weights_only=True)
+            mapped = mmap and torch.device(device).type == "cpu"
+            data = torch.load(path, map_location=device, weights_only=True, mmap=mapped)
         except FileNotFoundError:
             raise
         except Exception as e:

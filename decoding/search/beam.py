@@ -48,6 +48,30 @@ def _row_min(x: torch.Tensor) -> torch.Tensor:
     return x[:, 0]
 
 
+_CHUNK = 1 << 22  # arcs per chunk of the one-off passes over a graph's arc arrays
+
+
+def _chunk_bounds(n: int):
+    """``(lo, hi)`` ranges covering ``0..n`` in steps of ``_CHUNK``."""
+    return ((lo, min(n, lo + _CHUNK)) for lo in range(0, n, _CHUNK))
+
+
+def _chunks(x: torch.Tensor):
+    return (x[lo:hi] for lo, hi in _chunk_bounds(x.numel()))
+
+
+def _sorted_by_label(src: torch.Tensor, ilabel: torch.Tensor, num_labels: int) -> bool:
+    """Whether arcs sorted by source state are also sorted by input label within each state (chunk by chunk, the
+    chunks overlapping by one arc)."""
+    n = src.numel()
+    for lo, hi in _chunk_bounds(n):
+        a = max(lo - 1, 0)
+        key = src[a:hi].to(torch.int64) * (num_labels + 1) + ilabel[a:hi]
+        if bool((key[1:] < key[:-1]).any()):
+            return False
+    return True
+
+
 @dataclass
 class BeamSearchConfig:
     """Options of the TLG beam search (the ``cifst decode`` options of the same names).
@@ -145,8 +169,8 @@ class TlgBeamSearch:
         self.config = config
         self.device = torch.device(device)
         g = graph.to(self.device)
-        self.graph = g
-        n_eps = int((g.ilabel == 0).sum())
+        self.start = g.start
+        n_eps = sum(int((c == 0).sum()) for c in _chunks(g.ilabel))
         if n_eps:
             raise ValueError(
                 f"the graph has {n_eps} input-epsilon arcs; the search needs an epsilon-free TLG "
@@ -163,12 +187,10 @@ class TlgBeamSearch:
         self._whash = config.nbest > 1
         # the search's own arc order: by (source state, input label), so that the arcs of one state reading one
         # label are a contiguous range; ``_perm`` maps back to the graph's arc ids (None when already in order)
+        # (``cifst graph build`` writes that order: no copies then, and a memory-mapped TLG.pt stays shared)
         self._perm = None
-        if g.num_arcs:
-            lab_key = g.src.to(torch.int64) * (L + 1) + g.ilabel
-            if bool((lab_key[1:] < lab_key[:-1]).any()):
-                self._perm = torch.argsort(lab_key, stable=True)
-            del lab_key
+        if g.num_arcs and not _sorted_by_label(g.src, g.ilabel, L):
+            self._perm = torch.argsort(g.src.to(torch.int64) * (L + 1) + g.ilabel, stable=True)
         p = self._perm
         self._ilabel = g.ilabel if p is None else g.ilabel[p]
         self._dst = g.dst if p is None else g.dst[p]
@@ -184,21 +206,23 @@ class TlgBeamSearch:
         self.expand_mode = mode
         if mode == "label":
             # [S, L]: the cheapest weight of the arcs of state s reading input label l + 1 (inf: no such arc);
-            # [S, L + 1]: where that label's arc range starts (column L: the state's end), int32 when it fits
-            lab_cell = torch.repeat_interleave(
-                torch.arange(S, device=self.device, dtype=torch.int64) * L, self.out_deg
-            ) + (self._ilabel - 1)
-            self._wmin = (
-                torch.full((S * L,), float("inf"), device=self.device)
-                .scatter_reduce(0, lab_cell, w, "amin")
-                .view(S, L)
-            )
-            count = torch.bincount(lab_cell, minlength=S * L).view(S, L)
-            starts = torch.empty((S, L + 1), dtype=torch.int64, device=self.device)
-            starts[:, 1:] = torch.cumsum(count.view(-1), 0).view(S, L)
-            starts[:, 0] = g.row_ptr[:-1]
-            self._gstart = starts.view(-1).to(self._idx)
-            del lab_cell, count, starts
+            # [S, L + 1]: where that label's arc range starts (column L: the state's end), int32 when it fits.
+            # Counting the arcs of each (state, input label) into columns 1..L of the second table and summing it
+            # up in place leaves row_ptr[s] in column 0 and each range's end in the next column. Built over
+            # chunks of arcs, so that no arc-sized int64 temporary exists (the recipe's BPE-2000 CTC graph has
+            # 145M arcs)
+            self._wmin = torch.full((S * L,), float("inf"), device=self.device)
+            starts = torch.zeros(S * (L + 1), dtype=self._idx, device=self.device)
+            for lo, hi in _chunk_bounds(g.num_arcs):
+                src = g.src[lo:hi].to(torch.int64)
+                il = self._ilabel[lo:hi].to(torch.int64)
+                self._wmin.scatter_reduce_(0, src * L + (il - 1), w[lo:hi], "amin")
+                starts.index_add_(
+                    0, src * (L + 1) + il, torch.ones(hi - lo, dtype=self._idx, device=self.device)
+                )
+                del src, il
+            self._wmin = self._wmin.view(S, L)
+            self._gstart = starts.cumsum_(0)
             self._w = w
         else:
             # the two arc fields every candidate reads, in one int64: (float32 bits of the weight) << 32 | ilabel
@@ -320,7 +344,6 @@ class TlgBeamSearch:
             ac[:, :, 0] += cfg.blank_penalty
         if self.expand_mode == "label" and V != self.max_ilabel:
             ac = ac[:, :, : self.max_ilabel].contiguous()  # column l = input label l + 1
-        g = self.graph
         S = self.num_states
         use_ctx = context is not None
         C = int(context.num_states) if use_ctx else 1
@@ -342,7 +365,7 @@ class TlgBeamSearch:
         # token set (flat): state, cost, utt, global index of this token's backpointer entry, [ctx, prev ilabel, whash]
         live = lengths_cpu > 0
         utt = torch.nonzero(live.to(dev)).flatten()
-        h_state = torch.full_like(utt, g.start)
+        h_state = torch.full_like(utt, self.start)
         h_cost = torch.zeros(utt.numel(), dtype=torch.float32, device=dev)
         h_bp = torch.full_like(utt, -1)
         h_ctx = ctx0[utt] if use_ctx else None
@@ -356,7 +379,7 @@ class TlgBeamSearch:
         finals: dict[int, list[tuple[int, float, bool]]] = {}  # utt -> [(global bp index, cost, final)]
         results: list[UttSearchResult] = [UttSearchResult(best=None) for _ in range(B)]
         for b in torch.nonzero(~live).flatten().tolist():
-            fc = float(self.final[g.start])
+            fc = float(self.final[self.start])
             fin = np.isfinite(fc)
             if use_ctx:
                 fc_ctx = float(context.finalize(ctx0[b : b + 1])[0])

@@ -273,7 +273,7 @@ class BatchDecoder:
                 (-cfg.acoustic_scale * u.logprobs[np.arange(n), labels]).sum()
                 + cfg.blank_penalty * np.count_nonzero(labels == 0)
             )
-            end_state = self.dst[arcs[-1]] if n else self.search.graph.start
+            end_state = self.dst[arcs[-1]] if n else self.search.start
             fin = float(self.final[end_state]) if r.best.final else 0.0
             graph_cost = float(self.weight[arcs].sum()) + fin
             nbest = []

@@ -94,3 +94,8 @@ def test_csr_graph_from_fst_to_fst_save_load(tmp_path):
         torch.equal(getattr(g, k), getattr(h, k)) for k in ("row_ptr", "src", "dst", "ilabel", "olabel")
     )
     assert torch.equal(g.weight, h.weight) and torch.equal(g.final, h.final) and h.start == g.start
+    # memory-mapped by default on the CPU, copy-on-write: a change to a loaded tensor never reaches the file
+    plain = CsrGraph.load(tmp_path / "g.pt", mmap=False)
+    assert torch.equal(plain.dst, h.dst) and torch.equal(plain.weight, h.weight)
+    h.weight.add_(1.0)
+    assert torch.equal(CsrGraph.load(tmp_path / "g.pt").weight, g.weight)

@@ -45,7 +45,8 @@ def test_exact_on_random_graphs_matches_openfst_and_brute_force():
     for _ in range(25):
         S, V = int(rng.integers(2, 25)), int(rng.integers(2, 6))
         f = random_fst(S, V, 4, rng)
-        search = TlgBeamSearch(CsrGraph.from_fst(f), WIDE)
+        graph = CsrGraph.from_fst(f)
+        search = TlgBeamSearch(graph, WIDE)
         mats = [_logsoftmax(rng, int(rng.integers(0, 8)), V) for _ in range(5)]
         res = search.search(*_batch(mats, V))
         for m, r in zip(mats, res):
@@ -55,7 +56,7 @@ def test_exact_on_random_graphs_matches_openfst_and_brute_force():
                 continue
             assert r.best is not None and r.best.final
             assert r.best.cost == pytest.approx(ref.cost, abs=1e-3)
-            g = search.graph
+            g = graph
             # the path is a real path: consecutive arcs chain, starts at the start state, ends final
             arcs = torch.from_numpy(r.best.arcs)
             if len(arcs):
@@ -360,10 +361,16 @@ def test_graphs_of_cifst_graph_build(toy_lm, tmp_path, topo):
     assert same >= len(mats) - 1
 
 
-@pytest.mark.parametrize("row_type", ["frame", "cif"])
-def test_label_and_csr_expansion_give_identical_results(row_type):
+@pytest.mark.parametrize("row_type,chunk", [("frame", None), ("cif", None), ("frame", 2), ("cif", 3)])
+def test_label_and_csr_expansion_give_identical_results(row_type, chunk, monkeypatch):
     """The two stage-1 expansions (label groups first / every arc) keep the same candidates in the same order, so
-    paths, costs and n-best lists are identical, with and without a hotword context, with pruning binding."""
+    paths, costs and n-best lists are identical, with and without a hotword context, with pruning binding; also
+    when the label tables and the arc-order check are built over chunks of 2-3 arcs (the real graphs' chunks are
+    4M arcs)."""
+    import decoding.search.beam as beam
+
+    if chunk is not None:
+        monkeypatch.setattr(beam, "_CHUNK", chunk)
     rng = np.random.default_rng(21)
     for trial in range(10):
         S, V = int(rng.integers(3, 30)), int(rng.integers(2, 7))
