@@ -50,6 +50,18 @@ def load_posteriors(post_scp: str, num_utts: int) -> tuple[list[str], list]:
     return keys, mats
 
 
+def side_result(load_s: float, after_load: dict, t0: float, c0: float, hyps: dict[str, str]) -> dict:
+    """One side's figures, taken right after its decoding loop (``t0`` / ``c0``: wall / CPU clock at its start)."""
+    return {
+        "load_s": load_s,
+        "decode_s": time.perf_counter() - t0,
+        "decode_cpu_s": time.process_time() - c0,
+        "after_load": after_load,
+        "end": status_mb(),
+        "hyps": hyps,
+    }
+
+
 def side_kaldi(args) -> dict:
     import kaldi_decoder
     import kaldifst
@@ -68,17 +80,10 @@ def side_kaldi(args) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     for key, m in zip(keys, mats):
         dec.decode(kaldi_decoder.DecodableCtc(m * args.acoustic_scale))
-        ok, lat = dec.get_best_path()
+        _, lat = dec.get_best_path()
         _, _, ols, _ = kaldifst.get_linear_symbol_sequence(lat)
         hyps[key] = " ".join(words[o] for o in ols)
-    return {
-        "load_s": load_s,
-        "decode_s": time.perf_counter() - t0,
-        "decode_cpu_s": time.process_time() - c0,
-        "after_load": after_load,
-        "end": status_mb(),
-        "hyps": hyps,
-    }
+    return side_result(load_s, after_load, t0, c0, hyps)
 
 
 def side_ours(args) -> dict:
@@ -110,14 +115,7 @@ def side_ours(args) -> dict:
             best = res[j].best
             ol = olabel[best.arcs] if best is not None else np.zeros(0, np.int64)
             hyps[keys[i]] = " ".join(words[int(o)] for o in ol[ol > 0])
-    return {
-        "load_s": load_s,
-        "decode_s": time.perf_counter() - t0,
-        "decode_cpu_s": time.process_time() - c0,
-        "after_load": after_load,
-        "end": status_mb(),
-        "hyps": hyps,
-    }
+    return side_result(load_s, after_load, t0, c0, hyps)
 
 
 def main() -> int:
