@@ -3,6 +3,9 @@ tests and the DDP worker script."""
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import torch
 
 from asr.models import ExperimentConfig
@@ -71,3 +74,21 @@ def make_model_and_frontend(cfg, seed=0):
 
     torch.manual_seed(seed)
     return Paraformer(cfg.model, V), Frontend(cfg.frontend)
+
+
+def rows(exp: Path, split="train"):
+    """The ``losses.tsv`` rows of one split as dicts."""
+    with open(exp / "losses.tsv", encoding="utf-8") as f:
+        return [r for r in csv.DictReader(f, delimiter="\t") if r["split"] == split]
+
+
+def deterministic_config():
+    """tiny_config() with a deterministic forward pass (no dropout, glancing or SpecAugment), no mid-epoch saves."""
+    cfg = tiny_config()
+    for m in (cfg.model.encoder, cfg.model.decoder):
+        m.dropout = m.attn_dropout = 0.0
+    cfg.model.predictor.dropout = 0.0
+    cfg.model.decoder.glm_sampling_ratio = 0.0
+    cfg.frontend.specaug = None
+    cfg.train.save_every_steps = 0
+    return cfg

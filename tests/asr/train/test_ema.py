@@ -11,8 +11,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakes import FakeSource, make_model_and_frontend  # noqa: E402
-from test_loop import deterministic_config, rows  # noqa: E402
+from fakes import FakeSource, deterministic_config, make_model_and_frontend, rows  # noqa: E402
 
 from asr.errors import CifstError  # noqa: E402
 from asr.train.checkpoint import load_model_state  # noqa: E402

@@ -3,7 +3,6 @@ TensorBoard-readable logs, and a 2-process DDP run on CPU (gloo) that keeps the 
 
 from __future__ import annotations
 
-import csv
 import os
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakes import FakeSource, make_model_and_frontend, tiny_config  # noqa: E402
+from fakes import FakeSource, deterministic_config, make_model_and_frontend, rows, tiny_config  # noqa: E402
 
 from asr.errors import CifstError  # noqa: E402
 from asr.train.average import average_checkpoints  # noqa: E402
@@ -24,11 +23,6 @@ from asr.train.loop import Trainer, warmup_cosine, warmup_decay  # noqa: E402
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def rows(exp: Path, split="train"):
-    with open(exp / "losses.tsv", encoding="utf-8") as f:
-        return [r for r in csv.DictReader(f, delimiter="\t") if r["split"] == split]
-
-
 def run(exp, seed=0, resume=False, max_steps=None, cfg=None):
     cfg = cfg or tiny_config()
     model, frontend = make_model_and_frontend(cfg, seed)
@@ -36,18 +30,6 @@ def run(exp, seed=0, resume=False, max_steps=None, cfg=None):
         model, frontend, cfg.train, exp, FakeSource(), FakeSource(n_utts=4, seed=9), "cpu", progress=False
     )
     return trainer.fit(resume=resume, max_steps=max_steps), model
-
-
-def deterministic_config():
-    """tiny_config() with a deterministic forward pass (no dropout, glancing or SpecAugment), no mid-epoch saves."""
-    cfg = tiny_config()
-    for m in (cfg.model.encoder, cfg.model.decoder):
-        m.dropout = m.attn_dropout = 0.0
-    cfg.model.predictor.dropout = 0.0
-    cfg.model.decoder.glm_sampling_ratio = 0.0
-    cfg.frontend.specaug = None
-    cfg.train.save_every_steps = 0
-    return cfg
 
 
 @pytest.fixture(scope="module")
