@@ -470,12 +470,10 @@ class Trainer:
         self.net.train()
         self.frontend.train()
         self.frontend.specaug_enabled = self.state.epoch >= cfg.specaug_from_epoch
-        # set every epoch (a resumed optimizer brings back the saved groups' values): group 0 decays from
-        # train.weight_decay_from_epoch on, a second group (the 1-D parameters, train.weight_decay_1d false) never
-        for i, group in enumerate(self.optimizer.param_groups):
-            group["weight_decay"] = (
-                cfg.weight_decay if i == 0 and self.state.epoch >= cfg.weight_decay_from_epoch else 0.0
-            )
+        # set every epoch (a resumed optimizer brings back the saved value): group 0 decays from
+        # train.weight_decay_from_epoch on; a second group (the 1-D parameters, make_adamw) is built at 0 and stays
+        decays = self.state.epoch >= cfg.weight_decay_from_epoch
+        self.optimizer.param_groups[0]["weight_decay"] = cfg.weight_decay if decays else 0.0
         bar = tqdm(
             total=total,
             initial=self.state.batches_done,

@@ -92,3 +92,14 @@ def deterministic_config():
     cfg.frontend.specaug = None
     cfg.train.save_every_steps = 0
     return cfg
+
+
+def make_trainer(exp, cfg, seed=0):
+    """A single-process CPU :class:`Trainer` of a fresh model (``seed``) on ``FakeSource`` batches, 4 dev
+    utterances, no progress bars; the model is ``trainer.model``."""
+    from asr.train.loop import Trainer
+
+    model, frontend = make_model_and_frontend(cfg, seed)
+    return Trainer(
+        model, frontend, cfg.train, exp, FakeSource(), FakeSource(n_utts=4, seed=9), "cpu", progress=False
+    )

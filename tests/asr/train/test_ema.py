@@ -11,12 +11,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakes import FakeSource, deterministic_config, make_model_and_frontend, rows  # noqa: E402
+from fakes import deterministic_config, make_model_and_frontend, make_trainer, rows  # noqa: E402
 
 from asr.errors import CifstError  # noqa: E402
 from asr.train.checkpoint import load_model_state  # noqa: E402
 from asr.train.ema import WeightEma, ema_factor  # noqa: E402
-from asr.train.loop import Trainer  # noqa: E402
 
 
 def test_ema_factor_warms_up_then_holds():
@@ -55,10 +54,8 @@ def test_weight_ema_is_the_recursive_average():
 
 
 def _fit(exp, cfg, record=None, **kwargs):
-    model, frontend = make_model_and_frontend(cfg, 0)
-    trainer = Trainer(
-        model, frontend, cfg.train, exp, FakeSource(), FakeSource(n_utts=4, seed=9), "cpu", progress=False
-    )
+    trainer = make_trainer(exp, cfg)
+    model = trainer.model
     if record is not None:
         real = trainer._update
 

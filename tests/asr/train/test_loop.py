@@ -13,7 +13,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakes import FakeSource, deterministic_config, make_model_and_frontend, rows, tiny_config  # noqa: E402
+from fakes import (  # noqa: E402
+    FakeSource,
+    deterministic_config,
+    make_model_and_frontend,
+    make_trainer,
+    rows,
+    tiny_config,
+)
 
 from asr.errors import CifstError  # noqa: E402
 from asr.train.average import average_checkpoints  # noqa: E402
@@ -24,12 +31,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def run(exp, seed=0, resume=False, max_steps=None, cfg=None):
-    cfg = cfg or tiny_config()
-    model, frontend = make_model_and_frontend(cfg, seed)
-    trainer = Trainer(
-        model, frontend, cfg.train, exp, FakeSource(), FakeSource(n_utts=4, seed=9), "cpu", progress=False
-    )
-    return trainer.fit(resume=resume, max_steps=max_steps), model
+    trainer = make_trainer(exp, cfg or tiny_config(), seed)
+    return trainer.fit(resume=resume, max_steps=max_steps), trainer.model
 
 
 @pytest.fixture(scope="module")
@@ -268,17 +271,7 @@ def test_specaug_starts_at_the_configured_epoch(tmp_path, monkeypatch):
     cfg = tiny_config()
     assert cfg.frontend.specaug is not None
     cfg.train.epochs, cfg.train.save_every_steps, cfg.train.specaug_from_epoch = 2, 0, 2
-    model, frontend = make_model_and_frontend(cfg, 0)
-    trainer = Trainer(
-        model,
-        frontend,
-        cfg.train,
-        tmp_path / "exp",
-        FakeSource(),
-        FakeSource(n_utts=4, seed=9),
-        "cpu",
-        progress=False,
-    )
+    trainer = make_trainer(tmp_path / "exp", cfg)
     masked_in_epoch = []
     real = frontend_mod.spec_augment
 
@@ -310,17 +303,11 @@ def test_start_epoch_branches_from_an_epoch_file(tmp_path):
     cfg = deterministic_config()
     cfg.train.lr_schedule = "cosine"
     full = tmp_path / "full"
-    model, frontend = make_model_and_frontend(cfg, 0)
-    Trainer(
-        model, frontend, cfg.train, full, FakeSource(), FakeSource(n_utts=4, seed=9), "cpu", progress=False
-    ).fit()
+    make_trainer(full, cfg).fit()
     branch = tmp_path / "branch"
     branch.mkdir()
     shutil.copyfile(full / "epoch_1.pt", branch / "epoch_1.pt")
-    model, frontend = make_model_and_frontend(cfg, 1)  # other init: the epoch file must overwrite it
-    trainer = Trainer(
-        model, frontend, cfg.train, branch, FakeSource(), FakeSource(n_utts=4, seed=9), "cpu", progress=False
-    )
+    trainer = make_trainer(branch, cfg, seed=1)  # other init: the epoch file must overwrite it
     state = trainer.fit(start_epoch=2)
     assert state.finished and state.global_step == 8
     assert [h["epoch"] for h in state.history] == [1, 2]
@@ -420,10 +407,7 @@ def test_weight_decay_starts_at_the_configured_epoch(tmp_path, monkeypatch):
     cfg.train.epochs, cfg.train.weight_decay, cfg.train.weight_decay_from_epoch = 2, 0.01, 2
 
     def fit(exp, **kwargs):
-        model, frontend = make_model_and_frontend(cfg, 0)
-        trainer = Trainer(
-            model, frontend, cfg.train, exp, FakeSource(), FakeSource(n_utts=4, seed=9), "cpu", progress=False
-        )
+        trainer = make_trainer(exp, cfg)
         seen = []
         real = trainer.optimizer.step
 
