@@ -202,7 +202,6 @@ def graph_stats(path: str | Path) -> dict:
                 t.numel() * t.element_size()
                 for t in (
                     graph.row_ptr,
-                    graph.src,
                     graph.dst,
                     graph.ilabel,
                     graph.olabel,

@@ -102,7 +102,7 @@ def load_graph(
     words = SymbolTable.read(d / "words.txt")
     pt, fst_file = d / "TLG.pt", d / "TLG.fst"
     if pt.exists() and (not fst_file.exists() or pt.stat().st_mtime_ns >= fst_file.stat().st_mtime_ns):
-        graph = CsrGraph.load(pt, device="cpu")
+        graph = CsrGraph.load(pt, device="cpu", upgrade=True)
     elif fst_file.exists():
         graph = convert_fst(fst_file, len(tokens))
         try:

@@ -60,13 +60,12 @@ def _chunks(x: torch.Tensor):
     return (x[lo:hi] for lo, hi in _chunk_bounds(x.numel()))
 
 
-def _sorted_by_label(src: torch.Tensor, ilabel: torch.Tensor, num_labels: int) -> bool:
+def _sorted_by_label(g: CsrGraph, num_labels: int) -> bool:
     """Whether arcs sorted by source state are also sorted by input label within each state (chunk by chunk, the
     chunks overlapping by one arc)."""
-    n = src.numel()
-    for lo, hi in _chunk_bounds(n):
+    for lo, hi in _chunk_bounds(g.num_arcs):
         a = max(lo - 1, 0)
-        key = src[a:hi].to(torch.int64) * (num_labels + 1) + ilabel[a:hi]
+        key = g.src_range(a, hi).to(torch.int64) * (num_labels + 1) + g.ilabel[a:hi]
         if bool((key[1:] < key[:-1]).any()):
             return False
     return True
@@ -189,7 +188,7 @@ class TlgBeamSearch:
         # label are a contiguous range; ``_perm`` maps back to the graph's arc ids (None when already in order)
         # (``cifst graph build`` writes that order: no copies then, and a memory-mapped TLG.pt stays shared)
         self._perm = None
-        if g.num_arcs and not _sorted_by_label(g.src, g.ilabel, L):
+        if g.num_arcs and not _sorted_by_label(g, L):
             self._perm = torch.argsort(g.src.to(torch.int64) * (L + 1) + g.ilabel, stable=True)
         p = self._perm
         self._ilabel = g.ilabel if p is None else g.ilabel[p]
@@ -214,7 +213,7 @@ class TlgBeamSearch:
             self._wmin = torch.full((S * L,), float("inf"), device=self.device)
             starts = torch.zeros(S * (L + 1), dtype=self._idx, device=self.device)
             for lo, hi in _chunk_bounds(g.num_arcs):
-                src = g.src[lo:hi].to(torch.int64)
+                src = g.src_range(lo, hi).to(torch.int64)
                 il = self._ilabel[lo:hi].to(torch.int64)
                 self._wmin.scatter_reduce_(0, src * L + (il - 1), w[lo:hi], "amin")
                 starts.index_add_(

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from asr.errors import InputError
 from decoding.graph.csr import CsrGraph
 from decoding.graph.fst_arrays import arrays_to_fst, fst_to_arrays
 
@@ -99,3 +100,54 @@ def test_csr_graph_from_fst_to_fst_save_load(tmp_path):
     assert torch.equal(plain.dst, h.dst) and torch.equal(plain.weight, h.weight)
     h.weight.add_(1.0)
     assert torch.equal(CsrGraph.load(tmp_path / "g.pt").weight, g.weight)
+
+
+def test_csr_graph_src_range_matches_row_ptr():
+    # states 0, 3 and the last have no arcs, so chunks start and end inside, before and after empty rows
+    src = np.array([1, 1, 1, 2, 4, 4, 5, 5, 5, 5, 6])
+    n = len(src)
+    g = CsrGraph.from_arrays(8, 0, src, np.zeros(n), np.ones(n), np.zeros(n), np.zeros(n), np.zeros(8))
+    assert g.src.dtype == torch.int32 and g.src.tolist() == src.tolist()
+    for lo in range(n + 1):
+        for hi in range(lo, n + 1):
+            assert g.src_range(lo, hi).tolist() == src[lo:hi].tolist(), (lo, hi)
+
+
+def test_csr_graph_file_is_16_bytes_per_arc(tmp_path):
+    S, start, src, dst, il, ol, w, final = _random_arrays(5, S=40, A=20000)
+    g = CsrGraph.from_arrays(S, start, src, dst, il, ol, w, final)
+    assert {t.dtype for t in (g.dst, g.ilabel, g.olabel)} == {torch.int32}
+    g.save(tmp_path / "g.pt")
+    raw = torch.load(tmp_path / "g.pt", weights_only=True)
+    assert raw["format_version"] == 2 and "src" not in raw
+    size = (tmp_path / "g.pt").stat().st_size
+    assert 16 * len(src) < size < 16 * len(src) + 8 * (S + 1) + 4 * S + 4096
+    with pytest.raises(ValueError, match="does not fit int32"):
+        CsrGraph.from_arrays(S, start, src, dst, il, ol + 2**31, w, final)
+
+
+def test_csr_graph_loads_format_1_and_upgrades(tmp_path, caplog):
+    S, start, src, dst, il, ol, w, final = _random_arrays(6)
+    g = CsrGraph.from_arrays(S, start, src, dst, il, ol, w, final)
+    old = {k: getattr(g, k).to(torch.int64) for k in ("src", "dst", "ilabel", "olabel")}
+    old.update(start=g.start, row_ptr=g.row_ptr, weight=g.weight, final=g.final, format_version=1)
+    path = tmp_path / "TLG.pt"
+    torch.save(old, path)
+
+    def same(h):
+        return h.start == g.start and all(
+            torch.equal(getattr(h, k), getattr(g, k))
+            for k in ("row_ptr", "src", "dst", "ilabel", "olabel", "weight", "final")
+        )
+
+    assert same(CsrGraph.load(path))  # converted in memory, the file left alone
+    assert torch.load(path, weights_only=True)["format_version"] == 1
+    with caplog.at_level("INFO"):
+        assert same(CsrGraph.load(path, upgrade=True))
+    assert "rewrote" in caplog.text
+    raw = torch.load(path, weights_only=True)
+    assert raw["format_version"] == 2 and "src" not in raw and raw["dst"].dtype == torch.int32
+    assert same(CsrGraph.load(path))
+    torch.save({**old, "format_version": 7}, path)
+    with pytest.raises(InputError, match="graph format version 7 is not 2"):
+        CsrGraph.load(path)
