@@ -178,7 +178,10 @@ class TlgBeamSearch:
         if sys.byteorder != "little":  # the search reads the halves of packed arcs in place
             raise RuntimeError("the TLG search assumes a little-endian machine")
         self.num_states = S = g.num_states
-        self.weight = (g.weight.to(torch.float32) * config.lm_scale).contiguous()  # original arc order
+        # LM-scaled arc weights in the original arc order; at scale 1 the graph's own (memory-mapped) tensor, read
+        # only, instead of an arc-sized copy
+        w0 = g.weight.to(torch.float32)
+        self.weight = w0.contiguous() if config.lm_scale == 1.0 else (w0 * config.lm_scale).contiguous()
         fin = g.final.to(torch.float32)
         self.final = torch.where(torch.isfinite(fin), fin * config.lm_scale, fin)
         self.out_deg = (g.row_ptr[1:] - g.row_ptr[:-1]).contiguous()

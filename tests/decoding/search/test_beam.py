@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -445,3 +446,21 @@ def test_hash_recombination_equals_sort_based():
         got = search._hash_argmin(key, cost, idx)
         want = torch.sort(search._segment_argmin(key, cost, idx)).values
         assert torch.equal(got, want)
+
+
+def test_lm_scale_equals_a_graph_with_scaled_weights():
+    rng = np.random.default_rng(7)
+    for _ in range(10):
+        S, V = int(rng.integers(2, 20)), int(rng.integers(2, 6))
+        graph = CsrGraph.from_fst(random_fst(S, V, 4, rng))
+        scaled = CsrGraph(**{**vars(graph), "weight": graph.weight * 2.0, "final": graph.final * 2.0})
+        mats = [_logsoftmax(rng, int(rng.integers(1, 8)), V) for _ in range(4)]
+        cfg = BeamSearchConfig(beam=8.0, max_active=50)
+        a = TlgBeamSearch(graph, replace(cfg, lm_scale=2.0)).search(*_batch(mats, V))
+        b = TlgBeamSearch(scaled, cfg).search(*_batch(mats, V))
+        for x, y in zip(a, b):
+            assert (x.best is None) == (y.best is None)
+            if x.best is not None:
+                assert x.best.arcs.tolist() == y.best.arcs.tolist() and x.best.cost == y.best.cost
+        # at scale 1 the search reads the graph's own weight tensor (no arc-sized copy)
+        assert TlgBeamSearch(graph, cfg).weight.data_ptr() == graph.weight.data_ptr()
