@@ -5,6 +5,8 @@
 #   1  check the data dirs (cifst data validate), list the decoding vocabulary ($lm_text + train transcripts)
 #   2  tokenizer (cifst tokenizer train) + lexicon (python -m asr.data.synth lexicon) in $lang
 #   3  train (cifst train)                        4  average the last $avg_num epochs (cifst average)
+#      (with checkpoint=ema stages 4-9 use $exp/ema.pt, the weight EMA a config with train.ema_decay writes, and
+#      checkpoint=FILE any checkpoint in $exp; their infer/decode dirs and RESULTS file carry its name)
 #   5  posteriors + greedy text (cifst infer), for each output head in $heads
 #   6  n-gram LM on $lm_text (cifst lm build)
 #   7  TLG graph per head (cifst graph build: --topo cif for the CIF decoder's rows, --topo ctc for the CTC head's)
@@ -12,7 +14,8 @@
 #   9  score (cifst score --out: wer, details, per speaker, errors by training count, report.html; cifst score-times
 #      against data/<set>/ctm when the corpus has reference word times), summary in $exp/RESULTS.txt
 # Variables it reads: train_set dev_set eval_sets lm_text tokenizer_kind vocab_size train_config exp avg_num lm_order
-# lm_options graph_options beam max_active hotword_score num_hotwords score_mode device seed train_threads lexicon_cmu
+# checkpoint lm_options graph_options beam max_active hotword_score num_hotwords score_mode device seed train_threads
+# lexicon_cmu
 # (train_procs > 1 trains with that many DDP processes of one thread each instead of one process of train_threads;
 # precompute_fbank=true first stores the fbank of the train and dev sets in feats.scp, as Kaldi's make_fbank.sh;
 # trim_silence=true trains on data/<train_set>_trim, the training set with each utterance's leading and trailing
@@ -31,7 +34,14 @@ run_pipeline() {
   local device_opt=()
   [ "$device" != auto ] && device_opt=(--device "$device")
   lang=data/lang_${tokenizer_kind}${vocab_size}
-  ckpt=avg_${avg_num}.pt
+  case "${checkpoint:-avg}" in
+    avg) ckpt=avg_${avg_num}.pt ;;
+    ema) ckpt=ema.pt ;;
+    *) ckpt=$checkpoint ;;
+  esac
+  # decode dirs and the RESULTS file of a checkpoint other than the average carry its name (infer dirs always do)
+  local ctag=""
+  [ "${checkpoint:-avg}" = avg ] || ctag=_${ckpt%.pt}
   local x post out dir kind line head sfx graph ascale hscore
   local heads_list=${heads:-cif}
 
@@ -101,8 +111,15 @@ run_pipeline() {
   fi
 
   if stage_on 4; then
-    log "stage 4: average the last $avg_num checkpoints"
-    [ -f "$exp/$ckpt" ] || cifst average "$exp" --num "$avg_num"
+    if [ "${checkpoint:-avg}" = avg ]; then
+      log "stage 4: average the last $avg_num checkpoints"
+      [ -f "$exp/$ckpt" ] || cifst average "$exp" --num "$avg_num"
+    elif [ ! -f "$exp/$ckpt" ]; then
+      if [ "$ckpt" = ema.pt ]; then
+        die "missing $exp/ema.pt: --checkpoint ema needs a model trained with train.ema_decay > 0 in its config"
+      fi
+      die "missing $exp/$ckpt (--checkpoint $checkpoint)"
+    fi
   fi
 
   if stage_on 5; then
@@ -156,26 +173,26 @@ run_pipeline() {
           hscore=${ctc_hotword_score:-$hscore}
         fi
         require_files "$post/posteriors.scp"
-        if ! is_done "$exp/decode_greedy${sfx}_$x"; then
+        if ! is_done "$exp/decode_greedy${sfx}${ctag}_$x"; then
           log "stage 8: greedy decode $x, $head head (no graph)"
-          run_job decode "$exp/decode_greedy${sfx}_$x/log/decode.log" cifst decode --no-graph \
-            "$post/posteriors.scp" "$exp/decode_greedy${sfx}_$x" --no-progress "${device_opt[@]}"
-          mark_done "$exp/decode_greedy${sfx}_$x"
+          run_job decode "$exp/decode_greedy${sfx}${ctag}_$x/log/decode.log" cifst decode --no-graph \
+            "$post/posteriors.scp" "$exp/decode_greedy${sfx}${ctag}_$x" --no-progress "${device_opt[@]}"
+          mark_done "$exp/decode_greedy${sfx}${ctag}_$x"
         fi
-        if ! is_done "$exp/decode_tlg${sfx}_$x"; then
+        if ! is_done "$exp/decode_tlg${sfx}${ctag}_$x"; then
           log "stage 8: TLG decode $x, $head head"
-          run_job decode "$exp/decode_tlg${sfx}_$x/log/decode.log" cifst decode "$graph" "$post/posteriors.scp" \
-            "$exp/decode_tlg${sfx}_$x" --beam "$beam" --max-active "$max_active" --acoustic-scale "$ascale" \
-            --no-progress "${device_opt[@]}"
-          mark_done "$exp/decode_tlg${sfx}_$x"
+          run_job decode "$exp/decode_tlg${sfx}${ctag}_$x/log/decode.log" cifst decode "$graph" \
+            "$post/posteriors.scp" "$exp/decode_tlg${sfx}${ctag}_$x" --beam "$beam" --max-active "$max_active" \
+            --acoustic-scale "$ascale" --no-progress "${device_opt[@]}"
+          mark_done "$exp/decode_tlg${sfx}${ctag}_$x"
         fi
-        if ! is_done "$exp/decode_tlg_hotwords${sfx}_$x"; then
+        if ! is_done "$exp/decode_tlg_hotwords${sfx}${ctag}_$x"; then
           log "stage 8: TLG + hotwords decode $x, $head head"
-          run_job decode "$exp/decode_tlg_hotwords${sfx}_$x/log/decode.log" cifst decode "$graph" \
-            "$post/posteriors.scp" "$exp/decode_tlg_hotwords${sfx}_$x" --beam "$beam" --max-active "$max_active" \
-            --acoustic-scale "$ascale" --no-progress --hotwords "data/local/hotwords_$x.txt" \
-            --hotword-score "$hscore" --tokenizer "$lang" --hotwords-skip-bad "${device_opt[@]}"
-          mark_done "$exp/decode_tlg_hotwords${sfx}_$x"
+          run_job decode "$exp/decode_tlg_hotwords${sfx}${ctag}_$x/log/decode.log" cifst decode "$graph" \
+            "$post/posteriors.scp" "$exp/decode_tlg_hotwords${sfx}${ctag}_$x" --beam "$beam" \
+            --max-active "$max_active" --acoustic-scale "$ascale" --no-progress \
+            --hotwords "data/local/hotwords_$x.txt" --hotword-score "$hscore" --tokenizer "$lang" --hotwords-skip-bad "${device_opt[@]}"
+          mark_done "$exp/decode_tlg_hotwords${sfx}${ctag}_$x"
         fi
       done
     done
@@ -183,14 +200,14 @@ run_pipeline() {
 
   if stage_on 9; then
     log "stage 9: score"
-    local summary=$exp/RESULTS.txt train_text=()
+    local summary=$exp/RESULTS${ctag}.txt train_text=()
     [ -f "data/$train_set/text" ] && train_text=(--train-text "data/$train_set/text")
     : > "$summary.tmp"
     for x in $eval_sets; do
       for head in $heads_list; do
         sfx=$(head_suffix "$head")
         for kind in "greedy$sfx" "tlg$sfx" "tlg_hotwords$sfx"; do
-          dir=$exp/decode_${kind}_$x
+          dir=$exp/decode_${kind}${ctag}_$x
           [ -f "$dir/text" ] || continue
           # every system is scored with the hotword list, so recall with and without biasing can be compared,
           # and by the training count of each reference word (report/frequency.txt: OOV and rare-word errors)
@@ -210,8 +227,8 @@ run_pipeline() {
     log "results ($PWD/$summary):"
     cat "$summary" >&2
     for x in $eval_sets; do
-      [ -f "$exp/decode_tlg_hotwords_$x/report/report.html" ] && \
-        log "report for $x: $PWD/$exp/decode_tlg_hotwords_$x/report/report.html"
+      [ -f "$exp/decode_tlg_hotwords${ctag}_$x/report/report.html" ] && \
+        log "report for $x: $PWD/$exp/decode_tlg_hotwords${ctag}_$x/report/report.html"
     done
     log "all reports: $PWD/$exp/decode_*/report/ (wer, details.txt, speakers.txt, summary.json, report.html)"
   fi

@@ -24,7 +24,7 @@ pytestmark = [
 def test_synth_en_end_to_end(tmp_path, recipes):
     recipe = recipes.copy("synth_en", tmp_path)
     conf = (recipe / "conf" / "train.yaml").read_text()
-    conf = re.sub(r"(?m)^  epochs: .*$", "  epochs: 2", conf)
+    conf = re.sub(r"(?m)^  epochs: .*$", "  epochs: 2\n  ema_decay: 0.99", conf)
     (recipe / "conf" / "tiny_test.yaml").write_text(conf)
     # training goes through torchrun (--train-procs 2), as the one-hour model's did, reading stored fbank
     args = ["--hours", "0.02", "--nj", "2", "--vocab-size", "80", "--train-config", "conf/tiny_test.yaml",
@@ -89,3 +89,18 @@ def test_synth_en_end_to_end(tmp_path, recipes):
     assert saved.frames == whole.frames
     np.testing.assert_allclose(saved.mean, whole.mean, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(saved.std, whole.std, rtol=1e-4, atol=1e-4)
+    # --checkpoint ema decodes the weight EMA (train.ema_decay) into decode dirs and a RESULTS file of its own name
+    before = results
+    ema = recipes.run(
+        recipe, *args, "--stage", "4", "--checkpoint", "ema", "--eval-sets", "test_seen", "--heads", "ctc",
+        timeout=600,
+    )  # fmt: skip
+    assert ema.returncode == 0, ema.stderr[-3000:]
+    assert (exp / "ema.pt").is_file() and (exp / "infer_test_seen_ema_ctc" / "posteriors.scp").is_file()
+    ema_results = (exp / "RESULTS_ema.txt").read_text()
+    for kind in ("greedy_ctc", "tlg_ctc", "tlg_hotwords_ctc"):
+        assert re.search(rf"(?m)^test_seen +{kind} +%WER [0-9.]+ \[", ema_results), ema_results
+        assert (exp / f"decode_{kind}_ema_test_seen" / "report" / "report.html").is_file()
+    assert (exp / "RESULTS.txt").read_text() == before
+    missing = recipes.run(recipe, *args, "--stage", "4", "--stop-stage", "4", "--checkpoint", "epoch_9.pt")
+    assert missing.returncode != 0 and "epoch_9.pt" in missing.stderr

@@ -31,6 +31,7 @@ vocab_size=0
 lexicon_cmu=false
 exp=exp/paraformer_small
 avg_num=10
+checkpoint=avg      # checkpoint to decode: avg (avg_$avg_num.pt), ema (ema.pt, from train.ema_decay) or a file in $exp
 lm_order=5
 lm_options=""
 beam=16

@@ -34,6 +34,7 @@ vocab_size=5000
 lexicon_cmu=true
 exp=exp/paraformer_large
 avg_num=10
+checkpoint=avg      # checkpoint to decode: avg (avg_$avg_num.pt), ema (ema.pt, from train.ema_decay) or a file in $exp
 lm_order=3
 lm_options="--prune 0 1 1"
 beam=16

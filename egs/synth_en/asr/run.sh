@@ -47,6 +47,7 @@ vocab_size=300
 lexicon_cmu=true
 exp=exp/paraformer_tiny
 avg_num=3
+checkpoint=avg      # checkpoint to decode: avg (avg_$avg_num.pt), ema (ema.pt, from train.ema_decay) or a file in $exp
 lm_order=3
 lm_options="--discount_fallback --prune 0 1"  # drop singleton 2/3-grams: a 2M-arc graph instead of 16M
 beam=12

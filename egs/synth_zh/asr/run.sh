@@ -37,6 +37,7 @@ vocab_size=0        # 0: every character of the training text
 lexicon_cmu=false
 exp=exp/paraformer_tiny
 avg_num=3
+checkpoint=avg      # checkpoint to decode: avg (avg_$avg_num.pt), ema (ema.pt, from train.ema_decay) or a file in $exp
 lm_order=4
 lm_options="--discount_fallback --prune 0 1"  # drop singleton 2/3-grams: a 2M-arc graph instead of 16M
 beam=12
