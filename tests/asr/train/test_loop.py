@@ -399,6 +399,8 @@ def test_ctc_only_epochs_checked(tmp_path, yaml, message):
         load_config(path)
 
 
+# the spy below replaces optimizer.step, which torch's LR scheduler notices and warns about
+@pytest.mark.filterwarnings("ignore:Seems like `optimizer.step\\(\\)` has been overridden")
 def test_weight_decay_starts_at_the_configured_epoch(tmp_path, monkeypatch):
     """``train.weight_decay_from_epoch: 2``: every update of epoch 1 runs with no decay, every one of epoch 2 with
     ``train.weight_decay``, also in a run killed in epoch 2 and resumed from the checkpoint saved at the end of
