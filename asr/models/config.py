@@ -166,6 +166,11 @@ class ModelConfig:
         interctc_vocabs: One derived vocabulary size per entry of ``interctc_layers`` (in that order; each at least
             3), so the levels of the hierarchy can grow with depth (e.g. ``[128, 256, 512]``); each block then has
             its own head and conditioning projection. Empty: ``interctc_vocab`` for all (one shared head).
+        interctc_phone_layers: Entries of ``interctc_layers`` whose intermediate CTC predicts the phones of the
+            target words from a pronunciation lexicon (``cifst train --phone-lexicon``) instead of derived subwords
+            (hierarchical multitask CTC, phones below subwords: Krishna et al., SLT 2018; Sanabria and Metze, SLT
+            2018). Needs ``interctc_vocabs``; the block's entry there is the phone vocabulary's size (the
+            lexicon's phones + ``<blk>`` + ``<unk>``), checked against the lexicon when training starts.
         predictor_weight: Weight of the quantity (MAE) loss.
         lsm_weight: Label smoothing of the decoder CE loss.
     """
@@ -180,6 +185,7 @@ class ModelConfig:
     interctc_conditioning: bool = False
     interctc_vocab: int = 0
     interctc_vocabs: list[int] = field(default_factory=list)
+    interctc_phone_layers: list[int] = field(default_factory=list)
     predictor_weight: float = 1.0
     lsm_weight: float = 0.1
 
@@ -550,10 +556,25 @@ def validate_config(cfg: ExperimentConfig, path: str | os.PathLike | None = None
                     f"model.interctc_vocabs={m.interctc_vocabs}: one size of at least 3 per entry of "
                     f"model.interctc_layers={m.interctc_layers}",
                 )
+        if m.interctc_phone_layers and (
+            not m.interctc_vocabs or not set(m.interctc_phone_layers) <= set(m.interctc_layers)
+        ):
+            raise InputError(
+                path,
+                None,
+                f"model.interctc_phone_layers={m.interctc_phone_layers}: entries of model.interctc_layers="
+                f"{m.interctc_layers}, with model.interctc_vocabs giving each block's vocabulary size",
+            )
     elif m.interctc_conditioning:
         raise InputError(path, None, "model.interctc_conditioning needs model.interctc_layers")
-    elif m.interctc_vocab or m.interctc_vocabs:
-        key = "interctc_vocab" if m.interctc_vocab else "interctc_vocabs"
+    elif m.interctc_vocab or m.interctc_vocabs or m.interctc_phone_layers:
+        key = (
+            "interctc_vocab"
+            if m.interctc_vocab
+            else "interctc_vocabs"
+            if m.interctc_vocabs
+            else ("interctc_phone_layers")
+        )
         raise InputError(path, None, f"model.{key} needs model.interctc_layers")
 
 

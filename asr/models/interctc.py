@@ -24,7 +24,9 @@ from torch import Tensor
 
 from asr.text.bpe_dropout import bpe_segment, is_special
 
-__all__ = ["subword_hierarchy", "map_targets", "SubwordMap"]
+__all__ = ["subword_hierarchy", "map_targets", "SubwordMap", "PhoneMap", "read_phone_lexicon", "WORD_START"]
+
+WORD_START = "\u2581"  # sentencepiece's word-start mark
 
 BLANK = "<blk>"
 UNK = "<unk>"
@@ -125,3 +127,108 @@ def map_targets(tokens: Tensor, tokens_lens: Tensor, table: Tensor) -> tuple[Ten
     packed = flat.gather(1, order)[:, :width]
     pad = torch.arange(width, device=tokens.device)[None, :] >= lens[:, None]
     return packed.masked_fill(pad, -1), lens
+
+
+def read_phone_lexicon(path) -> tuple[dict[str, list[str]], list[str]]:
+    """A pronunciation lexicon, ``word PH1 PH2 ...`` per line (Kaldi's ``lexicon.txt``; the recipe's
+    ``lexicon_phones.txt``). A word listed more than once keeps its first pronunciation.
+
+    Returns:
+        ``(lexicon, phones)``: word -> phone list; the phone symbols, sorted.
+
+    Raises:
+        InputError: a line with a word and no phones, or a phone symbol in ``<...>`` (reserved), naming the line;
+            a file without entries.
+    """
+    from asr.errors import InputError
+
+    lexicon: dict[str, list[str]] = {}
+    phones: set[str] = set()
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) < 2:
+                raise InputError(path, n, f"word '{fields[0]}' has no phones (expected: word PH1 PH2 ...)")
+            bad = [p for p in fields[1:] if p.startswith("<") and p.endswith(">")]
+            if bad:
+                raise InputError(path, n, f"phone symbol '{bad[0]}': <...> symbols are reserved")
+            if fields[0] not in lexicon:
+                lexicon[fields[0]] = fields[1:]
+                phones.update(fields[1:])
+    if not lexicon:
+        raise InputError(path, None, "no pronunciations (expected lines: word PH1 PH2 ...)")
+    return lexicon, sorted(phones)
+
+
+class PhoneMap:
+    """Targets of a phone-level intermediate CTC: each target sequence's words (its tokens joined at the word-start
+    mark of sentencepiece pieces) looked up in a pronunciation lexicon. A word the lexicon lacks, or one holding
+    ``<unk>``, becomes one ``<unk>``. Same call as :class:`SubwordMap`.
+
+    Args:
+        symbols: tokens.txt symbols by id.
+        lexicon: word -> phones (:func:`read_phone_lexicon`).
+        phones: the phone symbols; the vocabulary is ``<blk>``, ``<unk>``, then these.
+
+    Attributes:
+        symbols: The phone vocabulary.
+        unknown_words: Words looked up and not found since construction (a count, for the training log).
+
+    Raises:
+        ValueError: tokens.txt has no word-start pieces (a character tokenizer: words cannot be recovered).
+    """
+
+    def __init__(self, symbols: Sequence[str], lexicon: dict[str, list[str]], phones: Sequence[str]):
+        if not any(s.startswith(WORD_START) for s in symbols):
+            raise ValueError(
+                "phone targets need word-start pieces ('\u2581...') in tokens.txt to find the words; "
+                "this tokenizer has none (use a sentencepiece bpe/unigram tokenizer)"
+            )
+        self.symbols = [BLANK, UNK] + list(phones)
+        pid = {p: j for j, p in enumerate(self.symbols)}
+        self._pieces = [None if (i == 0 or is_special(s)) else s for i, s in enumerate(symbols)]
+        self._ids = {w: [pid.get(p, 1) for p in pron] for w, pron in lexicon.items()}
+        self.unknown_words = 0
+
+    def to(self, device: torch.device) -> PhoneMap:
+        """Nothing to move (the lookup runs on the host); returns self."""
+        return self
+
+    def pronunciation(self, word: str | None) -> list[int] | None:
+        """The phone ids of ``word``, or None when the lexicon lacks it."""
+        return self._ids.get(word) if word else None
+
+    def words(self, ids: Sequence[int]) -> list[str | None]:
+        """The words of one token sequence (None for a word holding a special token)."""
+        words: list[str | None] = []
+        for v in ids:
+            piece = self._pieces[v] if 0 <= v < len(self._pieces) else None
+            if piece is None:
+                if not words:
+                    words.append(None)
+                words[-1] = None
+            elif piece.startswith(WORD_START) or not words:
+                words.append(piece.lstrip(WORD_START))
+            elif words[-1] is not None:
+                words[-1] += piece
+        return words
+
+    def __call__(self, tokens: Tensor, tokens_lens: Tensor) -> tuple[Tensor, Tensor]:
+        rows: list[list[int]] = []
+        for seq, n in zip(tokens.tolist(), tokens_lens.tolist(), strict=True):
+            row: list[int] = []
+            for w in self.words(seq[:n]):
+                pron = self.pronunciation(w)
+                if pron is None:
+                    self.unknown_words += 1
+                    pron = [1]
+                row.extend(pron)
+            rows.append(row)
+        width = max((len(r) for r in rows), default=0)
+        out = torch.full((len(rows), width), -1, dtype=torch.int64)
+        for i, r in enumerate(rows):
+            out[i, : len(r)] = torch.tensor(r, dtype=torch.int64)
+        lens = torch.tensor([len(r) for r in rows], dtype=torch.int64)
+        return out.to(tokens.device), lens.to(tokens.device)

@@ -21,7 +21,7 @@ from asr.models.config import ModelConfig
 from asr.models.conformer import ConformerEncoder
 from asr.models.ctc import CtcHead
 from asr.models.decoder import ParaformerDecoder, glancing_sample
-from asr.models.interctc import SubwordMap
+from asr.models.interctc import PhoneMap, SubwordMap
 from asr.models.predictor import CifPredictor
 from asr.models.san_m import SanmEncoder
 from asr.models.timestamp import TimestampPredictor
@@ -85,28 +85,53 @@ class Paraformer(nn.Module):
         }
         # the targets' spelling in each level's vocabulary (the shared one repeated): set by bind_symbols, which
         # training needs
-        self.interctc_maps: list[SubwordMap] | None = None
+        self.interctc_maps: list[SubwordMap | PhoneMap] | None = None
 
     @property
     def interctc_map(self) -> SubwordMap | None:
         """The shared derived vocabulary's map (``model.interctc_vocab``), else None."""
         return self.interctc_maps[0] if self.interctc_maps and self.interctc_head is not None else None
 
-    def bind_symbols(self, symbols: list[str]) -> None:
+    def bind_symbols(
+        self, symbols: list[str], phone_lexicon: tuple[dict[str, list[str]], list[str]] | None = None
+    ) -> None:
         """Give the model tokens.txt's symbols, from which the intermediate heads' vocabularies and the spelling of
-        targets in them are derived (``model.interctc_vocab(s)``; :mod:`asr.models.interctc`). Training needs it,
-        and only then; inference does not. No-op without such heads.
+        targets in them are derived (``model.interctc_vocab(s)``; :mod:`asr.models.interctc`), and for
+        ``model.interctc_phone_layers`` the pronunciation lexicon (``read_phone_lexicon``'s ``(lexicon, phones)``).
+        Training needs it, and only then; inference does not. No-op without such heads.
 
         Raises:
-            ValueError: ``len(symbols)`` is not the model's vocabulary, or cannot provide a derived size.
+            ValueError: ``len(symbols)`` is not the model's vocabulary, or cannot provide a derived size; phone
+                layers without a lexicon, or a phone head whose size is not the lexicon's phones + 2.
         """
         if len(symbols) != self.vocab_size:
             raise ValueError(f"{len(symbols)} symbols for a model of vocabulary {self.vocab_size}")
         if self.interctc_head is None and self.interctc_heads is None:
             return
         sizes = self.cfg.interctc_vocabs or [self.cfg.interctc_vocab] * len(self._inter)
-        by_size = {k: SubwordMap(symbols, k) for k in dict.fromkeys(sizes)}
-        self.interctc_maps = [by_size[k] for k in sizes]
+        phone_levels = {
+            k for k, b in enumerate(self.cfg.interctc_layers) if b in self.cfg.interctc_phone_layers
+        }
+        phone_map = None
+        if phone_levels:
+            if phone_lexicon is None:
+                raise ValueError(
+                    "model.interctc_phone_layers needs a pronunciation lexicon (--phone-lexicon)"
+                )
+            lexicon, phones = phone_lexicon
+            for k in sorted(phone_levels):
+                if sizes[k] != len(phones) + 2:
+                    raise ValueError(
+                        f"the phone head of block {self.cfg.interctc_layers[k]} has {sizes[k]} symbols "
+                        f"(model.interctc_vocabs[{k}]), the lexicon {len(phones)} phones: set it to "
+                        f"{len(phones) + 2} (with <blk> and <unk>)"
+                    )
+            phone_map = PhoneMap(symbols, lexicon, phones)
+        by_size = {
+            k: SubwordMap(symbols, k)
+            for k in dict.fromkeys(s for j, s in enumerate(sizes) if j not in phone_levels)
+        }
+        self.interctc_maps = [phone_map if j in phone_levels else by_size[k] for j, k in enumerate(sizes)]
 
     def encode(self, feats: Tensor, feats_lens: Tensor) -> tuple[Tensor, Tensor]:
         """float [B, T, input_dim], int64 [B] -> encoder states float [B, T, D], lengths int64 [B]."""

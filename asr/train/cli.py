@@ -48,6 +48,7 @@ def _train(args: argparse.Namespace) -> int:
         device=args.device,
         max_steps=args.max_steps,
         progress=not args.no_progress,
+        phone_lexicon=args.phone_lexicon,
     )
     return train_experiment(req)
 
@@ -79,6 +80,12 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many updates (for tests)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--phone-lexicon",
+        metavar="FILE",
+        help="pronunciation lexicon (word PH1 PH2 ... per line) for model.interctc_phone_layers; copied into "
+        "EXP_DIR, where --resume finds it",
+    )
 
     p = add_command(sub, "average", "average the last N epoch checkpoints", AVERAGE_HELP, _average)
     p.add_argument("exp_dir", metavar="EXP_DIR", help="experiment directory")

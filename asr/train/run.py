@@ -24,6 +24,7 @@ __all__ = ["TrainRequest", "train_experiment", "build_frontend", "TOKENIZER_FILE
 LOG = logging.getLogger("cifst.train")
 
 TOKENIZER_FILES = ("tokens.txt", "tokenizer.yaml", "bpe.model")
+PHONE_LEXICON = "phone_lexicon.txt"  # EXP_DIR's copy of --phone-lexicon
 
 
 @dataclass
@@ -41,6 +42,8 @@ class TrainRequest:
         device: ``cpu``, ``cuda``, ``cuda:N`` or ``auto``.
         max_steps: Stop after this many updates (tests).
         progress: Show progress bars.
+        phone_lexicon: Pronunciation lexicon (``word PH1 PH2 ...``) for ``model.interctc_phone_layers``; copied to
+            ``EXP_DIR/phone_lexicon.txt``, which a resume reads when this is not given.
     """
 
     config: str | None
@@ -53,6 +56,7 @@ class TrainRequest:
     device: str = "auto"
     max_steps: int | None = None
     progress: bool = True
+    phone_lexicon: str | None = None
 
 
 def build_frontend(cfg, cmvn_path: str | os.PathLike | None):
@@ -98,9 +102,22 @@ def _prepare_exp_dir(req: TrainRequest, is_main: bool):
         raise CifstError(
             f"{tok_dir}/tokens.txt: missing; --tokenizer must be a directory from `cifst tokenizer train`"
         )
+    if req.phone_lexicon and not cfg.model.interctc_phone_layers:
+        raise CifstError(
+            f"--phone-lexicon {req.phone_lexicon}: the config has no model.interctc_phone_layers to train with it"
+        )
+    if is_main and req.phone_lexicon:
+        from asr.models.interctc import read_phone_lexicon
+
+        read_phone_lexicon(req.phone_lexicon)  # errors name the user's file, not the copy
     if is_main:
         exp.mkdir(parents=True, exist_ok=True)
         save_config(cfg, exp_cfg)
+        if req.phone_lexicon and Path(req.phone_lexicon).resolve() != (exp / PHONE_LEXICON).resolve():
+            from asr.data.atomic import atomic_write
+
+            with atomic_write(exp / PHONE_LEXICON) as f:
+                f.write(Path(req.phone_lexicon).read_text(encoding="utf-8"))
         for name in TOKENIZER_FILES:
             src = tok_dir / name
             if src.exists() and src.resolve() != (exp / name).resolve():
@@ -142,24 +159,65 @@ def _ensure_cmvn(cmvn_path: Path, train_set, cfg, dist_info, device, progress: b
 
 
 def _bind_symbols(model, symbols: list[str], exp: Path, is_main: bool) -> None:
-    """Derive the intermediate CTC vocabularies of ``model.interctc_vocab(s)`` from tokens.txt (a clear error when
-    it cannot) and, on the main rank, write them for inspection: ``EXP_DIR/interctc_tokens.txt`` for the shared
-    one, ``EXP_DIR/interctc_tokens_K.txt`` for each size K of ``interctc_vocabs``."""
+    """Derive the intermediate CTC vocabularies of ``model.interctc_vocab(s)`` from tokens.txt, with
+    ``EXP_DIR/phone_lexicon.txt`` for ``model.interctc_phone_layers`` (a clear error when it cannot) and, on the
+    main rank, write them for inspection: ``EXP_DIR/interctc_tokens.txt`` for the shared one,
+    ``EXP_DIR/interctc_tokens_K.txt`` for each size K of ``interctc_vocabs``, ``EXP_DIR/interctc_phones.txt`` for
+    the phones."""
     from asr.data.atomic import atomic_write
+    from asr.models.interctc import PhoneMap, read_phone_lexicon
 
     key = "interctc_vocabs" if model.cfg.interctc_vocabs else "interctc_vocab"
+    lexicon = None
+    if model.cfg.interctc_phone_layers:
+        key = "interctc_phone_layers"
+        if not (exp / PHONE_LEXICON).exists():
+            raise CifstError(
+                f"{exp / 'config.yaml'}: model.interctc_phone_layers needs a pronunciation lexicon: pass "
+                f"--phone-lexicon FILE (word PH1 PH2 ... per line)"
+            )
+        lexicon = read_phone_lexicon(exp / PHONE_LEXICON)
     try:
-        model.bind_symbols(symbols)
+        model.bind_symbols(symbols, lexicon)
     except ValueError as e:
-        raise CifstError(f"{exp / 'config.yaml'}: model.{key} with {exp / 'tokens.txt'}: {e}") from None
+        what = f"{exp / 'tokens.txt'}" + (f" and {exp / PHONE_LEXICON}" if lexicon else "")
+        raise CifstError(f"{exp / 'config.yaml'}: model.{key} with {what}: {e}") from None
     if model.interctc_maps is None or not is_main:
         return
     shared = model.interctc_map is not None
     for smap in {id(m): m for m in model.interctc_maps}.values():
-        name = "interctc_tokens.txt" if shared else f"interctc_tokens_{len(smap.symbols)}.txt"
+        if isinstance(smap, PhoneMap):
+            name = "interctc_phones.txt"
+        else:
+            name = "interctc_tokens.txt" if shared else f"interctc_tokens_{len(smap.symbols)}.txt"
         with atomic_write(exp / name) as f:
             for j, sym in enumerate(smap.symbols):
                 f.write(f"{sym} {j}\n")
+
+
+def _log_phone_coverage(model, train_set) -> None:
+    """Log how many training words the phone lexicon lacks (they train as one ``<unk>`` phone each)."""
+    from asr.models.interctc import PhoneMap
+
+    pmap = next((m for m in model.interctc_maps or [] if isinstance(m, PhoneMap)), None)
+    if pmap is None:
+        return
+    words = missing = utts = 0
+    seen_missing: set[str] = set()
+    for i in range(len(train_set)):
+        ws = pmap.words(train_set.token_ids(i))
+        lacking = [w for w in ws if pmap.pronunciation(w) is None]
+        words += len(ws)
+        missing += len(lacking)
+        utts += bool(lacking)
+        seen_missing.update(w for w in lacking if w)
+    LOG.info(
+        "phone lexicon: %d of %d training words (%d distinct; %d utterances) have no pronunciation, trained as <unk>",
+        missing,
+        words,
+        len(seen_missing),
+        utts,
+    )
 
 
 def _bpe_dropout(tokenizer, p: float, exp: Path):
@@ -254,6 +312,8 @@ def train_experiment(req: TrainRequest) -> int:
     vocab = len(tokenizer.symbols)
     model = Paraformer(cfg.model, vocab)
     _bind_symbols(model, tokenizer.symbols.symbols, exp, dist_info.is_main)
+    if dist_info.is_main:
+        _log_phone_coverage(model, train_set)
     frontend = build_frontend(cfg, cmvn_path)
     if dist_info.is_main:
         LOG.info(

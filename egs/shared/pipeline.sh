@@ -19,7 +19,9 @@
 # (train_procs > 1 trains with that many DDP processes of one thread each instead of one process of train_threads;
 # precompute_fbank=true first stores the fbank of the train and dev sets in feats.scp, as Kaldi's make_fbank.sh;
 # trim_silence=true trains on data/<train_set>_trim, the training set with each utterance's leading and trailing
-# silence cut from its stored fbank by cifst data trim)
+# silence cut from its stored fbank by cifst data trim; phone_lexicon=FILE, a `word PH1 PH2 ...` lexicon such as
+# stage 2's $lang/lexicon_phones_nostress.txt, is the pronunciation lexicon of a config with
+# model.interctc_phone_layers)
 # (and acoustic_scale for the TLG decodes, default 1.0; heads, default "cif": "cif ctc" also decodes the encoder's
 # CTC head, whose systems are named greedy_ctc, tlg_ctc, tlg_hotwords_ctc and use ctc_acoustic_scale and
 # ctc_hotword_score, defaults acoustic_scale and hotword_score).
@@ -104,9 +106,14 @@ run_pipeline() {
         train_cmd=(python -m torch.distributed.run --standalone --nproc_per_node "$train_procs" -m asr.cli train)
         threads=1
       fi
+      local phones=()
+      if [ -n "${phone_lexicon:-}" ]; then
+        require_files "$phone_lexicon"
+        phones=(--phone-lexicon "$phone_lexicon")
+      fi
       OMP_NUM_THREADS=$threads run_job train "$exp/log/train.log" "${train_cmd[@]}" --config "$train_config" \
         --train-data "$train_dir" --dev-data "data/${dev_set}" --tokenizer "$lang" "${resume[@]}" \
-        "${device_opt[@]}" --no-progress "$exp"
+        "${phones[@]}" "${device_opt[@]}" --no-progress "$exp"
     fi
   fi
 

@@ -330,3 +330,61 @@ def test_bpe_dropout_trains_and_needs_a_bpe_tokenizer(exp, tmp_path, capsys, cap
         "bd_char/config.yaml: train.bpe_dropout=0.5 needs a BPE tokenizer" in err and "tokenizer.yaml" in err
     )
     assert "Traceback" not in err
+
+
+def test_phone_level_interctc_trains_with_a_lexicon(exp, tmp_path, capsys, caplog):
+    """``model.interctc_phone_layers`` with `cifst train --phone-lexicon`: the lexicon is copied into the exp dir
+    (where a resume finds it), its phones go to interctc_phones.txt, the log counts training words it lacks, and the
+    model infers without it. Errors name the file: no lexicon, a lexicon without phone layers, a bad lexicon line,
+    a phone head of the wrong size."""
+    root, _, dev = exp
+    texts = [ln.split(" ", 1)[1] for ln in (root / "data0" / "text").read_text().splitlines() if " " in ln]
+    train_tokenizer("bpe", texts * 20, 14, tmp_path / "lang_bpe")
+    # a letter "pronunciation" per word; "bead" left out
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("".join(f"{w} {' '.join(w.upper())}\n" for w in WORDS if w != "bead"))
+    cfg = tiny_config()
+    cfg.model.encoder.num_layers = 2
+    cfg.model.interctc_layers = [1]
+    cfg.model.interctc_vocabs = [7]  # A B C D E + <blk> <unk>
+    cfg.model.interctc_phone_layers = [1]
+    cfg.model.interctc_conditioning = True
+    cfg.train.epochs = 1
+    save_config(cfg, tmp_path / "conf.yaml")
+    args = _train_args(tmp_path / "conf.yaml", root / "data0", tmp_path / "lang_bpe")
+    with caplog.at_level(logging.INFO, logger="cifst.train"):
+        assert main(args + ["--phone-lexicon", str(lexicon), str(tmp_path / "ph")]) == 0
+    kept = [ln.split(" ", 1)[1] for ln in (root / "data0" / "text").read_text().splitlines() if ln[0] != "z"]
+    n_bead = sum(t.split().count("bead") for t in kept)  # the z* utterances are the fixture's unusable ones
+    n_words = sum(len(t.split()) for t in kept)
+    assert n_bead > 0
+    assert f"phone lexicon: {n_bead} of {n_words} training words (1 distinct;" in caplog.text
+    assert (tmp_path / "ph" / "phone_lexicon.txt").read_text() == lexicon.read_text()
+    lines = (tmp_path / "ph" / "interctc_phones.txt").read_text().splitlines()
+    assert lines == [f"{s} {j}" for j, s in enumerate(["<blk>", "<unk>", "A", "B", "C", "D", "E"])]
+    out = tmp_path / "infer"
+    assert main(["infer", str(tmp_path / "ph"), str(dev), str(out), "--head", "ctc", "--no-progress"]) == 0
+    assert len((out / "text").read_text().splitlines()) == 3
+    # a resume (here: one more epoch) reads EXP_DIR's copy when --phone-lexicon is not given again
+    cfg.train.epochs = 2
+    save_config(cfg, tmp_path / "ph" / "config.yaml")
+    assert main(args + ["--resume", str(tmp_path / "ph")]) == 0
+    assert (tmp_path / "ph" / "epoch_2.pt").exists()
+    capsys.readouterr()
+    assert main(args + [str(tmp_path / "ph_none")]) == 1
+    err = capsys.readouterr().err
+    assert "ph_none/config.yaml: model.interctc_phone_layers needs a pronunciation lexicon" in err
+    bad = tmp_path / "bad_lexicon.txt"
+    bad.write_text("abc A B C\ncab\n")
+    assert main(args + ["--phone-lexicon", str(bad), str(tmp_path / "ph_bad")]) == 1
+    assert "bad_lexicon.txt:2: word 'cab' has no phones" in capsys.readouterr().err
+    cfg.model.interctc_vocabs = [9]
+    save_config(cfg, tmp_path / "conf.yaml")
+    assert main(args + ["--phone-lexicon", str(lexicon), str(tmp_path / "ph_size")]) == 1
+    err = capsys.readouterr().err
+    assert "ph_size/config.yaml: model.interctc_phone_layers" in err and "set it to 7" in err
+    cfg.model.interctc_phone_layers = []
+    save_config(cfg, tmp_path / "conf.yaml")
+    assert main(args + ["--phone-lexicon", str(lexicon), str(tmp_path / "ph_unused")]) == 1
+    err = capsys.readouterr().err
+    assert "--phone-lexicon" in err and "no model.interctc_phone_layers" in err and "Traceback" not in err

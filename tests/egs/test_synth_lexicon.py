@@ -22,6 +22,7 @@ def test_char_lexicon_spells_words_and_leaves_out_unknown_characters(tmp_path, c
     tokens = {line.split()[0] for line in (tmp_path / "tok" / "tokens.txt").read_text().splitlines()}
     assert all(line.split()[1] in tokens for line in lines)
     assert not (tmp_path / "lang" / "lexicon_phones.txt").exists()
+    assert not (tmp_path / "lang" / "lexicon_phones_nostress.txt").exists()
 
 
 def test_bpe_lexicon_round_trips_through_the_tokenizer(tmp_path):
@@ -40,6 +41,17 @@ def test_bpe_lexicon_round_trips_through_the_tokenizer(tmp_path):
         assert tok.decode(ids) == word
     phones = (tmp_path / "lang" / "lexicon_phones.txt").read_text().splitlines()
     assert "cat K AE1 T" in phones
+    # the stress-free lexicon: the same pronunciations without the digits, variants that differ only in stress
+    # (the's DH AH0 / DH AH1) merged, in the same order
+    plain = (tmp_path / "lang" / "lexicon_phones_nostress.txt").read_text().splitlines()
+    assert "cat K AE T" in plain and plain.count("the DH AH") == 1
+    expected = []
+    for line in phones:
+        bare = " ".join(p.rstrip("012") for p in line.split())
+        if bare not in expected:
+            expected.append(bare)
+    assert plain == expected
+    assert not any(c.isdigit() for line in plain for c in line)
 
 
 def test_cmu_dictionary_is_lower_case_words():

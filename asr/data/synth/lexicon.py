@@ -59,7 +59,9 @@ def write_lexicons(
     words_file: str | Path, tokenizer_dir: str | Path, out_dir: str | Path, cmu: bool = True
 ) -> int:
     """Write ``out_dir/lexicon.txt`` (``word tok1 tok2 ...`` with the tokenizer's pieces, C-sorted) and, when
-    ``cmu``, ``out_dir/lexicon_phones.txt`` (``word PH1 PH2 ...`` from CMUdict, one line per pronunciation).
+    ``cmu``, ``out_dir/lexicon_phones.txt`` (``word PH1 PH2 ...`` from CMUdict, one line per pronunciation) and
+    ``out_dir/lexicon_phones_nostress.txt`` (the same without the vowels' stress digits, 39 phones: the targets of
+    a phone-level intermediate CTC, ``model.interctc_phone_layers``).
 
     Args:
         words_file: word list (see :func:`read_word_list`).
@@ -98,10 +100,18 @@ def write_lexicons(
         f.write("".join(lines))
     if cmu:
         cmud = cmu_dictionary()
-        with atomic_write(out_dir / "lexicon_phones.txt") as f:
+        with (
+            atomic_write(out_dir / "lexicon_phones.txt") as f,
+            atomic_write(out_dir / "lexicon_phones_nostress.txt") as g,
+        ):
             for w in words:
+                plain: list[list[str]] = []
                 for pron in cmud.get(w, []):
                     f.write(f"{w} {' '.join(pron)}\n")
+                    bare = [p.rstrip("012") for p in pron]
+                    if bare not in plain:  # AH0 / AH1 variants of one pronunciation collapse
+                        plain.append(bare)
+                        g.write(f"{w} {' '.join(bare)}\n")
     return len(lines)
 
 

@@ -23,6 +23,7 @@ device=auto
 train_threads=$(nproc)
 precompute_fbank=false  # stage 3: store the train/dev fbank in feats.scp first (cifst data fbank)
 trim_silence=false  # stage 3: train on data/<train_set>_trim, leading/trailing silence cut (cifst data trim; needs feats.scp)
+phone_lexicon=     # stage 3: pronunciation lexicon for a config with model.interctc_phone_layers (e.g. data/lang_bpe2000/lexicon_phones_nostress.txt)
 seed=0
 train_set=train
 dev_set=dev_clean

@@ -37,6 +37,7 @@ train_threads=$(nproc)
 train_procs=1       # >1: DDP training with that many one-thread processes (the one-hour model uses 2)
 precompute_fbank=false  # stage 3: store the train/dev fbank in feats.scp first (cifst data fbank)
 trim_silence=false  # stage 3: train on data/<train_set>_trim, leading/trailing silence cut (cifst data trim; needs feats.scp)
+phone_lexicon=     # stage 3: pronunciation lexicon for a config with model.interctc_phone_layers (e.g. data/lang_bpe2000/lexicon_phones_nostress.txt)
 train_set=train
 dev_set=dev
 eval_sets="test_seen test_unseen"

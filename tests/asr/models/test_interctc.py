@@ -1,12 +1,16 @@
 """The derived intermediate vocabulary of hierarchical conditional CTC (``asr/models/interctc.py``): against
-sentencepiece's own BPE model of that size trained on the same text, the packing of spelled targets, and errors."""
+sentencepiece's own BPE model of that size trained on the same text, the packing of spelled targets, and errors; the
+phone targets of a phone-level intermediate CTC, against the words of the text itself."""
 
 from __future__ import annotations
+
+import random
 
 import pytest
 import torch
 
-from asr.models.interctc import SubwordMap, map_targets, subword_hierarchy
+from asr.errors import InputError
+from asr.models.interctc import PhoneMap, SubwordMap, map_targets, read_phone_lexicon, subword_hierarchy
 
 spm = pytest.importorskip("sentencepiece")
 
@@ -100,3 +104,72 @@ def test_subword_map_matches_lists():
     tokens = torch.tensor([[4, 3, 2, 8]])
     out, n = m(tokens, torch.tensor([4]))
     assert out[0, : int(n[0])].tolist() == spelling[4] + spelling[3] + spelling[2] + spelling[8]
+
+
+def _padded(rows: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    out = torch.full((len(rows), max(map(len, rows))), -1)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = torch.tensor(r)
+    return out, torch.tensor([len(r) for r in rows])
+
+
+def test_phone_targets_are_the_pronunciations_of_the_texts_words(tmp_path, corpus):
+    """With a real sentencepiece BPE model, the phone targets of a batch of encoded sentences are the lexicon's
+    pronunciations of the sentences' words, read from the text itself (not from the tokens), a word the lexicon
+    lacks being one ``<unk>``; sampled (BPE-dropout-like) segmentations of the same text give the same targets."""
+    path, words = corpus
+    sp = _train(tmp_path, path, 200)
+    symbols = ["<blk>"] + [sp.id_to_piece(i) for i in range(1, sp.get_piece_size())]
+    rng = random.Random(3)
+    phones = ["AA", "B", "K", "S", "T", "IY"]
+    lexicon = {w: [rng.choice(phones) for _ in range(rng.randint(1, 4))] for w in words if rng.random() < 0.9}
+    lexicon_file = tmp_path / "lexicon.txt"
+    lexicon_file.write_text("".join(f"{w} {' '.join(p)}\n" for w, p in lexicon.items()))
+    lex, phone_set = read_phone_lexicon(lexicon_file)
+    assert lex == lexicon and phone_set == sorted(phones)
+    pmap = PhoneMap(symbols, lex, phone_set)
+    assert pmap.symbols == ["<blk>", "<unk>", *sorted(phones)]
+    pid = {p: j for j, p in enumerate(pmap.symbols)}
+    texts = path.read_text().splitlines()[:40]
+    expected = [
+        [j for w in t.split() for j in ([pid[p] for p in lexicon[w]] if w in lexicon else [1])] for t in texts
+    ]
+    missing = sum(w not in lexicon for t in texts for w in t.split())
+    assert missing > 0  # the batch exercises the <unk> path
+    for sample in (False, True):
+        ids = [sp.encode(t, enable_sampling=sample, alpha=0.3, nbest_size=-1) for t in texts]
+        tokens, lens = _padded(ids)
+        assert [pmap.words(x) for x in ids] == [t.split() for t in texts]
+        out, out_lens = pmap(tokens, lens)
+        assert out_lens.tolist() == [len(e) for e in expected]
+        assert [out[i, : len(e)].tolist() for i, e in enumerate(expected)] == expected
+        assert bool((out[torch.arange(out.shape[1])[None, :] >= out_lens[:, None]] == -1).all())
+    assert pmap.unknown_words == 2 * missing
+
+
+def test_phone_map_specials_and_errors(tmp_path):
+    """A word holding a special token is one ``<unk>``; a tokenizer without word-start pieces (characters) cannot
+    give words; lexicon lines without phones or with reserved symbols are errors naming the file and line; the first
+    of a word's pronunciations is the one used."""
+    symbols = ["<blk>", "<unk>", "▁a", "b", "▁c", "d"]
+    pmap = PhoneMap(symbols, {"ab": ["X", "Y"], "cd": ["Z"]}, ["X", "Y", "Z"])
+    # the <unk> continues the word "ab" (it has no word start): "ab<unk>" is one unknown word
+    assert pmap.words([2, 3, 1, 4, 5]) == [None, "cd"]
+    out, lens = pmap(torch.tensor([[2, 3, 1, 4, 5], [4, 5, 2, 3, -1]]), torch.tensor([5, 4]))
+    assert out.tolist() == [[1, 4, -1], [4, 2, 3]] and lens.tolist() == [2, 3]
+    assert pmap.words([2, 1, 4]) == [None, "c"]
+    assert pmap.words([1, 3, 4, 5]) == [None, "cd"]
+    with pytest.raises(ValueError, match="word-start pieces"):
+        PhoneMap(["<blk>", "<unk>", "a", "b"], {"ab": ["X"]}, ["X"])
+    (tmp_path / "l1").write_text("ab X Y\nab Z\n\ncd Z\n")
+    lex, phones = read_phone_lexicon(tmp_path / "l1")
+    assert lex == {"ab": ["X", "Y"], "cd": ["Z"]} and phones == ["X", "Y", "Z"]
+    (tmp_path / "l2").write_text("ab X Y\ncd\n")
+    with pytest.raises(InputError, match="l2:2: word 'cd' has no phones"):
+        read_phone_lexicon(tmp_path / "l2")
+    (tmp_path / "l3").write_text("ab X <unk>\n")
+    with pytest.raises(InputError, match="l3:1: phone symbol '<unk>'"):
+        read_phone_lexicon(tmp_path / "l3")
+    (tmp_path / "l4").write_text("\n")
+    with pytest.raises(InputError, match="l4: no pronunciations"):
+        read_phone_lexicon(tmp_path / "l4")

@@ -10,7 +10,7 @@ from asr.errors import InputError
 from asr.models import ExperimentConfig, Paraformer, count_parameters, load_config, save_config
 from asr.models.config import DecoderConfig, config_from_dict, config_to_dict
 from asr.models.decoder import ParaformerDecoder, glancing_sample
-from asr.models.interctc import subword_hierarchy
+from asr.models.interctc import SubwordMap, subword_hierarchy
 from asr.models.masks import lengths_to_mask
 
 V = 30
@@ -288,6 +288,19 @@ def test_intermediate_ctc_config_errors(tmp_path):
             "model:\n  ctc_weight: 0.5\n  interctc_vocabs: [20]\n",
             "interctc_vocabs needs model.interctc_layers",
         ),
+        "l.yaml": (
+            "model:\n  ctc_weight: 0.5\n  interctc_layers: [1]\n  interctc_vocabs: [20]\n"
+            "  interctc_phone_layers: [2]\n",
+            r"interctc_phone_layers=\[2\]: entries of model.interctc_layers=\[1\]",
+        ),
+        "m.yaml": (
+            "model:\n  ctc_weight: 0.5\n  interctc_layers: [1]\n  interctc_phone_layers: [1]\n",
+            "with model.interctc_vocabs giving each block",
+        ),
+        "n.yaml": (
+            "model:\n  ctc_weight: 0.5\n  interctc_phone_layers: [1]\n",
+            "interctc_phone_layers needs model.interctc_layers",
+        ),
     }
     for name, (text, message) in bad.items():
         (tmp_path / name).write_text("base: tiny\n" + text)
@@ -421,6 +434,71 @@ def test_hierarchical_ctc_with_a_vocabulary_per_block(kind):
     fresh = Paraformer(cfg.model, V).eval()
     fresh.load_state_dict(model.state_dict())
     torch.testing.assert_close(fresh.encode(feats, lens)[0], model.eval().encode(feats, lens)[0])
+
+
+def test_phone_level_intermediate_ctc():
+    """``model.interctc_phone_layers``: the listed block's intermediate CTC is trained on the phones of the target
+    words (``PhoneMap``), the other block on its derived subwords; the phone head's size must be the lexicon's
+    phones + 2, and a phone layer needs the lexicon."""
+    from asr.models.interctc import PhoneMap
+
+    cfg = small_cfg("conformer", ctc=0.5)
+    cfg.model.encoder.num_layers = 3
+    cfg.model.interctc_layers = [1, 2]
+    cfg.model.interctc_vocabs = [6, 20]
+    cfg.model.interctc_phone_layers = [1]
+    cfg.model.interctc_weight = 0.4
+    cfg.model.interctc_conditioning = True
+    torch.manual_seed(0)
+    model = Paraformer(cfg.model, V).eval()
+    with pytest.raises(ValueError, match="needs a pronunciation lexicon"):
+        model.bind_symbols(HC_SYMBOLS)
+    words = ["t", "a", "the", "in", "s", "c", "he", "er", "on", "at"]
+    lexicon = {w: [["P", "Q", "R", "S"][(i + j) % 4] for j in range(1 + i % 3)] for i, w in enumerate(words)}
+    with pytest.raises(ValueError, match="has 6 symbols .* the lexicon 3 phones: set it to 5"):
+        model.bind_symbols(HC_SYMBOLS, (lexicon, ["P", "Q", "R"]))
+    model.bind_symbols(HC_SYMBOLS, (lexicon, ["P", "Q", "R", "S"]))
+    assert isinstance(model.interctc_maps[0], PhoneMap) and isinstance(model.interctc_maps[1], SubwordMap)
+    # targets: word-start pieces, each followed by a continuation piece or not
+    tokens = torch.tensor([[6, 4, 8, 11, 3, 5], [10, 12, 3, -1, -1, -1], [4, 9, -1, -1, -1, -1]])
+    tlens = torch.tensor([6, 3, 2])
+    feats, lens, _, _ = batch(torch.Generator().manual_seed(2))
+    pmap = model.interctc_maps[0]
+    assert [pmap.words(tokens[b, : tlens[b]].tolist()) for b in range(3)] == [
+        ["the", "a", "inon", "the"],
+        ["s", "c", "t"],
+        ["aer"],
+    ]
+    phones = {p: j for j, p in enumerate(["<blk>", "<unk>", "P", "Q", "R", "S"])}
+    rows = [
+        [phones[p] for p in lexicon["the"]]
+        + [phones[p] for p in lexicon["a"]]
+        + [1]
+        + [phones[p] for p in lexicon["the"]],
+        [phones[p] for w in ("s", "c", "t") for p in lexicon[w]],
+        [1],
+    ]
+    ph_targets = torch.full((3, max(map(len, rows))), -1)
+    for b, r in enumerate(rows):
+        ph_targets[b, : len(r)] = torch.tensor(r)
+    ph_lens = torch.tensor([len(r) for r in rows])
+    _, spelling = subword_hierarchy(HC_SYMBOLS, 20)
+    sub_rows = [[j for v in tokens[b, : tlens[b]].tolist() for j in spelling[v]] for b in range(3)]
+    sub = torch.full((3, max(map(len, sub_rows))), -1)
+    for b, r in enumerate(sub_rows):
+        sub[b, : len(r)] = torch.tensor(r)
+    sub_lens = torch.tensor([len(r) for r in sub_rows])
+    mids = []
+
+    def after(i, x):
+        lp = model.interctc_heads[i - 1](model.encoder.intermediate_norm(x))
+        assert lp.shape[-1] == (6 if i == 1 else 20)
+        targets = (ph_targets, ph_lens) if i == 1 else (sub, sub_lens)
+        mids.append(model.interctc_heads[i - 1].loss_from_log_probs(lp, lens, *targets))
+        return x + model.interctc_conds[i - 1](lp.exp())
+
+    final, out = run_blocks(model, "conformer", feats, lens, tokens, tlens, after)
+    torch.testing.assert_close(out["loss"], 0.6 * final + 0.4 * (mids[0] + mids[1]) / 2)
 
 
 def test_freq_conv_input_is_two_mel_axis_convolutions():
