@@ -110,6 +110,18 @@ def _prepare_exp_dir(req: TrainRequest, is_main: bool):
         from asr.models.interctc import read_phone_lexicon
 
         read_phone_lexicon(req.phone_lexicon)  # errors name the user's file, not the copy
+        copy = exp / PHONE_LEXICON
+        trained = (exp / "checkpoint.pt").exists() or req.start_epoch is not None
+        if (
+            trained
+            and copy.exists()
+            and Path(req.phone_lexicon).resolve() != copy.resolve()
+            and copy.read_bytes() != Path(req.phone_lexicon).read_bytes()
+        ):
+            raise CifstError(
+                f"--phone-lexicon {req.phone_lexicon} differs from {copy}, the lexicon this run was trained with "
+                "(its phone ids); leave --phone-lexicon out to continue with that one, or start a new EXP_DIR"
+            )
     if is_main:
         exp.mkdir(parents=True, exist_ok=True)
         save_config(cfg, exp_cfg)

@@ -371,6 +371,15 @@ def test_phone_level_interctc_trains_with_a_lexicon(exp, tmp_path, capsys, caplo
     assert main(args + ["--resume", str(tmp_path / "ph")]) == 0
     assert (tmp_path / "ph" / "epoch_2.pt").exists()
     capsys.readouterr()
+    # resuming with another lexicon would change the phone ids under a trained head
+    other = tmp_path / "other_lexicon.txt"
+    other.write_text(lexicon.read_text() + "bead B E A D\n")
+    assert main(args + ["--resume", "--phone-lexicon", str(other), str(tmp_path / "ph")]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "other_lexicon.txt differs from" in err and "ph/phone_lexicon.txt" in err and "Traceback" not in err
+    )
+    assert (tmp_path / "ph" / "phone_lexicon.txt").read_text() == lexicon.read_text()
     assert main(args + [str(tmp_path / "ph_none")]) == 1
     err = capsys.readouterr().err
     assert "ph_none/config.yaml: model.interctc_phone_layers needs a pronunciation lexicon" in err
