@@ -568,13 +568,8 @@ def validate_config(cfg: ExperimentConfig, path: str | os.PathLike | None = None
     elif m.interctc_conditioning:
         raise InputError(path, None, "model.interctc_conditioning needs model.interctc_layers")
     elif m.interctc_vocab or m.interctc_vocabs or m.interctc_phone_layers:
-        key = (
-            "interctc_vocab"
-            if m.interctc_vocab
-            else "interctc_vocabs"
-            if m.interctc_vocabs
-            else ("interctc_phone_layers")
-        )
+        given = {"interctc_vocab": m.interctc_vocab, "interctc_vocabs": m.interctc_vocabs}
+        key = next((k for k, v in given.items() if v), "interctc_phone_layers")
         raise InputError(path, None, f"model.{key} needs model.interctc_layers")
 
 

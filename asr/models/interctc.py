@@ -192,10 +192,6 @@ class PhoneMap:
         self._ids = {w: [pid.get(p, 1) for p in pron] for w, pron in lexicon.items()}
         self.unknown_words = 0
 
-    def to(self, device: torch.device) -> PhoneMap:
-        """Nothing to move (the lookup runs on the host); returns self."""
-        return self
-
     def pronunciation(self, word: str | None) -> list[int] | None:
         """The phone ids of ``word``, or None when the lexicon lacks it."""
         return self._ids.get(word) if word else None
@@ -216,6 +212,8 @@ class PhoneMap:
         return words
 
     def __call__(self, tokens: Tensor, tokens_lens: Tensor) -> tuple[Tensor, Tensor]:
+        """Phone targets int64 [B, U'] (-1 padded) and lengths [B] of token targets [B, U] (looked up on the host,
+        returned on ``tokens``' device)."""
         rows: list[list[int]] = []
         for seq, n in zip(tokens.tolist(), tokens_lens.tolist(), strict=True):
             row: list[int] = []
