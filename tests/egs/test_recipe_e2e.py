@@ -25,12 +25,15 @@ def test_synth_en_end_to_end(tmp_path, recipes):
     recipe = recipes.copy("synth_en", tmp_path)
     conf = (recipe / "conf" / "train.yaml").read_text()
     conf = re.sub(r"(?m)^  epochs: .*$", "  epochs: 2\n  ema_decay: 0.99", conf)
+    # an intermediate CTC on the 39 stress-free CMUdict phones of stage 2's lexicon (--phone-lexicon)
+    conf += "model:\n  interctc_layers: [1]\n  interctc_vocabs: [41]\n  interctc_phone_layers: [1]\n"
     (recipe / "conf" / "tiny_test.yaml").write_text(conf)
     # training goes through torchrun (--train-procs 2), as the one-hour model's did, reading stored fbank
     args = ["--hours", "0.02", "--nj", "2", "--vocab-size", "80", "--train-config", "conf/tiny_test.yaml",
             "--avg-num", "1", "--num-hotwords", "10", "--beam", "8", "--max-active", "200",
             "--train-procs", "2", "--extra-text-sources", "wordnet wordnet-glosses", "--extra-hours", "0.01 0.01",
-            "--extra-tag", "wn gl", "--precompute-fbank", "true", "--trim-silence", "true"]  # fmt: skip
+            "--extra-tag", "wn gl", "--precompute-fbank", "true", "--trim-silence", "true",
+            "--phone-lexicon", "data/lang_bpe80/lexicon_phones_nostress.txt"]  # fmt: skip
     proc = recipes.run(recipe, *args, timeout=3000)
     assert proc.returncode == 0, proc.stderr[-4000:]
     exp = recipe / "exp" / "paraformer_tiny"
@@ -79,6 +82,11 @@ def test_synth_en_end_to_end(tmp_path, recipes):
     ]
     assert len(kept) == len(full) and sum(kept) < sum(full) and (trim / "segments").is_file()
     assert "data/train_trim" in (exp / "log" / "train.log").read_text()
+    # stage 2 wrote the stress-free phone lexicon and stage 3 trained the phone level with it
+    lexicon = (recipe / "data" / "lang_bpe80" / "lexicon_phones_nostress.txt").read_text()
+    assert (exp / "phone_lexicon.txt").read_text() == lexicon
+    assert len((exp / "interctc_phones.txt").read_text().splitlines()) == 41
+    assert re.search(r"phone lexicon: \d+ of \d+ training words", (exp / "log" / "train.log").read_text())
     # the two ranks each computed CMVN stats over half the training set (from the stored, trimmed fbank); merged,
     # they are the whole set's, computed from the audio the trimmed directory's segments point at
     cfg = load_config(exp / "config.yaml")
