@@ -106,18 +106,15 @@ def _prepare_exp_dir(req: TrainRequest, is_main: bool):
         raise CifstError(
             f"--phone-lexicon {req.phone_lexicon}: the config has no model.interctc_phone_layers to train with it"
         )
-    if is_main and req.phone_lexicon:
+    lexicon_bytes = None  # the --phone-lexicon file's bytes, to copy into EXP_DIR (None: nothing to copy)
+    copy = exp / PHONE_LEXICON
+    if is_main and req.phone_lexicon and Path(req.phone_lexicon).resolve() != copy.resolve():
         from asr.models.interctc import read_phone_lexicon
 
         read_phone_lexicon(req.phone_lexicon)  # errors name the user's file, not the copy
-        copy = exp / PHONE_LEXICON
+        lexicon_bytes = Path(req.phone_lexicon).read_bytes()
         trained = (exp / "checkpoint.pt").exists() or req.start_epoch is not None
-        if (
-            trained
-            and copy.exists()
-            and Path(req.phone_lexicon).resolve() != copy.resolve()
-            and copy.read_bytes() != Path(req.phone_lexicon).read_bytes()
-        ):
+        if trained and copy.exists() and copy.read_bytes() != lexicon_bytes:
             raise CifstError(
                 f"--phone-lexicon {req.phone_lexicon} differs from {copy}, the lexicon this run was trained with "
                 "(its phone ids); leave --phone-lexicon out to continue with that one, or start a new EXP_DIR"
@@ -125,11 +122,13 @@ def _prepare_exp_dir(req: TrainRequest, is_main: bool):
     if is_main:
         exp.mkdir(parents=True, exist_ok=True)
         save_config(cfg, exp_cfg)
-        if req.phone_lexicon and Path(req.phone_lexicon).resolve() != (exp / PHONE_LEXICON).resolve():
+        if lexicon_bytes is not None:
             from asr.data.atomic import atomic_write
 
-            with atomic_write(exp / PHONE_LEXICON) as f:
-                f.write(Path(req.phone_lexicon).read_text(encoding="utf-8"))
+            # byte for byte, so that the resume check above compares like with like (a text copy would turn the
+            # file's CRLF line ends into LF and a resume with the same file would look like a different lexicon)
+            with atomic_write(copy, "wb", encoding=None) as f:
+                f.write(lexicon_bytes)
         for name in TOKENIZER_FILES:
             src = tok_dir / name
             if src.exists() and src.resolve() != (exp / name).resolve():

@@ -342,7 +342,8 @@ def test_phone_level_interctc_trains_with_a_lexicon(exp, tmp_path, capsys, caplo
     train_tokenizer("bpe", texts * 20, 14, tmp_path / "lang_bpe")
     # a letter "pronunciation" per word; "bead" left out
     lexicon = tmp_path / "lexicon.txt"
-    lexicon.write_text("".join(f"{w} {' '.join(w.upper())}\n" for w in WORDS if w != "bead"))
+    # with CRLF line ends: the copy keeps them, so a resume given the same file again is accepted
+    lexicon.write_bytes("".join(f"{w} {' '.join(w.upper())}\r\n" for w in WORDS if w != "bead").encode())
     cfg = tiny_config()
     cfg.model.encoder.num_layers = 2
     cfg.model.interctc_layers = [1]
@@ -370,6 +371,8 @@ def test_phone_level_interctc_trains_with_a_lexicon(exp, tmp_path, capsys, caplo
     save_config(cfg, tmp_path / "ph" / "config.yaml")
     assert main(args + ["--resume", str(tmp_path / "ph")]) == 0
     assert (tmp_path / "ph" / "epoch_2.pt").exists()
+    assert main(args + ["--resume", "--phone-lexicon", str(lexicon), str(tmp_path / "ph")]) == 0
+    assert (tmp_path / "ph" / "phone_lexicon.txt").read_bytes() == lexicon.read_bytes()
     capsys.readouterr()
     # resuming with another lexicon would change the phone ids under a trained head
     other = tmp_path / "other_lexicon.txt"
